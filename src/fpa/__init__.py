@@ -1,0 +1,46 @@
+"""fpa: fast weight painters.
+
+Image generators that paint each colour channel as the weight matrix of a linear layer, one
+rank-1 update per step, written by a synaptic learning rule that a controller network drives
+(Irie & Schmidhuber, "Images as Weight Matrices", ICLR 2023).
+
+The public API: :func:`available`, :func:`build_rule`, :func:`build_generator`,
+:class:`LearningRule`, :data:`hookimpl`. Importing fpa loads torch but nothing heavier
+(no torchvision, no datasets).
+"""
+
+from fpa._version import __version__
+from fpa.errors import ConfigError, FpaError, PluginConflictError, UnknownComponentError
+from fpa.generator import FastWeightPainter, GeneratorConfig, PaintTrace, build_generator
+from fpa.plugins import (
+    available,
+    build_discriminator,
+    build_painter,
+    build_refiner,
+    build_rule,
+    get_plugin_manager,
+    hookimpl,
+    registry,
+)
+from fpa.rules.base import LearningRule
+
+__all__ = [
+    "ConfigError",
+    "FastWeightPainter",
+    "FpaError",
+    "GeneratorConfig",
+    "LearningRule",
+    "PaintTrace",
+    "PluginConflictError",
+    "UnknownComponentError",
+    "__version__",
+    "available",
+    "build_discriminator",
+    "build_generator",
+    "build_painter",
+    "build_refiner",
+    "build_rule",
+    "get_plugin_manager",
+    "hookimpl",
+    "registry",
+]

@@ -1,0 +1,31 @@
+"""The hooks a plugin implements to add components to fpa.
+
+Each hook receives a ``register(name, factory, *, description="")`` callback. A factory is
+any callable that takes keyword options and returns the component (usually its class).
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("fpa")
+
+
+@hookspec
+def fpa_register_rules(register):
+    """Register learning rules: factories returning a :class:`fpa.LearningRule`."""
+
+
+@hookspec
+def fpa_register_painters(register):
+    """Register painters: factories ``(*, latent_dim, steps, **options)`` returning a module
+    that maps ``z (B, latent_dim)`` to features ``(B, steps, out_features)``."""
+
+
+@hookspec
+def fpa_register_discriminators(register):
+    """Register discriminators: factories ``(*, image_size, channels, **options)``."""
+
+
+@hookspec
+def fpa_register_refiners(register):
+    """Register refiners: factories ``(*, image_size, channels, **options)`` returning a module
+    that maps images ``(B, C, H, W)`` to refined images of the same shape."""

@@ -1,0 +1,260 @@
+"""The plugin manager and the name -> factory registry built from it.
+
+Every component (rule, painter, discriminator, refiner) reaches fpa through the pluggy hooks in
+:mod:`fpa.hookspecs`. Plugins are found through the entry-point group ``fpa``; fpa's own
+built-ins are listed in that group too, so they load exactly like a third party's. A plugin
+that fails to import is recorded as broken and the others still load.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from fpa import hookspecs
+from fpa._version import __version__
+from fpa.errors import ConfigError, PluginConflictError, UnknownComponentError
+
+hookimpl = pluggy.HookimplMarker("fpa")
+
+ENTRY_POINT_GROUP = "fpa"
+KINDS: tuple[str, ...] = ("rules", "painters", "discriminators", "refiners")
+BUILTIN_PLUGINS: dict[str, str] = {
+    "rules": "fpa.rules",
+    "painters": "fpa.painters",
+    "discriminators": "fpa.discriminators",
+    "refiners": "fpa.refiners",
+}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a plugin came from: its distribution (package) and version, if installed."""
+
+    distribution: str | None
+    version: str | None
+
+    def __str__(self) -> str:
+        if self.distribution is None:
+            return "registered at runtime"
+        return f"{self.distribution} {self.version}" if self.version else self.distribution
+
+
+RUNTIME = Origin(distribution=None, version=None)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One registered component: a name in a kind, the factory that builds it, its origin."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    description: str
+    plugin: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that could not be loaded or whose hook raised; shown by ``fpa plugins``."""
+
+    plugin: str
+    origin: Origin
+    error: str
+
+
+@dataclass
+class Registry:
+    """A snapshot of every component the current plugins register."""
+
+    components: dict[str, dict[str, Component]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
+    broken: list[BrokenPlugin] = field(default_factory=list)
+    hooks: dict[str, list[str]] = field(default_factory=dict)
+
+    def get(self, kind: str, name: str) -> Component:
+        table = self.components[check_kind(kind)]
+        if name in table:
+            return table[name]
+        known = sorted(table)
+        closest = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        raise UnknownComponentError(kind, name, known, closest[0] if closest else None)
+
+
+class _Loader:
+    """Owns the one plugin manager and remembers each plugin's origin and load failures."""
+
+    def __init__(self) -> None:
+        self.manager: pluggy.PluginManager | None = None
+        self.origins: dict[str, Origin] = {}
+        self.load_failures: list[BrokenPlugin] = []
+
+    def get(self) -> pluggy.PluginManager:
+        if self.manager is None:
+            manager = pluggy.PluginManager("fpa")
+            manager.add_hookspecs(hookspecs)
+            self.manager = manager
+            self._load_entry_points(manager)
+        return self.manager
+
+    def _load_entry_points(self, manager: pluggy.PluginManager) -> None:
+        seen: set[tuple[str, str]] = set()
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = entry_point.dist
+            origin = Origin(dist.name, dist.version) if dist is not None else RUNTIME
+            key = (origin.distribution or "", entry_point.name)
+            if key in seen:
+                continue
+            seen.add(key)
+            plugin_name = _unique_name(manager, entry_point.name, origin)
+            try:
+                plugin = entry_point.load()
+            except Exception as error:
+                self.load_failures.append(BrokenPlugin(plugin_name, origin, _describe(error)))
+                continue
+            if manager.is_registered(plugin):
+                continue
+            manager.register(plugin, name=plugin_name)
+            self.origins[plugin_name] = origin
+        # A source checkout used without installing has no entry points: load the built-ins
+        # directly so that fpa still works (pip install -e . lists them as entry points).
+        if not any(distribution == "fpa" for distribution, _ in seen):
+            for name, module_name in BUILTIN_PLUGINS.items():
+                origin = Origin("fpa", __version__)
+                try:
+                    module = importlib.import_module(module_name)
+                except Exception as error:
+                    self.load_failures.append(BrokenPlugin(name, origin, _describe(error)))
+                    continue
+                if not manager.is_registered(module):
+                    plugin_name = _unique_name(manager, name, origin)
+                    manager.register(module, name=plugin_name)
+                    self.origins[plugin_name] = origin
+
+
+def _unique_name(manager: pluggy.PluginManager, name: str, origin: Origin) -> str:
+    if manager.get_plugin(name) is None and not manager.is_blocked(name):
+        return name
+    return f"{origin.distribution or 'runtime'}:{name}"
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+_LOADER = _Loader()
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, with every entry-point plugin loaded.
+
+    Tests and notebooks may ``register`` and ``unregister`` plugin objects on it directly;
+    the registry is rebuilt from the manager on every lookup, so changes apply at once.
+    """
+    return _LOADER.get()
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ConfigError(f"unknown component kind {kind!r} (kinds: {', '.join(KINDS)})")
+    return kind
+
+
+def registry() -> Registry:
+    """Collect every component that the registered plugins provide, through their hooks."""
+    manager = get_plugin_manager()
+    result = Registry(broken=list(_LOADER.load_failures))
+    failed: set[str] = set()
+    for kind in KINDS:
+        caller = getattr(manager.hook, f"fpa_register_{kind}")
+        for impl in reversed(caller.get_hookimpls()):
+            plugin_name = impl.plugin_name
+            origin = _LOADER.origins.get(plugin_name, RUNTIME)
+            staged: list[Component] = []
+
+            def register(
+                name: str,
+                factory: Callable[..., Any],
+                *,
+                description: str = "",
+                _kind: str = kind,
+                _staged: list[Component] = staged,
+                _plugin: str = plugin_name,
+                _origin: Origin = origin,
+            ) -> None:
+                _staged.append(
+                    Component(
+                        kind=_kind,
+                        name=name,
+                        factory=factory,
+                        description=description or _first_line(factory.__doc__),
+                        plugin=_plugin,
+                        origin=_origin,
+                    )
+                )
+
+            try:
+                impl.function(register)
+            except Exception as error:
+                if plugin_name not in failed:
+                    failed.add(plugin_name)
+                    result.broken.append(BrokenPlugin(plugin_name, origin, _describe(error)))
+                continue
+            _merge(result.components[kind], staged)
+            result.hooks.setdefault(plugin_name, []).append(f"fpa_register_{kind}")
+    return result
+
+
+def _merge(table: dict[str, Component], staged: list[Component]) -> None:
+    for component in staged:
+        other = table.get(component.name)
+        if other is not None:
+            raise PluginConflictError(
+                f"{component.kind[:-1]} {component.name!r} is registered twice: by plugin "
+                f"{other.plugin!r} ({other.origin}) and by plugin {component.plugin!r} "
+                f"({component.origin}); uninstall or rename one of them"
+            )
+        table[component.name] = component
+
+
+def _first_line(text: str | None) -> str:
+    return text.strip().splitlines()[0].strip() if text and text.strip() else ""
+
+
+def available(kind: str) -> list[str]:
+    """Sorted names of every registered component of one kind."""
+    return sorted(registry().components[check_kind(kind)])
+
+
+def build(kind: str, name: str, **options: Any) -> Any:
+    """Build the component ``name`` of ``kind`` with keyword options passed to its factory."""
+    component = registry().get(kind, name)
+    return component.factory(**options)
+
+
+def build_rule(name: str, **options: Any):
+    """Build a learning rule by name, e.g. ``build_rule("delta", first_step_unit_rate=True)``."""
+    return build("rules", name, **options)
+
+
+def build_painter(name: str, **options: Any):
+    """Build a painter (controller) by name."""
+    return build("painters", name, **options)
+
+
+def build_discriminator(name: str, **options: Any):
+    """Build a discriminator by name."""
+    return build("discriminators", name, **options)
+
+
+def build_refiner(name: str, **options: Any):
+    """Build a refiner by name."""
+    return build("refiners", name, **options)
