@@ -24,3 +24,7 @@ class UnknownComponentError(FpaError, LookupError):
 
 class PluginConflictError(FpaError):
     """Two plugins registered the same component name."""
+
+
+class DataError(FpaError, ValueError):
+    """Data that cannot be found, read or used."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,7 +238,28 @@ def available(kind: str) -> list[str]:
 def build(kind: str, name: str, **options: Any) -> Any:
     """Build the component ``name`` of ``kind`` with keyword options passed to its factory."""
     component = registry().get(kind, name)
+    check_options(component, options)
     return component.factory(**options)
+
+
+def check_options(component: Component, options: dict[str, Any]) -> None:
+    """Refuse options the factory does not take, naming the ones it does."""
+    try:
+        signature = inspect.signature(component.factory)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(**options)
+    except TypeError as error:
+        accepted = [
+            parameter.name
+            for parameter in signature.parameters.values()
+            if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        ]
+        raise ConfigError(
+            f"{component.kind[:-1]} {component.name!r} cannot be built with these options: "
+            f"{error} (it takes: {', '.join(accepted) or 'no options'})"
+        ) from error
 
 
 def build_rule(name: str, **options: Any):

@@ -1,0 +1,87 @@
+"""The head shared by every controller: per-step features -> keys, values and rates per channel.
+
+Activations live here, not in the rules (DESIGN §3), so rules stay pure linear algebra.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from fpa.errors import ConfigError
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "none": lambda x: x,
+    "softmax": lambda x: x.softmax(dim=-1),
+    "l2": lambda x: F.normalize(x, dim=-1),
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "softplus": F.softplus,
+}
+
+
+def activation(name: str, role: str) -> Callable[[Tensor], Tensor]:
+    """Look up an activation by name, with the closest known name in the error."""
+    if name in ACTIVATIONS:
+        return ACTIVATIONS[name]
+    closest = difflib.get_close_matches(name, list(ACTIVATIONS), n=1)
+    hint = f"; did you mean {closest[0]!r}?" if closest else ""
+    raise ConfigError(
+        f"unknown {role} activation {name!r}{hint} (known: {', '.join(sorted(ACTIVATIONS))})"
+    )
+
+
+@dataclass
+class PaintCommands:
+    """What the head emits for the rule, per channel: ``keys (B, C, T, W)``,
+    ``values (B, C, T, H)`` and ``rates (B, C, T)`` or ``(B, C, T, H)`` with per-row rates."""
+
+    keys: Tensor
+    values: Tensor
+    rates: Tensor
+
+
+class PaintHead(nn.Module):
+    """``Linear(hidden, C·(W + H + R))`` split per channel into key, value and rate, in that
+    order, with R = 1 (one rate per step) or H (``per_row_rate``)."""
+
+    def __init__(
+        self,
+        *,
+        in_features: int,
+        channels: int,
+        height: int,
+        width: int,
+        key_activation: str = "softmax",
+        value_activation: str = "none",
+        rate_activation: str = "sigmoid",
+        per_row_rate: bool = False,
+    ) -> None:
+        super().__init__()
+        self.channels, self.height, self.width = channels, height, width
+        self.rate_size = height if per_row_rate else 1
+        self.per_row_rate = per_row_rate
+        self.key_activation = activation(key_activation, "key")
+        self.value_activation = activation(value_activation, "value")
+        self.rate_activation = activation(rate_activation, "rate")
+        self.linear = nn.Linear(in_features, channels * (width + height + self.rate_size))
+
+    def forward(self, features: Tensor) -> PaintCommands:
+        out = rearrange(
+            self.linear(features),
+            "batch step (channel part) -> batch channel step part",
+            channel=self.channels,
+        )
+        keys, values, rates = out.split([self.width, self.height, self.rate_size], dim=-1)
+        rates = self.rate_activation(rates)
+        return PaintCommands(
+            keys=self.key_activation(keys),
+            values=self.value_activation(values),
+            rates=rates if self.per_row_rate else rates.squeeze(-1),
+        )

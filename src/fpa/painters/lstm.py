@@ -1,0 +1,55 @@
+"""The LSTM controller: one recurrent step per painting step, its state seeded by the latent."""
+
+from __future__ import annotations
+
+from einops import rearrange
+from torch import Tensor, nn
+
+from fpa.painters.inputs import StepInputs
+
+
+class LSTMPainter(nn.Module):
+    """LSTM over the T painting steps, as in the paper.
+
+    The initial ``(h, c)`` of every layer comes from ``Linear(latent, 2·hidden·layers)`` when
+    ``init_state_from_latent`` (the paper's choice), else zeros. Output: ``(B, T, hidden_size)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        latent_dim: int,
+        steps: int,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        input_mode: str = "v2",
+        code_size: int = 8,
+        input_size: int = 128,
+        init_state_from_latent: bool = True,
+    ) -> None:
+        super().__init__()
+        self.inputs = StepInputs(
+            latent_dim=latent_dim,
+            steps=steps,
+            mode=input_mode,
+            code_size=code_size,
+            input_size=input_size,
+        )
+        self.lstm = nn.LSTM(self.inputs.out_features, hidden_size, num_layers, batch_first=True)
+        self.initial_state = (
+            nn.Linear(latent_dim, 2 * num_layers * hidden_size) if init_state_from_latent else None
+        )
+        self.num_layers, self.out_features = num_layers, hidden_size
+
+    def forward(self, z: Tensor) -> Tensor:
+        state = None
+        if self.initial_state is not None:
+            hidden, cell = rearrange(
+                self.initial_state(z),
+                "batch (pair layer unit) -> pair layer batch unit",
+                pair=2,
+                layer=self.num_layers,
+            ).contiguous()
+            state = (hidden, cell)
+        features, _ = self.lstm(self.inputs(z), state)
+        return features

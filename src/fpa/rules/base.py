@@ -1,0 +1,191 @@
+"""The learning-rule contract: one rank-1 update per step (``step``) and all steps (``paint``).
+
+Tensor conventions (DESIGN §3): ``keys (..., T, W)``, ``values (..., T, H)``, rates
+``lr (..., T)`` (one per step) or ``(..., T, H)`` (one per row). The painted matrix is
+``(..., H, W)``: values index rows, keys index columns. A rule receives finished keys, values
+and rates; activations belong to the painter's head.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from einops import einsum
+from torch import Tensor, nn
+
+from fpa.errors import ConfigError
+
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+class LearningRule(nn.Module):
+    """Base class of every learning rule.
+
+    A subclass implements :meth:`step`; :meth:`paint` then folds ``step`` over the T steps.
+    Rules with a parallel form override :meth:`paint` and keep :meth:`paint_by_steps` as the
+    reference. ``options()`` returns the constructor keywords, so a rule round-trips through a
+    checkpoint's config.
+    """
+
+    def step(self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor) -> Tensor:
+        """One update: ``matrix (..., H, W)``, ``key (..., W)``, ``value (..., H)``,
+        ``lr (...)`` or ``(..., H)``; returns the next matrix ``(..., H, W)``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement step()")
+
+    def effective_rates(self, rates: Tensor) -> Tensor:
+        """The rates actually used, given as ``(..., T, 1)`` or ``(..., T, H)``; a rule may fix
+        some of them (the delta rule's first-step option does)."""
+        return rates
+
+    def paint(
+        self,
+        keys: Tensor,
+        values: Tensor,
+        lr: Tensor,
+        *,
+        initial: Tensor | None = None,
+        return_all: bool = False,
+    ) -> Tensor:
+        """Apply all T updates; ``(..., H, W)``, or ``(..., T, H, W)`` with ``return_all``."""
+        return self.paint_by_steps(keys, values, lr, initial=initial, return_all=return_all)
+
+    def paint_by_steps(
+        self,
+        keys: Tensor,
+        values: Tensor,
+        lr: Tensor,
+        *,
+        initial: Tensor | None = None,
+        return_all: bool = False,
+    ) -> Tensor:
+        """The reference: fold :meth:`step` over the steps, one update at a time."""
+        check_rule_inputs(keys, values, lr, initial)
+        per_row = lr.dim() == values.dim()
+        rates = self.effective_rates(rates_with_row_axis(lr, values))
+        matrix = initial_matrix(keys, values, initial)
+        partial = []
+        for t in range(keys.shape[-2]):
+            rate = rates[..., t, :] if per_row else rates[..., t, 0]
+            matrix = self.step(matrix, keys[..., t, :], values[..., t, :], rate)
+            partial.append(matrix)
+        return torch.stack(partial, dim=-3) if return_all else matrix
+
+    def forward(self, keys: Tensor, values: Tensor, lr: Tensor, **kwargs: Any) -> Tensor:
+        return self.paint(keys, values, lr, **kwargs)
+
+    def options(self) -> dict[str, Any]:
+        """Constructor keywords that rebuild this rule (stored in generator configs)."""
+        return {}
+
+    @property
+    def has_parallel_form(self) -> bool:
+        return type(self).paint is not LearningRule.paint
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{key}={value!r}" for key, value in self.options().items())
+
+
+def check_rule_inputs(keys: Tensor, values: Tensor, lr: Tensor, initial: Tensor | None) -> None:
+    """Raise a readable ConfigError when shapes do not follow the rule conventions."""
+    if keys.dim() < 2 or values.dim() < 2:
+        raise ConfigError(
+            f"keys and values need shape (..., T, W) and (..., T, H); got keys "
+            f"{tuple(keys.shape)} and values {tuple(values.shape)}"
+        )
+    if keys.shape[:-1] != values.shape[:-1]:
+        raise ConfigError(
+            f"keys {tuple(keys.shape)} and values {tuple(values.shape)} must agree on every "
+            "dimension but the last (..., T)"
+        )
+    scalar_shape, row_shape = values.shape[:-1], values.shape
+    if lr.shape not in (scalar_shape, row_shape):
+        raise ConfigError(
+            f"lr must have shape {tuple(scalar_shape)} (one rate per step) or "
+            f"{tuple(row_shape)} (one per row); got {tuple(lr.shape)}"
+        )
+    if initial is not None:
+        expected = (*keys.shape[:-2], values.shape[-1], keys.shape[-1])
+        if initial.shape[-2:] != expected[-2:]:
+            raise ConfigError(
+                f"initial matrix must have shape {expected} (..., H, W); "
+                f"got {tuple(initial.shape)}"
+            )
+
+
+def initial_matrix(keys: Tensor, values: Tensor, initial: Tensor | None) -> Tensor:
+    """``M_0``: the given initial matrix, or zeros of shape ``(..., H, W)``."""
+    shape = (*keys.shape[:-2], values.shape[-1], keys.shape[-1])
+    if initial is None:
+        return keys.new_zeros(shape)
+    return initial.expand(shape)
+
+
+def rates_with_row_axis(lr: Tensor, values: Tensor) -> Tensor:
+    """Rates as ``(..., T, 1)`` (one per step) or ``(..., T, H)`` (one per row)."""
+    return lr if lr.dim() == values.dim() else lr.unsqueeze(-1)
+
+
+def rate_for_rows(lr: Tensor, value: Tensor) -> Tensor:
+    """A single step's rate shaped to scale the rows of ``value (..., H)``."""
+    return lr if lr.dim() == value.dim() else lr.unsqueeze(-1)
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Half-precision inputs are solved in float32: triangular solves lose too much in bf16."""
+    return torch.float32 if dtype in LOW_PRECISION else dtype
+
+
+def sum_rank_one(
+    rows: Tensor, columns: Tensor, initial: Tensor | None, *, return_all: bool
+) -> Tensor:
+    """``M_0 + Σ_t rows_t columns_tᵀ`` — one matmul — or all partial sums with ``return_all``."""
+    if return_all:
+        terms = einsum(rows, columns, "... step row, ... step col -> ... step row col")
+        painted = terms.cumsum(dim=-3)
+        return painted if initial is None else painted + initial.unsqueeze(-3)
+    painted = einsum(rows, columns, "... step row, ... step col -> ... row col")
+    return painted if initial is None else painted + initial
+
+
+class ParallelPaint:
+    """Shared plumbing of parallel rules: validate, upcast half precision, assemble, cast back.
+
+    A rule using it implements ``rank_one_factors(keys, values, rates, initial)`` returning
+    ``(rows (..., T, H), columns (..., T, W))`` with ``M_T = M_0 + Σ_t rows_t columns_tᵀ``.
+    """
+
+    def paint(
+        self,
+        keys: Tensor,
+        values: Tensor,
+        lr: Tensor,
+        *,
+        initial: Tensor | None = None,
+        return_all: bool = False,
+    ) -> Tensor:
+        check_rule_inputs(keys, values, lr, initial)
+        out_dtype = torch.result_type(keys, values)
+        work = compute_dtype(out_dtype)
+        keys, values = keys.to(work), values.to(work)
+        rates = self.effective_rates(rates_with_row_axis(lr, values)).to(work)
+        if initial is not None:
+            initial = initial.to(work)
+        rows, columns = self.rank_one_factors(keys, values, rates, initial)
+        painted = sum_rank_one(rows, columns, initial, return_all=return_all)
+        return painted.to(out_dtype)
+
+    def rank_one_factors(
+        self, keys: Tensor, values: Tensor, rates: Tensor, initial: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+
+def strictly_lower(matrix: Tensor) -> Tensor:
+    """The strictly lower triangle; the unit diagonal is implied by ``unitriangular`` solves."""
+    return matrix.tril(diagonal=-1)
+
+
+def solve_unit_lower(lower: Tensor, rhs: Tensor) -> Tensor:
+    """Solve ``(I + lower) X = rhs`` for a strictly lower-triangular ``lower``."""
+    return torch.linalg.solve_triangular(lower, rhs, upper=False, unitriangular=True)
