@@ -1,0 +1,25 @@
+"""An example fpa plugin: the soft delta rule, registered through the ``fpa`` entry point."""
+
+import fpa
+import torch
+from einops import einsum
+
+
+class SoftDeltaRule(fpa.LearningRule):
+    """Delta rule that corrects against the squashed retrieval:
+    ``M_t = M_{t-1} + lr_t (v_t - tanh(M_{t-1} k_t)) k_tᵀ``.
+
+    Images are ``tanh(M)``, so the error is measured where the pixels live. The tanh inside the
+    step leaves no triangular-solve form: only ``step`` is written, and ``paint`` loops over it.
+    """
+
+    def step(self, matrix, key, value, lr):
+        retrieved = torch.tanh(einsum(matrix, key, "... row col, ... col -> ... row"))
+        rate = lr if lr.dim() == value.dim() else lr.unsqueeze(-1)
+        written = rate * (value - retrieved)
+        return matrix + einsum(written, key, "... row, ... col -> ... row col")
+
+
+@fpa.hookimpl
+def fpa_register_rules(register):
+    register("soft-delta", SoftDeltaRule, description="Delta rule against tanh(M k) (example)")

@@ -1,0 +1,82 @@
+"""``fpa plugins``: every registered component, who provides it, and plugins that broke."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fpa.cli.app import command
+from fpa.plugins import KINDS, registry
+
+
+def plugins_report() -> dict:
+    """The registry as plain data: components, plugins with their hooks, broken plugins."""
+    current = registry()
+    components = [
+        {
+            "kind": kind,
+            "name": component.name,
+            "plugin": component.plugin,
+            "distribution": component.origin.distribution,
+            "version": component.origin.version,
+            "description": component.description,
+        }
+        for kind in KINDS
+        for component in sorted(current.components[kind].values(), key=lambda c: c.name)
+    ]
+    origins = {c.plugin: c.origin for table in current.components.values() for c in table.values()}
+    plugins = [
+        {
+            "plugin": name,
+            "distribution": origins[name].distribution if name in origins else None,
+            "version": origins[name].version if name in origins else None,
+            "hooks": hooks,
+        }
+        for name, hooks in sorted(current.hooks.items())
+    ]
+    broken = [
+        {
+            "plugin": item.plugin,
+            "distribution": item.origin.distribution,
+            "version": item.origin.version,
+            "error": item.error,
+        }
+        for item in current.broken
+    ]
+    return {"components": components, "plugins": plugins, "broken": broken}
+
+
+@command("plugins")
+def plugins_command(
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """List every registered rule, painter, discriminator and refiner."""
+    report = plugins_report()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console()
+    table = Table(title="fpa components")
+    for column in ("kind", "name", "provided by", "description"):
+        table.add_column(column)
+    for row in report["components"]:
+        origin = (
+            f"{row['distribution']} {row['version'] or ''}".strip()
+            if row["distribution"]
+            else "registered at runtime"
+        )
+        table.add_row(row["kind"], row["name"], origin, row["description"])
+    console.print(table)
+    hooks = Table(title="plugins and their hooks")
+    for column in ("plugin", "provided by", "hooks"):
+        hooks.add_column(column)
+    for row in report["plugins"]:
+        origin = row["distribution"] or "registered at runtime"
+        hooks.add_row(row["plugin"], origin, ", ".join(row["hooks"]))
+    console.print(hooks)
+    for row in report["broken"]:
+        origin = row["distribution"] or "registered at runtime"
+        console.print(f"[red]broken plugin[/red] {row['plugin']} ({origin}): {row['error']}")
