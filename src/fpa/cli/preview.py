@@ -39,14 +39,18 @@ def preview_command(
         raise ConfigError(f"--channels must be 1, 3 or 4; got {channels}")
     torch.manual_seed(seed)
     target = resolve_device(device)
-    generator = build_generator(
-        rule=rule,
-        painter=painter,
-        image_size=parse_image_size(image_size),
-        channels=channels,
-        steps=paint_steps,
-        latent_dim=latent_dim,
-    ).to(target).eval()
+    generator = (
+        build_generator(
+            rule=rule,
+            painter=painter,
+            image_size=parse_image_size(image_size),
+            channels=channels,
+            steps=paint_steps,
+            latent_dim=latent_dim,
+        )
+        .to(target)
+        .eval()
+    )
     z = generator.sample_latents(n, generator=torch.Generator().manual_seed(seed))
     frames = painting_progress(generator, z, columns=columns)
     shown = frames.shape[0] // n

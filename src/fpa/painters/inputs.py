@@ -35,5 +35,7 @@ class StepInputs(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         if self.mode == "v1":
             return repeat(z, "batch latent -> batch step latent", step=self.steps)
-        codes = rearrange(self.expand(z).tanh(), "batch (step code) -> batch step code", step=self.steps)
+        codes = rearrange(
+            self.expand(z).tanh(), "batch (step code) -> batch step code", step=self.steps
+        )
         return self.project(codes)

@@ -108,8 +108,7 @@ def check_rule_inputs(keys: Tensor, values: Tensor, lr: Tensor, initial: Tensor 
         expected = (*keys.shape[:-2], values.shape[-1], keys.shape[-1])
         if initial.shape[-2:] != expected[-2:]:
             raise ConfigError(
-                f"initial matrix must have shape {expected} (..., H, W); "
-                f"got {tuple(initial.shape)}"
+                f"initial matrix must have shape {expected} (..., H, W); got {tuple(initial.shape)}"
             )
 
 

@@ -1,8 +1,9 @@
 """An example fpa plugin: the soft delta rule, registered through the ``fpa`` entry point."""
 
-import fpa
 import torch
 from einops import einsum
+
+import fpa
 
 
 class SoftDeltaRule(fpa.LearningRule):

@@ -1,0 +1,34 @@
+"""Shared test settings: hypothesis profiles and a helper to plug components in for a test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+import fpa
+
+settings.register_profile(
+    "default",
+    deadline=None,
+    max_examples=int(os.environ.get("FPA_HYPOTHESIS_EXAMPLES", "25")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("default")
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@contextmanager
+def plugged_in(plugin: object, name: str) -> Iterator[None]:
+    """Register a plugin object on fpa's manager for the duration of a block."""
+    manager = fpa.get_plugin_manager()
+    manager.register(plugin, name=name)
+    try:
+        yield
+    finally:
+        manager.unregister(plugin)

@@ -1,0 +1,24 @@
+"""Rules that tests add through the plugin manager, like a third party would."""
+
+from __future__ import annotations
+
+from einops import einsum
+
+import fpa
+
+
+class StepOnlyDeltaRule(fpa.LearningRule):
+    """A third-party rule with only ``step``: the delta rule written independently."""
+
+    def step(self, matrix, key, value, lr):
+        rate = lr if lr.dim() == value.dim() else lr.unsqueeze(-1)
+        error = value - einsum(matrix, key, "... row col, ... col -> ... row")
+        return matrix + einsum(rate * error, key, "... row, ... col -> ... row col")
+
+
+class ThirdPartyRules:
+    """A plugin object providing one rule."""
+
+    @fpa.hookimpl
+    def fpa_register_rules(self, register):
+        register("step-only-delta", StepOnlyDeltaRule, description="test rule")

@@ -1,0 +1,132 @@
+"""The composed generator: shapes, the paint trace's invariants, batch independence, config."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fpa
+from conftest import plugged_in
+from rule_fixtures import ThirdPartyRules
+
+SMALL = {"hidden_size": 32, "input_size": 16}
+SMALL_TRANSFORMER = {"d_model": 32, "num_layers": 2, "num_heads": 2, "input_size": 16}
+
+
+def small_generator(*, painter="lstm", seed=0, **options):
+    torch.manual_seed(seed)
+    painter_options = SMALL if painter == "lstm" else SMALL_TRANSFORMER
+    options = {"image_size": 12, "channels": 3, "steps": 6, "latent_dim": 10, **options}
+    return fpa.build_generator(painter=painter, **painter_options, **options).double().eval()
+
+
+@pytest.mark.parametrize("painter", ["lstm", "transformer"])
+@pytest.mark.parametrize("rule", ["hebb", "delta", "oja"])
+@pytest.mark.parametrize(("image_size", "channels"), [(8, 1), ((6, 10), 3), ((10, 6), 4)])
+def test_images_have_the_asked_shape_and_range(painter, rule, image_size, channels):
+    generator = small_generator(
+        painter=painter, rule=rule, image_size=image_size, channels=channels
+    )
+    images = generator(torch.randn(5, 10, dtype=torch.float64))
+    height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    assert images.shape == (5, channels, height, width)
+    assert images.abs().max() <= 1.0
+    assert torch.isfinite(images).all()
+
+
+@pytest.mark.parametrize("painter", ["lstm", "transformer"])
+@pytest.mark.parametrize("rule", ["hebb", "delta", "oja"])
+def test_paint_trace_invariants(painter, rule):
+    generator = small_generator(painter=painter, rule=rule, image_size=(7, 9), per_row_rate=True)
+    z = torch.randn(4, 10, dtype=torch.float64)
+    trace = generator.paint_trace(z)
+    assert trace.matrices.shape == (4, 6, 3, 7, 9) == trace.updates.shape
+    torch.testing.assert_close(trace.updates.cumsum(dim=1), trace.matrices)
+    ranks = torch.linalg.matrix_rank(trace.updates, atol=1e-9)
+    assert ranks.max() <= 1
+    assert (ranks == 1).any(), "a painting that never paints anything is not a painting"
+    torch.testing.assert_close(trace.images, generator(z), rtol=0, atol=1e-12)
+    torch.testing.assert_close(trace.painted, torch.tanh(trace.matrices[:, -1]))
+
+
+@given(seed=st.integers(0, 1000), changed=st.integers(0, 3))
+def test_changing_one_latent_leaves_the_other_images_unchanged(seed, changed):
+    for painter in ("lstm", "transformer"):
+        generator = small_generator(painter=painter)
+        z = torch.randn(4, 10, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        moved = z.clone()
+        moved[changed] = -moved[changed] + 0.5
+        before, after = generator(z), generator(moved)
+        keep = [i for i in range(4) if i != changed]
+        torch.testing.assert_close(before[keep], after[keep], rtol=0, atol=1e-12)
+        assert not torch.allclose(before[changed], after[changed])
+
+
+@pytest.mark.parametrize("rule", ["hebb", "delta", "oja"])
+def test_step_implementation_matches_parallel_in_values_and_gradients(rule):
+    parallel = small_generator(rule=rule, per_row_rate=True)
+    stepwise = small_generator(rule=rule, per_row_rate=True, rule_impl="step")
+    stepwise.load_state_dict(parallel.state_dict())
+    z = torch.randn(3, 10, dtype=torch.float64)
+    results = []
+    for generator in (parallel, stepwise):
+        generator.zero_grad()
+        images = generator(z)
+        images.square().sum().backward()
+        results.append((images, [p.grad.clone() for p in generator.parameters()]))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    for fast, slow in zip(results[0][1], results[1][1], strict=True):
+        torch.testing.assert_close(fast, slow)
+
+
+def test_config_round_trips_and_rebuilds_the_same_generator():
+    generator = small_generator(rule="oja", rule_options={}, key_activation="l2")
+    data = generator.config.to_dict()
+    rebuilt = fpa.FastWeightPainter(config=fpa.GeneratorConfig.from_dict(data)).double().eval()
+    rebuilt.load_state_dict(generator.state_dict())
+    z = torch.randn(2, 10, dtype=torch.float64)
+    torch.testing.assert_close(rebuilt(z), generator(z))
+    assert rebuilt.config == generator.config
+
+
+def test_a_third_party_rule_paints_a_generator():
+    with plugged_in(ThirdPartyRules(), name="test-rules"):
+        generator = small_generator(rule="step-only-delta")
+        reference = small_generator(rule="delta")
+        reference.load_state_dict(generator.state_dict())
+    z = torch.randn(2, 10, dtype=torch.float64)
+    torch.testing.assert_close(generator(z), reference(z))
+
+
+def test_the_latent_feeds_the_image_through_every_v_mode():
+    for mode in ("v1", "v2"):
+        generator = small_generator(input_mode=mode)
+        z = torch.randn(2, 10, dtype=torch.float64, requires_grad=True)
+        generator(z).sum().backward()
+        assert z.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rule": "deltaa"}, "did you mean 'delta'"),
+        ({"painter": "lstn"}, "did you mean 'lstm'"),
+        ({"key_activation": "softmx"}, "did you mean 'softmax'"),
+        ({"input_mode": "v3"}, "input mode"),
+        ({"hidden": 3}, "it takes:"),
+        ({"image_size": (4, 4, 4)}, "image_size"),
+        ({"steps": 0}, "steps"),
+        ({"rule_impl": "fast"}, "rule_impl"),
+    ],
+)
+def test_bad_generator_options_give_readable_errors(options, message):
+    with pytest.raises(fpa.FpaError, match=message):
+        fpa.build_generator(**{"image_size": 8, "steps": 2, **options})
+
+
+def test_wrong_latent_shape_is_a_readable_error():
+    generator = small_generator()
+    with pytest.raises(fpa.ConfigError, match=r"\(B, 10\)"):
+        generator(torch.randn(3, 11, dtype=torch.float64))

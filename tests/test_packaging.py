@@ -1,0 +1,81 @@
+"""Packaging: a light import, and a real third-party plugin found through its entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fpa-example-plugin"
+
+
+def test_import_fpa_stays_light():
+    code = (
+        "import sys, fpa; heavy = [m for m in ('torchvision', 'fpa.data', 'fpa.cli', "
+        "'fpa.training') if m in sys.modules]; print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def example_plugin_site(tmp_path_factory) -> Path:
+    """The example plugin installed by pip into a folder that a child Python puts on its path."""
+    site = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(EXAMPLE),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return site
+
+
+def run_with(site: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_the_installed_example_plugin_is_listed_by_fpa_plugins(example_plugin_site):
+    done = run_with(example_plugin_site, "-m", "fpa", "plugins", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    (row,) = [r for r in report["components"] if r["name"] == "soft-delta"]
+    assert row["kind"] == "rules"
+    assert row["distribution"] == "fpa-example-plugin" and row["version"] == "0.1.0"
+    assert not report["broken"]
+
+
+def test_the_installed_example_rule_paints_by_name(example_plugin_site):
+    code = """
+import torch, fpa
+rule = fpa.build_rule("soft-delta")
+assert not rule.has_parallel_form
+G = fpa.build_generator(rule="soft-delta", painter="lstm", image_size=8, channels=3, steps=4,
+                        latent_dim=6, hidden_size=16, input_size=8)
+trace = G.paint_trace(torch.randn(2, 6))
+ranks = torch.linalg.matrix_rank(trace.updates.double(), atol=1e-6)
+print(tuple(trace.images.shape), int(ranks.max()))
+"""
+    done = run_with(example_plugin_site, "-c", code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(2,", "3,", "8,", "8)", "1"]

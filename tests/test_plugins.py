@@ -1,0 +1,108 @@
+"""The registry: built-ins through the hooks, runtime plugins, conflicts, broken plugins."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import fpa
+from conftest import plugged_in
+from fpa import plugins
+from rule_fixtures import StepOnlyDeltaRule, ThirdPartyRules
+
+
+def test_built_ins_are_registered_through_the_hooks():
+    current = fpa.registry()
+    assert {"hebb", "delta", "oja"} <= set(current.components["rules"])
+    assert {"lstm", "transformer"} <= set(current.components["painters"])
+    assert "identity" in current.components["refiners"]
+    assert current.components["rules"]["delta"].origin.distribution == "fpa"
+    assert "fpa_register_rules" in current.hooks[current.components["rules"]["delta"].plugin]
+    assert fpa.available("rules") == sorted(fpa.available("rules"))
+
+
+def test_a_registered_plugin_object_appears_and_disappears():
+    assert "step-only-delta" not in fpa.available("rules")
+    with plugged_in(ThirdPartyRules(), name="test-rules"):
+        assert "step-only-delta" in fpa.available("rules")
+        assert isinstance(fpa.build_rule("step-only-delta"), StepOnlyDeltaRule)
+        component = fpa.registry().components["rules"]["step-only-delta"]
+        assert component.plugin == "test-rules"
+        assert component.origin.distribution is None
+    assert "step-only-delta" not in fpa.available("rules")
+
+
+def test_unknown_name_lists_known_names_and_the_closest_match():
+    with pytest.raises(fpa.UnknownComponentError) as caught:
+        fpa.build_rule("detla")
+    message = str(caught.value)
+    assert "did you mean 'delta'" in message
+    assert "delta, hebb, oja" in message
+    assert caught.value.closest == "delta"
+
+
+def test_unknown_kind_is_refused():
+    with pytest.raises(fpa.ConfigError, match="kinds: rules, painters"):
+        fpa.available("colours")
+
+
+def test_two_plugins_claiming_one_name_fail_naming_both():
+    class Clash:
+        @fpa.hookimpl
+        def fpa_register_rules(self, register):
+            register("delta", StepOnlyDeltaRule)
+
+    with (
+        plugged_in(Clash(), name="clashing-plugin"),
+        pytest.raises(fpa.PluginConflictError) as caught,
+    ):
+        fpa.available("rules")
+    assert "clashing-plugin" in str(caught.value)
+    assert "'rules'" in str(caught.value)
+    assert fpa.available("rules")  # healthy again once the clash is gone
+
+
+def test_a_plugin_whose_hook_fails_is_reported_and_the_others_still_work():
+    class Broken:
+        @fpa.hookimpl
+        def fpa_register_rules(self, register):
+            register("half-done", StepOnlyDeltaRule)
+            raise RuntimeError("missing dependency xyz")
+
+    with plugged_in(Broken(), name="broken-plugin"):
+        current = fpa.registry()
+        assert "half-done" not in current.components["rules"]
+        assert "delta" in current.components["rules"]
+        (broken,) = [b for b in current.broken if b.plugin == "broken-plugin"]
+        assert "missing dependency xyz" in broken.error
+
+
+def test_an_entry_point_that_fails_to_import_is_broken_not_fatal(tmp_path, monkeypatch):
+    dist = tmp_path / "fpa_broken_demo-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fpa-broken-demo\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[fpa]\nbroken = fpa_broken_demo_module\n")
+    (tmp_path / "fpa_broken_demo_module.py").write_text(
+        textwrap.dedent("""
+            import a_module_that_does_not_exist
+        """)
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loader = plugins._Loader()
+    manager = loader.get()
+    (failure,) = [f for f in loader.load_failures if f.plugin == "broken"]
+    assert failure.origin.distribution == "fpa-broken-demo"
+    assert "a_module_that_does_not_exist" in failure.error
+    rules = manager.hook.fpa_register_rules.get_hookimpls()
+    assert any(impl.plugin_name == "rules" for impl in rules)
+    sys.modules.pop("fpa_broken_demo_module", None)
+
+
+def test_factories_receive_keyword_options():
+    rule = fpa.build_rule("delta", first_step_unit_rate=True)
+    assert rule.first_step_unit_rate is True
+    painter = fpa.build_painter("lstm", latent_dim=4, steps=3, hidden_size=8, input_size=4)
+    assert painter(torch.randn(2, 4)).shape == (2, 3, 8)

@@ -1,0 +1,158 @@
+"""Rule-specific behaviour: what each rule is for, its options, and its input checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fpa
+from conftest import requires_cuda
+
+
+def orthonormal_keys(steps: int, width: int, seed: int) -> torch.Tensor:
+    """``steps`` orthonormal rows of length ``width`` (steps ≤ width)."""
+    generator = torch.Generator().manual_seed(seed)
+    basis, _ = torch.linalg.qr(torch.randn(width, steps, generator=generator, dtype=torch.float64))
+    return basis.T
+
+
+@given(seed=st.integers(0, 10_000), steps=st.integers(1, 6), per_row=st.booleans())
+def test_hebb_ignores_the_order_of_steps(seed, steps, per_row):
+    generator = torch.Generator().manual_seed(seed)
+    keys = torch.randn(2, steps, 5, generator=generator, dtype=torch.float64)
+    values = torch.randn(2, steps, 4, generator=generator, dtype=torch.float64)
+    lr = torch.rand(2, steps, *((4,) if per_row else ()), generator=generator, dtype=torch.float64)
+    order = torch.randperm(steps, generator=generator)
+    hebb = fpa.build_rule("hebb")
+    torch.testing.assert_close(
+        hebb.paint(keys, values, lr), hebb.paint(keys[:, order], values[:, order], lr[:, order])
+    )
+
+
+@given(seed=st.integers(0, 10_000), steps=st.integers(1, 7), extra_width=st.integers(0, 3))
+def test_delta_with_unit_rate_retrieves_every_value_of_orthonormal_keys(seed, steps, extra_width):
+    keys = orthonormal_keys(steps, steps + extra_width, seed)
+    values = torch.randn(
+        steps, 5, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64
+    )
+    painted = fpa.build_rule("delta").paint(keys, values, torch.ones(steps, dtype=torch.float64))
+    torch.testing.assert_close(painted @ keys.T, values.T)
+
+
+@given(seed=st.integers(0, 10_000), first=st.integers(0, 3), gap=st.integers(1, 3))
+def test_delta_repeated_key_with_unit_rate_overwrites(seed, first, gap):
+    distinct = orthonormal_keys(first + gap + 1, first + gap + 2, seed)
+    keys = torch.cat([distinct, distinct[first : first + 1]])  # key `first` comes back last
+    steps = keys.shape[0]
+    values = torch.randn(
+        steps, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
+    painted = fpa.build_rule("delta").paint(keys, values, torch.ones(steps, dtype=torch.float64))
+    torch.testing.assert_close(painted @ keys[first], values[-1])
+    others = [i for i in range(steps - 1) if i != first]
+    torch.testing.assert_close(painted @ keys[others].T, values[others].T)
+
+
+def test_hebb_with_repeated_key_accumulates_instead_of_overwriting():
+    key = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+    values = torch.tensor([[1.0], [2.0]], dtype=torch.float64)
+    painted = fpa.build_rule("hebb").paint(key, values, torch.ones(2, dtype=torch.float64))
+    assert painted[0, 0].item() == pytest.approx(3.0)
+
+
+def test_delta_first_step_unit_rate_writes_v1_k1_without_the_rate():
+    generator = torch.Generator().manual_seed(0)
+    keys = torch.randn(2, 3, 6, 5, generator=generator, dtype=torch.float64).softmax(-1)
+    values = torch.randn(2, 3, 6, 4, generator=generator, dtype=torch.float64)
+    lr = torch.rand(2, 3, 6, generator=generator, dtype=torch.float64)
+    authors = fpa.build_rule("delta", first_step_unit_rate=True)
+    partial = authors.paint(keys, values, lr, return_all=True)
+    first = values[..., 0, :, None] * keys[..., 0, None, :]
+    torch.testing.assert_close(partial[..., 0, :, :], first)
+    unit_first = lr.clone()
+    unit_first[..., 0] = 1.0
+    torch.testing.assert_close(
+        partial[..., -1, :, :], fpa.build_rule("delta").paint(keys, values, unit_first)
+    )
+    torch.testing.assert_close(partial[..., -1, :, :], authors.paint_by_steps(keys, values, lr))
+    assert authors.options() == {"first_step_unit_rate": True}
+
+
+def test_oja_is_the_delta_rule_on_the_transposed_matrix():
+    generator = torch.Generator().manual_seed(1)
+    keys = torch.randn(3, 7, 5, generator=generator, dtype=torch.float64) / 3
+    values = torch.randn(3, 7, 4, generator=generator, dtype=torch.float64) / 3
+    lr = torch.rand(3, 7, generator=generator, dtype=torch.float64)
+    initial = torch.randn(3, 4, 5, generator=generator, dtype=torch.float64)
+    oja = fpa.build_rule("oja").paint(keys, values, lr, initial=initial)
+    delta = fpa.build_rule("delta").paint(values, keys, lr, initial=initial.mT)
+    torch.testing.assert_close(oja, delta.mT)
+
+
+def test_per_row_rates_equal_painting_each_row_with_its_own_scalar_rate():
+    generator = torch.Generator().manual_seed(2)
+    keys = torch.randn(6, 5, generator=generator, dtype=torch.float64) / 2
+    values = torch.randn(6, 3, generator=generator, dtype=torch.float64)
+    lr = torch.rand(6, 3, generator=generator, dtype=torch.float64)
+    delta = fpa.build_rule("delta")
+    painted = delta.paint(keys, values, lr)
+    for row in range(3):
+        alone = delta.paint(keys, values[:, row : row + 1], lr[:, row])
+        torch.testing.assert_close(painted[row : row + 1], alone)
+
+
+@pytest.mark.parametrize("name", ["hebb", "delta", "oja"])
+def test_built_in_rules_have_a_parallel_form(name):
+    assert fpa.build_rule(name).has_parallel_form
+
+
+@pytest.mark.parametrize(
+    ("keys_shape", "values_shape", "lr_shape", "initial_shape", "message"),
+    [
+        ((2, 5, 4), (2, 6, 3), (2, 5), None, "must agree"),
+        ((2, 5, 4), (2, 5, 3), (2, 4), None, "lr must have shape"),
+        ((2, 5, 4), (2, 5, 3), (2, 5, 4), None, "lr must have shape"),
+        ((2, 5, 4), (2, 5, 3), (2, 5), (2, 4, 3), "initial matrix"),
+        ((5,), (5,), (5,), None, "need shape"),
+    ],
+)
+def test_bad_shapes_give_a_readable_error(
+    keys_shape, values_shape, lr_shape, initial_shape, message
+):
+    initial = torch.zeros(initial_shape) if initial_shape else None
+    for name in fpa.available("rules"):
+        rule = fpa.build_rule(name)
+        for paint in (rule.paint, rule.paint_by_steps):
+            with pytest.raises(fpa.ConfigError, match=message):
+                paint(
+                    torch.zeros(keys_shape),
+                    torch.zeros(values_shape),
+                    torch.zeros(lr_shape),
+                    initial=initial,
+                )
+
+
+def test_unknown_rule_option_names_the_accepted_ones():
+    with pytest.raises(fpa.ConfigError, match="first_step_unit_rate"):
+        fpa.build_rule("delta", first_step=True)
+
+
+@requires_cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", ["hebb", "delta", "oja"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_painting_matches_the_cpu(name, dtype):
+    generator = torch.Generator().manual_seed(3)
+    keys = torch.randn(4, 3, 16, 12, generator=generator).softmax(-1)
+    values = torch.randn(4, 3, 16, 10, generator=generator)
+    lr = torch.rand(4, 3, 16, generator=generator)
+    rule = fpa.build_rule(name)
+    cpu = rule.paint(keys.double(), values.double(), lr.double())
+    cuda = rule.paint(keys.to("cuda", dtype), values.to("cuda", dtype), lr.to("cuda", dtype))
+    assert cuda.device.type == "cuda" and cuda.dtype == dtype
+    tolerance = 1e-4 if dtype == torch.float32 else 5e-2
+    torch.testing.assert_close(cuda.double().cpu(), cpu, rtol=tolerance, atol=tolerance)
+    steps = rule.paint_by_steps(keys.cuda(), values.cuda(), lr.cuda())
+    torch.testing.assert_close(steps.double().cpu(), cpu, rtol=1e-4, atol=1e-4)
