@@ -24,6 +24,24 @@ from fpa.plugins import (
 )
 from fpa.rules.base import LearningRule
 
+
+def load(path, *, ema: bool = True, device: str = "cpu") -> FastWeightPainter:
+    """The generator of a run directory or checkpoint file, ready to sample (EMA weights).
+
+    Loading never executes code from the file (``torch.load(weights_only=True)``).
+    """
+    from fpa.training.checkpoint import load_generator
+
+    return load_generator(path, ema=ema, device=device)
+
+
+def train(config=None, *, out, resume: bool = False, overwrite: bool = False, **changes):
+    """Train a fast weight painter as a GAN; see :func:`fpa.training.train`."""
+    from fpa.training import train as run_training
+
+    return run_training(config, out=out, resume=resume, overwrite=overwrite, **changes)
+
+
 __all__ = [
     "ConfigError",
     "FastWeightPainter",
@@ -42,5 +60,7 @@ __all__ = [
     "build_rule",
     "get_plugin_manager",
     "hookimpl",
+    "load",
     "registry",
+    "train",
 ]

@@ -1,6 +1,6 @@
 """The ``fpa`` command line: one module per command, errors as one line with exit code 2."""
 
-from fpa.cli import plugins, preview  # noqa: F401  (each module adds its command to the app)
+from fpa.cli import plugins, preview, train  # noqa: F401  (each module adds its command)
 from fpa.cli.app import app
 
 __all__ = ["app", "run"]

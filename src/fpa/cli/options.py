@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-import torch
-
+from fpa.devices import resolve_device
 from fpa.errors import ConfigError
+
+__all__ = ["parse_image_size", "resolve_device"]
 
 SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*(?:[x×,]\s*(\d+))?\s*$")
 
@@ -21,16 +22,3 @@ def parse_image_size(text: str) -> tuple[int, int]:
     if height < 1 or width < 1:
         raise ConfigError(f"image sides must be positive; got {text!r}")
     return height, width
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; ``cuda`` without CUDA is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ConfigError(f"unknown device {name!r} (use auto, cpu or cuda)") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but no CUDA device is available")
-    return device

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from fpa.errors import ConfigError, DataError
@@ -75,6 +76,9 @@ class InfiniteBatches:
             num_workers=num_workers,
             pin_memory=pin_memory,
             persistent_workers=num_workers > 0,
+            # Its own generator: a new DataLoader iterator draws a worker seed, and drawing it
+            # from the global RNG would make a resumed run's global RNG differ.
+            generator=torch.Generator().manual_seed(self.seed),
         )
         self._iterator: Iterator[Any] | None = None
         if not self._epoch_batches(0):

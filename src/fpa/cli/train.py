@@ -1,0 +1,131 @@
+"""``fpa train``: compose a rule, a painter, a discriminator and a refiner by name and train."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from fpa.cli.app import command
+from fpa.cli.options import parse_image_size
+from fpa.errors import ConfigError
+
+INTERRUPTED = 130
+
+
+@command("train")
+def train_command(
+    rule: str = typer.Option(None, help="Learning rule (see `fpa plugins`)."),
+    painter: str = typer.Option(None, help="Painter (controller)."),
+    discriminator: str = typer.Option(None, help="Discriminator."),
+    refiner: str = typer.Option(None, help="Refiner (identity: none)."),
+    data: str = typer.Option(None, help="mnist, emoji, a torchvision set, or an image folder."),
+    data_root: str = typer.Option(None, help="Where torchvision sets live."),
+    download: bool = typer.Option(None, "--download", help="Allow torchvision downloads."),
+    image_size: str = typer.Option(None, help="32 or HxW such as 32x48."),
+    channels: int = typer.Option(None, help="1, 3 or 4 colour channels."),
+    paint_steps: int = typer.Option(None, help="T: rank-1 updates per image."),
+    latent_dim: int = typer.Option(None, help="Latent size."),
+    rule_impl: str = typer.Option(None, help="parallel (default) or step (the loop)."),
+    train_steps: int = typer.Option(None, help="Optimiser steps to train for."),
+    batch_size: int = typer.Option(None, help="Images per step."),
+    grad_accum: int = typer.Option(None, help="Micro-batches accumulated per step."),
+    lr: float = typer.Option(None, help="Adam learning rate (G and D)."),
+    seed: int = typer.Option(None, help="Seed for weights, data order and latents."),
+    device: str = typer.Option(None, help="auto, cpu or cuda."),
+    precision: str = typer.Option(None, help="fp32, bf16 or fp16 (fp16: CUDA only)."),
+    sample_every: int = typer.Option(None, help="Write an EMA sample grid every N steps."),
+    checkpoint_every: int = typer.Option(None, help="Write a checkpoint every N steps."),
+    out: Path = typer.Option(Path("runs/fpa"), help="Run directory."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
+    config: Path = typer.Option(None, help="TOML file of training options."),
+    preset: str = typer.Option(None, help="cpu-demo (default) or paper-64."),
+    set_option: list[str] = typer.Option(
+        None, "--set", help="Any other option as KEY=VALUE (TOML value), e.g. --set betas=[0.5,0.9]"
+    ),
+    quiet: bool = typer.Option(None, "--quiet", help="Plain log lines instead of a progress bar."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print config and model sizes only."),
+) -> None:
+    """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
+    from fpa.training import describe, resolve_config, train
+    from fpa.training.config import TrainConfig
+
+    flags = {
+        "rule": rule,
+        "painter": painter,
+        "discriminator": discriminator,
+        "refiner": refiner,
+        "data": data,
+        "data_root": data_root,
+        "download": download,
+        "image_size": parse_image_size(image_size) if image_size else None,
+        "channels": channels,
+        "paint_steps": paint_steps,
+        "latent_dim": latent_dim,
+        "rule_impl": rule_impl,
+        "train_steps": train_steps,
+        "batch_size": batch_size,
+        "grad_accum": grad_accum,
+        "lr": lr,
+        "seed": seed,
+        "device": device,
+        "precision": precision,
+        "sample_every": sample_every,
+        "checkpoint_every": checkpoint_every,
+        "quiet": quiet,
+    }
+    changes = {key: value for key, value in flags.items() if value is not None}
+    changes.update(parse_set_options(set_option or []))
+    if resume:
+        if preset or config:
+            raise ConfigError(
+                "--resume continues with the run's own config; drop --preset/--config"
+            )
+        resolved = None
+    else:
+        resolved = resolve_config(
+            preset_name=preset, config_file=str(config) if config else None, overrides=changes
+        )
+    console = Console(stderr=True)
+    if dry_run:
+        shown = resolved or TrainConfig()
+        console.print(shown.to_toml(), highlight=False, markup=False)
+        sizes = describe(shown)
+        console.print(json.dumps({"parameters": sizes}, indent=2), highlight=False)
+        return
+    result = train(
+        resolved, out=out, resume=resume, overwrite=overwrite, **(changes if resume else {})
+    )
+    if result.status == "interrupted":
+        console.print(
+            f"stopped at step {result.step}; checkpoint saved. Continue with: "
+            f"fpa train --out {out} --resume",
+            highlight=False,
+        )
+        raise typer.Exit(code=INTERRUPTED)
+    console.print(
+        f"done: {result.step} steps in {result.elapsed_seconds:.0f} s "
+        f"({result.images_per_second:.0f} img/s at the end); samples in {out}/samples",
+        highlight=False,
+    )
+
+
+def parse_set_options(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs whose values are read as TOML (strings may go unquoted)."""
+    from fpa.training.config import tomllib
+
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, separator, text = item.partition("=")
+        if not separator or not key.strip():
+            raise ConfigError(f"--set takes KEY=VALUE; got {item!r}")
+        try:
+            value = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        parsed[key.strip()] = value
+    return parsed

@@ -1,0 +1,196 @@
+"""TrainConfig: every choice of a training run in one flat dataclass that round-trips to TOML."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from fpa.errors import ConfigError
+from fpa.generator import GeneratorConfig, image_hw
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+REGULARIZERS = ("gp", "r1", "none")
+AUGMENT_MODES = ("auto", "on", "off")
+AUGMENT_OPS = ("flip", "translation", "cutout", "color")
+RULE_IMPLS = ("parallel", "step")
+
+# Fields a resumed run may change: they do not alter the maths of the run being continued.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "train_steps",
+        "device",
+        "sample_every",
+        "checkpoint_every",
+        "log_every",
+        "data_root",
+        "download",
+        "quiet",
+    }
+)
+
+
+@dataclass
+class TrainConfig:
+    """One GAN training run. Defaults are the ``cpu-demo`` preset's."""
+
+    rule: str = "delta"
+    painter: str = "lstm"
+    discriminator: str = "small"
+    refiner: str = "identity"
+    image_size: tuple[int, int] = (32, 32)
+    channels: int = 1
+    paint_steps: int = 16
+    latent_dim: int = 64
+    key_activation: str = "softmax"
+    value_activation: str = "none"
+    rate_activation: str = "sigmoid"
+    per_row_rate: bool = False
+    rule_impl: str = "parallel"
+    rule_options: dict[str, Any] = field(default_factory=dict)
+    painter_options: dict[str, Any] = field(default_factory=lambda: {"hidden_size": 256})
+    discriminator_options: dict[str, Any] = field(default_factory=dict)
+    refiner_options: dict[str, Any] = field(default_factory=dict)
+
+    data: str = "mnist"
+    data_root: str = ""
+    download: bool = False
+
+    train_steps: int = 3000
+    batch_size: int = 64
+    grad_accum: int = 1
+    lr: float = 2e-4
+    lr_d: float = 0.0
+    betas: tuple[float, float] = (0.0, 0.99)
+    ema_beta: float = 0.995
+    aux_weight: float = 1.0
+    recon_weight: float = 1.0
+    regularizer: str = "gp"
+    reg_weight: float = 10.0
+    reg_every: int = 4
+    augment: str = "auto"
+    augment_ops: tuple[str, ...] = ("flip", "translation", "cutout")
+    augment_prob: float = 0.5
+
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    sample_every: int = 250
+    sample_count: int = 64
+    checkpoint_every: int = 500
+    log_every: int = 10
+    max_nan_restarts: int = 3
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        self.image_size = image_hw(self.image_size)
+        self.betas = tuple(float(b) for b in self.betas)
+        self.augment_ops = tuple(self.augment_ops)
+        choose("precision", self.precision, PRECISIONS)
+        choose("regularizer", self.regularizer, REGULARIZERS)
+        choose("augment", self.augment, AUGMENT_MODES)
+        choose("rule_impl", self.rule_impl, RULE_IMPLS)
+        for op in self.augment_ops:
+            choose("augment_ops entry", op, AUGMENT_OPS)
+        positive = (
+            "paint_steps",
+            "latent_dim",
+            "batch_size",
+            "grad_accum",
+            "reg_every",
+            "sample_every",
+            "sample_count",
+            "checkpoint_every",
+            "log_every",
+            "channels",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if self.train_steps < 0:
+            raise ConfigError(f"train_steps must be ≥ 0; got {self.train_steps}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1); got {self.betas}")
+        if not 0 <= self.ema_beta < 1:
+            raise ConfigError(f"ema_beta must be in [0, 1); got {self.ema_beta}")
+        if self.lr <= 0 or self.lr_d < 0:
+            raise ConfigError("learning rates must be positive")
+        if not 0 <= self.augment_prob <= 1:
+            raise ConfigError(f"augment_prob must be in [0, 1]; got {self.augment_prob}")
+
+    @property
+    def discriminator_lr(self) -> float:
+        return self.lr_d or self.lr
+
+    def generator_config(self) -> GeneratorConfig:
+        """The generator this run trains."""
+        return GeneratorConfig(
+            rule=self.rule,
+            painter=self.painter,
+            refiner=self.refiner,
+            image_size=self.image_size,
+            channels=self.channels,
+            steps=self.paint_steps,
+            latent_dim=self.latent_dim,
+            key_activation=self.key_activation,
+            value_activation=self.value_activation,
+            rate_activation=self.rate_activation,
+            per_row_rate=self.per_row_rate,
+            rule_impl=self.rule_impl,
+            rule_options=dict(self.rule_options),
+            painter_options=dict(self.painter_options),
+            refiner_options=dict(self.refiner_options),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("image_size", "betas", "augment_ops"):
+            data[key] = list(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        check_keys(data)
+        return cls(**data)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
+        check_keys(overrides)
+        return TrainConfig.from_dict({**self.to_dict(), **overrides})
+
+
+def choose(name: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ConfigError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+
+
+def check_keys(data: dict[str, Any]) -> None:
+    known = [f.name for f in fields(TrainConfig)]
+    for key in data:
+        if key not in known:
+            closest = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {closest[0]!r}?" if closest else ""
+            raise ConfigError(f"unknown training option {key!r}{hint}")
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into plain data, with a readable error for bad files."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None

@@ -1,0 +1,56 @@
+"""Progress display: a rich progress bar, or plain log lines in quiet mode."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class ProgressReporter:
+    """Shows step, images/s, the G and D losses and the time left."""
+
+    def __init__(self, *, total: int, start: int, quiet: bool, every: int) -> None:
+        self.total, self.quiet, self.every = total, quiet, every
+        self.console = Console(stderr=True)
+        self.bar = None
+        if not quiet:
+            self.bar = Progress(
+                TextColumn("[bold]training"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:>6.1f} img/s"),
+                TextColumn("D {task.fields[loss_d]:.3f}  G {task.fields[loss_g]:.3f}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self.task = self.bar.add_task(
+                "train", total=total, completed=start, rate=0.0, loss_d=0.0, loss_g=0.0
+            )
+
+    def __enter__(self) -> ProgressReporter:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def update(self, step: int, metrics: dict[str, float]) -> None:
+        rate, loss_d, loss_g = metrics["images_per_s"], metrics["loss_d"], metrics["loss_g"]
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, rate=rate, loss_d=loss_d, loss_g=loss_g)
+        elif step % self.every == 0 or step == self.total:
+            self.console.print(
+                f"step {step}/{self.total}  {rate:.1f} img/s  D {loss_d:.3f}  G {loss_g:.3f}",
+                highlight=False,
+            )

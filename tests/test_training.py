@@ -1,0 +1,336 @@
+"""Training end to end on tiny models: exact resume, run folders, checkpoints and faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import ClassVar
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import fpa
+from conftest import plugged_in
+from fpa.cli import app
+from fpa.training import TrainConfig, TrainingDivergedError, prepare_run, resolve_config, train
+from fpa.training.checkpoint import CheckpointError, load_checkpoint
+from rule_fixtures import StepOnlyDeltaRule
+
+TINY = {
+    "image_size": [16, 16],
+    "paint_steps": 4,
+    "latent_dim": 8,
+    "painter_options": {"hidden_size": 16, "input_size": 8},
+    "batch_size": 8,
+    "train_steps": 4,
+    "sample_every": 2,
+    "sample_count": 4,
+    "checkpoint_every": 2,
+    "log_every": 1,
+    "device": "cpu",
+    "quiet": True,
+}
+
+runner = CliRunner()
+
+
+def tiny(**changes) -> TrainConfig:
+    return TrainConfig().with_overrides({**TINY, **changes})
+
+
+def tensors_equal(left, right) -> bool:
+    """Deep bitwise equality of nested checkpoint content."""
+    if isinstance(left, torch.Tensor):
+        return isinstance(right, torch.Tensor) and torch.equal(left, right)
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(tensors_equal(left[k], right[k]) for k in left)
+    if isinstance(left, list | tuple):
+        pairs = zip(left, right, strict=False)
+        return len(left) == len(right) and all(tensors_equal(a, b) for a, b in pairs)
+    return left == right
+
+
+EXACT_KEYS = (
+    "generator",
+    "discriminator",
+    "ema_generator",
+    "ema_updates",
+    "optimizer_g",
+    "optimizer_d",
+    "data",
+    "random",
+    "torch_rng",
+    "fixed_latents",
+    "step",
+)
+
+
+def test_resume_is_exact(tmp_path):
+    train(tiny(), out=tmp_path / "straight", progress=False)
+    train(tiny(train_steps=2), out=tmp_path / "split", progress=False)
+    train(out=tmp_path / "split", resume=True, train_steps=4, progress=False)
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    split = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
+    assert straight["step"] == split["step"] == 4
+    for key in EXACT_KEYS:
+        assert tensors_equal(straight[key], split[key]), key
+
+    def losses(run):
+        lines = (tmp_path / run / "metrics.jsonl").read_text().splitlines()
+        return [(r["step"], r["loss_d"], r["loss_g"]) for r in map(json.loads, lines)]
+
+    assert losses("straight") == losses("split")
+
+
+def test_run_directory_holds_config_metrics_samples_and_checkpoints(tmp_path):
+    result = train(tiny(), out=tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert result.status == "finished" and result.step == 4
+    saved = TrainConfig.from_dict(
+        __import__("fpa.training.config", fromlist=["read_toml"]).read_toml(run / "config.toml")
+    )
+    assert saved == tiny()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert all(r["images_per_s"] > 0 and "loss_d" in r and "loss_g" in r for r in records)
+    names = sorted(p.name for p in (run / "samples").iterdir())
+    assert names == ["latest.png", "step_000000.png", "step_000002.png", "step_000004.png"]
+    checkpoints = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert checkpoints == ["latest.pt", "step_000002.pt", "step_000004.pt"]
+    state = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert state["fpa_version"] == fpa.__version__
+    assert state["components"]["rules"] == {
+        "name": "delta",
+        "plugin": fpa.registry().components["rules"]["delta"].plugin,
+        "distribution": "fpa",
+        "version": fpa.__version__,
+    }
+
+
+def test_load_returns_the_ema_generator_ready_to_sample(tmp_path):
+    train(tiny(), out=tmp_path / "run", progress=False)
+    generator = fpa.load(tmp_path / "run")
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
+    assert not generator.training
+    for name, tensor in generator.state_dict().items():
+        assert torch.equal(tensor, state["ema_generator"][name])
+    assert not torch.equal(
+        state["ema_generator"]["head.linear.weight"], state["generator"]["head.linear.weight"]
+    )
+    images = generator(torch.randn(3, 8))
+    assert images.shape == (3, 1, 16, 16)
+    raw = fpa.load(tmp_path / "run" / "checkpoints" / "step_000002.pt", ema=False)
+    step2 = load_checkpoint(tmp_path / "run" / "checkpoints" / "step_000002.pt")
+    assert torch.equal(raw.head.linear.weight, step2["generator"]["head.linear.weight"])
+
+
+def test_a_third_party_rule_trains_and_its_checkpoint_names_the_missing_plugin(tmp_path):
+    class Plugin:
+        @fpa.hookimpl
+        def fpa_register_rules(self, register):
+            register("step-only-delta", StepOnlyDeltaRule)
+
+    with plugged_in(Plugin(), name="test-rules"):
+        result = train(
+            tiny(rule="step-only-delta", train_steps=2), out=tmp_path / "run", progress=False
+        )
+        assert result.step == 2
+    with pytest.raises(CheckpointError, match="needs rule 'step-only-delta'"):
+        fpa.load(tmp_path / "run")
+
+
+def test_out_folder_with_a_run_is_refused_without_resume_or_overwrite(tmp_path):
+    train(tiny(train_steps=1), out=tmp_path / "run", progress=False)
+    before = (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes()
+    with pytest.raises(fpa.ConfigError, match="already holds a run"):
+        prepare_run(tiny(), out=tmp_path / "run")
+    assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() == before
+    train(tiny(train_steps=1, seed=5), out=tmp_path / "run", overwrite=True, progress=False)
+    assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() != before
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(fpa.ConfigError, match="holds no fpa run"):
+        prepare_run(tiny(), out=tmp_path / "other", overwrite=True)
+
+
+def test_resume_refuses_to_change_the_maths_of_the_run(tmp_path):
+    train(tiny(train_steps=1), out=tmp_path / "run", progress=False)
+    with pytest.raises(fpa.ConfigError, match="cannot change rule"):
+        prepare_run(None, out=tmp_path / "run", resume=True, changes={"rule": "hebb"})
+    with pytest.raises(fpa.ConfigError, match="holds no checkpoint"):
+        prepare_run(None, out=tmp_path / "empty", resume=True)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not a checkpoint at all", b"PK\x03\x04 truncated zip"],
+)
+def test_corrupt_checkpoint_is_a_clear_error_and_left_untouched(tmp_path, content):
+    train(tiny(train_steps=1), out=tmp_path / "run", progress=False)
+    latest = tmp_path / "run" / "checkpoints" / "latest.pt"
+    latest.write_bytes(content)
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "run"), "--resume"])
+    assert result.exit_code == 2
+    assert "not a readable fpa checkpoint" in result.output
+    assert latest.read_bytes() == content
+
+
+class Payload:
+    """An object a malicious checkpoint could smuggle in through pickle."""
+
+
+def test_checkpoints_with_code_objects_are_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "fpa-checkpoint", "payload": Payload()}, path)
+    with pytest.raises(CheckpointError, match="not a readable fpa checkpoint"):
+        load_checkpoint(path)
+
+
+class NanOnCall(StepOnlyDeltaRule):
+    """Paints NaN on chosen calls (counted across instances), to test divergence recovery."""
+
+    calls = 0
+    poisoned: ClassVar[set[int]] = set()
+
+    def paint(self, keys, values, lr, **kwargs):
+        NanOnCall.calls += 1
+        painted = super().paint(keys, values, lr, **kwargs)
+        return painted * float("nan") if NanOnCall.calls in NanOnCall.poisoned else painted
+
+
+class NanPlugin:
+    @fpa.hookimpl
+    def fpa_register_rules(self, register):
+        register("nan-on-call", NanOnCall)
+
+
+def test_a_nan_loss_reloads_the_last_good_checkpoint_and_continues(tmp_path):
+    NanOnCall.calls, NanOnCall.poisoned = 0, {4}  # step 2, discriminator pass
+    with plugged_in(NanPlugin(), name="nan-plugin"):
+        result = train(tiny(rule="nan-on-call"), out=tmp_path / "run", progress=False)
+    assert result.status == "finished" and result.step == 4
+    records = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    events = [r for r in records if r.get("event") == "nan_restart"]
+    assert len(events) == 1
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
+    assert all(torch.isfinite(t).all() for t in state["generator"].values())
+
+
+def test_a_run_that_keeps_diverging_stops_with_a_clear_message(tmp_path):
+    NanOnCall.calls, NanOnCall.poisoned = 0, set(range(3, 1000))
+    diverges = pytest.raises(TrainingDivergedError, match="NaN")
+    with plugged_in(NanPlugin(), name="nan-plugin"), diverges:
+        train(tiny(rule="nan-on-call", max_nan_restarts=2), out=tmp_path / "run", progress=False)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["step"] == 0
+
+
+def test_a_stop_request_saves_a_resumable_checkpoint(tmp_path):
+    trainer = prepare_run(tiny(train_steps=6), out=tmp_path / "run")
+    result = trainer.run(stop_requested=lambda: trainer.step >= 3)
+    assert result.status == "interrupted" and result.step == 3
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["step"] == 3
+    resumed = train(out=tmp_path / "run", resume=True, progress=False)
+    assert resumed.step == 6
+
+
+def test_sigterm_saves_and_exits_cleanly(tmp_path):
+    run = tmp_path / "run"
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny(train_steps=100_000, checkpoint_every=100_000).to_toml())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fpa", "train", "--config", str(config), "--out", str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    metrics = run / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "--resume" in stderr
+    step = load_checkpoint(run / "checkpoints" / "latest.pt")["step"]
+    assert 2 <= step < 100_000
+
+
+def test_presets_config_files_and_flags_layer_in_order(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('preset = "paper-64"\nbatch_size = 7\nlr = 0.001\n')
+    config = resolve_config(config_file=str(path), overrides={"lr": 0.003})
+    assert config.image_size == (64, 64) and config.discriminator == "lightgan"
+    assert config.batch_size == 7 and config.lr == 0.003
+    assert resolve_config().batch_size == TrainConfig().batch_size
+    with pytest.raises(fpa.ConfigError, match="did you mean 'batch_size'"):
+        resolve_config(overrides={"batchsize": 3})
+    with pytest.raises(fpa.ConfigError, match="unknown preset"):
+        resolve_config(preset_name="gpu-demo")
+
+
+def test_config_round_trips_through_toml(tmp_path):
+    from fpa.training.config import read_toml
+
+    config = tiny(betas=[0.5, 0.9], rule_options={"first_step_unit_rate": True})
+    path = tmp_path / "c.toml"
+    path.write_text(config.to_toml())
+    assert TrainConfig.from_dict(read_toml(path)) == config
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rule", "delt"], "did you mean 'delta'"),
+        (["--discriminator", "huge"], "unknown discriminator 'huge'"),
+        (["--data", "/no/such/folder"], "/no/such/folder"),
+        (["--image-size", "20"], "20"),
+        (["--precision", "fp16", "--device", "cpu"], "fp16 needs a CUDA device"),
+        (["--set", "betas=[2, 3]"], "betas"),
+        (["--set", "nonsense"], "KEY=VALUE"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "run"), "--quiet", *args])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+
+
+def test_cli_dry_run_prints_config_and_sizes_and_writes_nothing(tmp_path):
+    result = runner.invoke(
+        app, ["train", "--dry-run", "--rule", "oja", "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 0, result.output
+    assert 'rule = "oja"' in result.output and '"discriminator":' in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_trains_with_a_config_file_and_flags(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny().to_toml())
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--config",
+            str(config),
+            "--rule",
+            "hebb",
+            "--train-steps",
+            "2",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
+    assert state["config"]["rule"] == "hebb" and state["step"] == 2
+    assert os.path.exists(tmp_path / "run" / "samples" / "latest.png")
