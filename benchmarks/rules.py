@@ -147,10 +147,17 @@ def main() -> None:
     parser.add_argument("--rules", default="delta,hebb,oja")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--cases", default="64:64,128:128", help="comma list of SIZE:STEPS (square images)"
+    )
+    parser.add_argument("--batch", type=int, default=20, help="batch size (× 3 channels)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
-    cases = [Case(2, 3, 16, 8)] if args.quick else [Case(20, 3, 64, 64), Case(20, 3, 128, 128)]
+    cases = [Case(2, 3, 16, 8)]
+    if not args.quick:
+        sizes = [tuple(map(int, case.split(":"))) for case in args.cases.split(",")]
+        cases = [Case(args.batch, 3, size, steps) for size, steps in sizes]
     results = run(cases, args.rules.split(","), device, dtype, args.repeats)
     threads = torch.get_num_threads()
     name = (

@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 import fpa
-from conftest import plugged_in
+from conftest import plugged_in, requires_cuda
 from fpa.cli import app
 from fpa.training import TrainConfig, TrainingDivergedError, prepare_run, resolve_config, train
 from fpa.training.checkpoint import CheckpointError, load_checkpoint
@@ -334,3 +334,34 @@ def test_cli_trains_with_a_config_file_and_flags(tmp_path):
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
     assert state["config"]["rule"] == "hebb" and state["step"] == 2
     assert os.path.exists(tmp_path / "run" / "samples" / "latest.png")
+
+
+@requires_cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_training_runs_on_cuda_in_every_precision(tmp_path, precision):
+    result = train(
+        tiny(device="cuda", precision=precision, discriminator="lightgan"),
+        out=tmp_path / "run",
+        progress=False,
+    )
+    assert result.status == "finished" and result.step == 4
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
+    assert all(torch.isfinite(t).all() for t in state["generator"].values())
+    generator = fpa.load(tmp_path / "run", device="cuda")
+    assert generator(torch.randn(2, 8, device="cuda")).device.type == "cuda"
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_the_rule_solve_stays_in_float32_under_autocast():
+    generator = torch.Generator().manual_seed(0)
+    keys = torch.randn(2, 32, 16, generator=generator).softmax(-1).cuda()
+    values = torch.randn(2, 32, 16, generator=generator).cuda()
+    lr = torch.rand(2, 32, generator=generator).cuda()
+    rule = fpa.build_rule("delta")
+    reference = rule.paint(keys, values, lr)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        painted = rule.paint(keys, values, lr)
+    assert painted.dtype == torch.float32
+    torch.testing.assert_close(painted, reference)

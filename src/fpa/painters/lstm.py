@@ -51,5 +51,7 @@ class LSTMPainter(nn.Module):
                 layer=self.num_layers,
             ).contiguous()
             state = (hidden, cell)
+        # Copies (EMA, deepcopy, load_state_dict) leave cuDNN's weight buffer fragmented.
+        self.lstm.flatten_parameters()
         features, _ = self.lstm(self.inputs(z), state)
         return features

@@ -166,12 +166,16 @@ class ParallelPaint:
         check_rule_inputs(keys, values, lr, initial)
         out_dtype = torch.result_type(keys, values)
         work = compute_dtype(out_dtype)
-        keys, values = keys.to(work), values.to(work)
-        rates = self.effective_rates(rates_with_row_axis(lr, values)).to(work)
-        if initial is not None:
-            initial = initial.to(work)
-        rows, columns = self.rank_one_factors(keys, values, rates, initial)
-        painted = sum_rank_one(rows, columns, initial, return_all=return_all)
+        # Autocast off: the Gram matrix and the triangular solve stay in float32 (or float64).
+        # In bf16 the solve's forward substitution accumulates rounding over T steps and the
+        # painting drifts visibly; the matmuls here are a small part of a training step.
+        with torch.autocast(device_type=keys.device.type, enabled=False):
+            keys, values = keys.to(work), values.to(work)
+            rates = self.effective_rates(rates_with_row_axis(lr, values)).to(work)
+            if initial is not None:
+                initial = initial.to(work)
+            rows, columns = self.rank_one_factors(keys, values, rates, initial)
+            painted = sum_rank_one(rows, columns, initial, return_all=return_all)
         return painted.to(out_dtype)
 
     def rank_one_factors(
