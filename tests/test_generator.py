@@ -130,3 +130,36 @@ def test_wrong_latent_shape_is_a_readable_error():
     generator = small_generator()
     with pytest.raises(fpa.ConfigError, match=r"\(B, 10\)"):
         generator(torch.randn(3, 11, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("rule", ["hebb", "delta", "oja"])
+@pytest.mark.parametrize("rule_impl", ["parallel", "step"])
+def test_learned_canvas_is_the_starting_matrix(rule, rule_impl):
+    generator = small_generator(rule=rule, learned_canvas=True, rule_impl=rule_impl)
+    with torch.no_grad():
+        generator.canvas.copy_(torch.randn_like(generator.canvas))
+    z = torch.randn(3, 10, dtype=torch.float64)
+    trace = generator.paint_trace(z)
+    start = generator.canvas.expand(3, -1, -1, -1)
+    torch.testing.assert_close(trace.updates.cumsum(dim=1) + start.unsqueeze(1), trace.matrices)
+    assert torch.linalg.matrix_rank(trace.updates, atol=1e-9).max() <= 1
+    commands = generator.commands(z)
+    expected = generator.rule.paint_by_steps(
+        commands.keys, commands.values, commands.rates, initial=start
+    )
+    torch.testing.assert_close(trace.matrices[:, -1], expected)
+    (generator(z).sum()).backward()
+    assert generator.canvas.grad.abs().sum() > 0
+
+
+def test_normalized_features_make_the_head_blind_to_feature_scale():
+    from fpa.painters import PaintHead
+
+    torch.manual_seed(0)
+    features = torch.randn(2, 5, 16, dtype=torch.float64)
+    for normalize in (True, False):
+        head = PaintHead(
+            in_features=16, channels=2, height=4, width=3, normalize_features=normalize
+        ).double()
+        same = torch.allclose(head(features).values, head(10 * features).values, atol=1e-4)
+        assert same is normalize

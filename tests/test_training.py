@@ -365,3 +365,22 @@ def test_the_rule_solve_stays_in_float32_under_autocast():
         painted = rule.paint(keys, values, lr)
     assert painted.dtype == torch.float32
     torch.testing.assert_close(painted, reference)
+
+
+def test_ema_decay_warms_up_then_settles():
+    from fpa.training.ema import ema_model, warmup_decay
+
+    module = torch.nn.Linear(2, 1, bias=False)
+    ema = ema_model(module, beta=0.9)
+    with torch.no_grad():
+        module.weight.fill_(1.0)
+    ema.update_parameters(module)
+    expected = 1.0
+    for updates, value in enumerate([3.0, 5.0, 7.0, -2.0], start=1):
+        with torch.no_grad():
+            module.weight.fill_(value)
+        ema.update_parameters(module)
+        decay = min(0.9, (1 + updates) / (10 + updates))
+        expected = decay * expected + (1 - decay) * value
+        torch.testing.assert_close(ema.module.weight, torch.full((1, 2), expected))
+    assert warmup_decay(0.995, 0) == 0.1 and warmup_decay(0.995, 10_000) == 0.995

@@ -46,6 +46,8 @@ class GeneratorConfig:
     rate_activation: str = "sigmoid"
     output_activation: str = "tanh"
     per_row_rate: bool = False
+    learned_canvas: bool = False
+    normalize_features: bool = False
     rule_impl: str = "parallel"
     rule_options: dict[str, Any] = field(default_factory=dict)
     painter_options: dict[str, Any] = field(default_factory=dict)
@@ -83,7 +85,8 @@ class PaintTrace:
     """Every step of one painting.
 
     ``matrices (B, T, C, H, W)``: raw ``M_t`` before the output activation.
-    ``updates (B, T, C, H, W)``: raw ``M_t - M_{t-1}``, rank ≤ 1 per channel.
+    ``updates (B, T, C, H, W)``: raw ``M_t - M_{t-1}``, rank ≤ 1 per channel (``M_0`` is zero,
+    or the learned canvas with ``learned_canvas``).
     ``painted (B, C, H, W)``: the image before the refiner; ``images``: what ``G(z)`` returns.
     ``commands``: the keys, values and rates the head emitted.
     """
@@ -121,6 +124,7 @@ class FastWeightPainter(nn.Module):
             value_activation=config.value_activation,
             rate_activation=config.rate_activation,
             per_row_rate=config.per_row_rate,
+            normalize_features=config.normalize_features,
         )
         self.rule = build_rule(config.rule, **config.rule_options)
         self.refiner = build_refiner(
@@ -130,6 +134,14 @@ class FastWeightPainter(nn.Module):
             **config.refiner_options,
         )
         self.output_activation = activation(config.output_activation, "output")
+        # A learned starting matrix M_0 per channel: the background the updates paint over.
+        # Without it a uniform (softmax) key spreads each write over W columns, so a dark
+        # background costs values of order W; with it the rank-1 steps only draw strokes.
+        self.canvas = (
+            nn.Parameter(torch.zeros(config.channels, height, width))
+            if config.learned_canvas
+            else None
+        )
 
     @property
     def latent_dim(self) -> int:
@@ -154,9 +166,18 @@ class FastWeightPainter(nn.Module):
             )
         return self.head(self.painter(z))
 
+    def initial_matrices(self, batch: int) -> Tensor | None:
+        """``M_0 (B, C, H, W)``: the learned canvas, or None for zeros."""
+        if self.canvas is None:
+            return None
+        return self.canvas.expand(batch, *self.canvas.shape)
+
     def _paint(self, commands: PaintCommands, *, return_all: bool) -> Tensor:
         paint = self.rule.paint if self.config.rule_impl == "parallel" else self.rule.paint_by_steps
-        return paint(commands.keys, commands.values, commands.rates, return_all=return_all)
+        initial = self.initial_matrices(commands.keys.shape[0])
+        return paint(
+            commands.keys, commands.values, commands.rates, initial=initial, return_all=return_all
+        )
 
     def forward(self, z: Tensor) -> Tensor:
         matrices = self._paint(self.commands(z), return_all=False)
@@ -167,7 +188,9 @@ class FastWeightPainter(nn.Module):
         commands = self.commands(z)
         partial = self._paint(commands, return_all=True)
         matrices = rearrange(partial, "batch channel step row col -> batch step channel row col")
-        previous = torch.cat([torch.zeros_like(matrices[:, :1]), matrices[:, :-1]], dim=1)
+        start = self.initial_matrices(matrices.shape[0])
+        start = torch.zeros_like(matrices[:, 0]) if start is None else start
+        previous = torch.cat([start.unsqueeze(1), matrices[:, :-1]], dim=1)
         painted = self.output_activation(matrices[:, -1])
         return PaintTrace(
             matrices=matrices,
@@ -192,6 +215,8 @@ def build_generator(
     rate_activation: str = "sigmoid",
     output_activation: str = "tanh",
     per_row_rate: bool = False,
+    learned_canvas: bool = False,
+    normalize_features: bool = False,
     rule_impl: str = "parallel",
     rule_options: dict[str, Any] | None = None,
     refiner_options: dict[str, Any] | None = None,
@@ -214,6 +239,8 @@ def build_generator(
         rate_activation=rate_activation,
         output_activation=output_activation,
         per_row_rate=per_row_rate,
+        learned_canvas=learned_canvas,
+        normalize_features=normalize_features,
         rule_impl=rule_impl,
         rule_options=dict(rule_options or {}),
         painter_options=dict(painter_options),

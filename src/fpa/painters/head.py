@@ -49,7 +49,8 @@ class PaintCommands:
 
 class PaintHead(nn.Module):
     """``Linear(hidden, C·(W + H + R))`` split per channel into key, value and rate, in that
-    order, with R = 1 (one rate per step) or H (``per_row_rate``)."""
+    order, with R = 1 (one rate per step) or H (``per_row_rate``); optionally a LayerNorm on the
+    features first (``normalize_features``)."""
 
     def __init__(
         self,
@@ -62,9 +63,13 @@ class PaintHead(nn.Module):
         value_activation: str = "none",
         rate_activation: str = "sigmoid",
         per_row_rate: bool = False,
+        normalize_features: bool = False,
     ) -> None:
         super().__init__()
         self.channels, self.height, self.width = channels, height, width
+        # LayerNorm on the controller's features: an LSTM's outputs start near 0.05 in size
+        # and barely vary with the latent, so without it every painting starts out alike.
+        self.norm = nn.LayerNorm(in_features) if normalize_features else nn.Identity()
         self.rate_size = height if per_row_rate else 1
         self.per_row_rate = per_row_rate
         self.key_activation = activation(key_activation, "key")
@@ -74,7 +79,7 @@ class PaintHead(nn.Module):
 
     def forward(self, features: Tensor) -> PaintCommands:
         out = rearrange(
-            self.linear(features),
+            self.linear(self.norm(features)),
             "batch step (channel part) -> batch channel step part",
             channel=self.channels,
         )

@@ -55,6 +55,8 @@ class TrainConfig:
     value_activation: str = "none"
     rate_activation: str = "sigmoid"
     per_row_rate: bool = False
+    learned_canvas: bool = False
+    normalize_features: bool = False
     rule_impl: str = "parallel"
     rule_options: dict[str, Any] = field(default_factory=dict)
     painter_options: dict[str, Any] = field(default_factory=lambda: {"hidden_size": 256})
@@ -145,6 +147,8 @@ class TrainConfig:
             value_activation=self.value_activation,
             rate_activation=self.rate_activation,
             per_row_rate=self.per_row_rate,
+            learned_canvas=self.learned_canvas,
+            normalize_features=self.normalize_features,
             rule_impl=self.rule_impl,
             rule_options=dict(self.rule_options),
             painter_options=dict(self.painter_options),

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from fpa._version import __version__
 from fpa.devices import resolve_device
@@ -27,6 +26,7 @@ from fpa.plugins import build_discriminator
 from fpa.training.augment import DiffAugment
 from fpa.training.checkpoint import checkpoint_bytes, component_origins, load_checkpoint
 from fpa.training.config import TrainConfig
+from fpa.training.ema import ema_model
 from fpa.training.losses import REGULARIZERS, hinge_discriminator, hinge_generator
 from fpa.training.run_dir import RunDir
 from fpa.viz import png_bytes
@@ -77,9 +77,7 @@ class Trainer:
             channels=config.channels,
             **config.discriminator_options,
         ).to(self.device)
-        self.ema = AveragedModel(
-            self.generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema_beta), use_buffers=True
-        )
+        self.ema = ema_model(self.generator, beta=config.ema_beta)
         self.optimizer_g = torch.optim.Adam(
             self.generator.parameters(), lr=config.lr, betas=config.betas
         )
