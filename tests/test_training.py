@@ -384,3 +384,13 @@ def test_ema_decay_warms_up_then_settles():
         expected = decay * expected + (1 - decay) * value
         torch.testing.assert_close(ema.module.weight, torch.full((1, 2), expected))
     assert warmup_decay(0.995, 0) == 0.1 and warmup_decay(0.995, 10_000) == 0.995
+
+
+def test_cli_dry_run_of_a_resume_shows_the_runs_own_config(tmp_path):
+    train(tiny(rule="hebb", train_steps=1), out=tmp_path / "run", progress=False)
+    result = runner.invoke(
+        app,
+        ["train", "--dry-run", "--resume", "--train-steps", "9", "--out", str(tmp_path / "run")],
+    )
+    assert result.exit_code == 0, result.output
+    assert 'rule = "hebb"' in result.output and "train_steps = 9" in result.output

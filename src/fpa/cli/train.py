@@ -52,7 +52,6 @@ def train_command(
 ) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
     from fpa.training import describe, resolve_config, train
-    from fpa.training.config import TrainConfig
 
     flags = {
         "rule": rule,
@@ -92,7 +91,7 @@ def train_command(
         )
     console = Console(stderr=True)
     if dry_run:
-        shown = resolved or TrainConfig()
+        shown = resolved or saved_config(out).with_overrides(changes)
         console.print(shown.to_toml(), highlight=False, markup=False)
         sizes = describe(shown)
         console.print(json.dumps({"parameters": sizes}, indent=2), highlight=False)
@@ -112,6 +111,14 @@ def train_command(
         f"({result.images_per_second:.0f} img/s at the end); samples in {out}/samples",
         highlight=False,
     )
+
+
+def saved_config(out: Path):
+    """The config of the run in ``out``, from its latest checkpoint."""
+    from fpa.training import TrainConfig
+    from fpa.training.checkpoint import find_checkpoint, load_checkpoint
+
+    return TrainConfig.from_dict(load_checkpoint(find_checkpoint(out))["config"])
 
 
 def parse_set_options(items: list[str]) -> dict[str, Any]:

@@ -46,7 +46,8 @@ class SmallDiscriminator(Discriminator):
     """A small fast discriminator for CPU runs: strided spectral-norm convs and a linear logit.
 
     4×4 stride-2 convs (leaky ReLU 0.2) halve the image until its shorter side is 4 (three convs
-    at 32×32, widths 64, 128, 256), optionally a minibatch standard-deviation channel, then one
+    at 32×32, widths 64, 128, 256), a minibatch standard-deviation channel (on by default: on
+    the CPU demo it kept a fast weight painter from collapsing onto one shape early), then one
     linear layer to the logit. No auxiliary head and no reconstruction. Each side must be a
     power of two from 8 to 512.
     """
@@ -59,7 +60,7 @@ class SmallDiscriminator(Discriminator):
         width: int = 64,
         max_width: int = 256,
         spectral_norm: bool = True,
-        minibatch_std: bool = False,
+        minibatch_std: bool = True,
         minibatch_std_group: int = 4,
     ) -> None:
         super().__init__()

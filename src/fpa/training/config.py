@@ -55,11 +55,13 @@ class TrainConfig:
     value_activation: str = "none"
     rate_activation: str = "sigmoid"
     per_row_rate: bool = False
-    learned_canvas: bool = False
-    normalize_features: bool = False
+    learned_canvas: bool = True
+    normalize_features: bool = True
     rule_impl: str = "parallel"
     rule_options: dict[str, Any] = field(default_factory=dict)
-    painter_options: dict[str, Any] = field(default_factory=lambda: {"hidden_size": 256})
+    painter_options: dict[str, Any] = field(
+        default_factory=lambda: {"hidden_size": 256, "code_size": 32}
+    )
     discriminator_options: dict[str, Any] = field(default_factory=dict)
     refiner_options: dict[str, Any] = field(default_factory=dict)
 
@@ -67,7 +69,7 @@ class TrainConfig:
     data_root: str = ""
     download: bool = False
 
-    train_steps: int = 3000
+    train_steps: int = 1800
     batch_size: int = 64
     grad_accum: int = 1
     lr: float = 2e-4
@@ -76,6 +78,7 @@ class TrainConfig:
     ema_beta: float = 0.995
     aux_weight: float = 1.0
     recon_weight: float = 1.0
+    diversity_weight: float = 0.2
     regularizer: str = "gp"
     reg_weight: float = 10.0
     reg_every: int = 4
@@ -126,6 +129,8 @@ class TrainConfig:
             raise ConfigError(f"ema_beta must be in [0, 1); got {self.ema_beta}")
         if self.lr <= 0 or self.lr_d < 0:
             raise ConfigError("learning rates must be positive")
+        if self.diversity_weight < 0:
+            raise ConfigError(f"diversity_weight must be ≥ 0; got {self.diversity_weight}")
         if not 0 <= self.augment_prob <= 1:
             raise ConfigError(f"augment_prob must be in [0, 1]; got {self.augment_prob}")
 

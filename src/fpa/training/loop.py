@@ -27,7 +27,12 @@ from fpa.training.augment import DiffAugment
 from fpa.training.checkpoint import checkpoint_bytes, component_origins, load_checkpoint
 from fpa.training.config import TrainConfig
 from fpa.training.ema import ema_model
-from fpa.training.losses import REGULARIZERS, hinge_discriminator, hinge_generator
+from fpa.training.losses import (
+    REGULARIZERS,
+    hinge_discriminator,
+    hinge_generator,
+    mode_seeking,
+)
 from fpa.training.run_dir import RunDir
 from fpa.viz import png_bytes
 
@@ -228,10 +233,14 @@ class Trainer:
         total = 0.0
         for _ in range(c.grad_accum):
             with self.autocast():
-                judged = self.discriminator(self.augmented(self.generator(self.latents())))
+                latents = self.latents()
+                images = self.generator(latents)
+                judged = self.discriminator(self.augmented(images))
                 loss = hinge_generator(judged.logits)
                 if judged.aux_logits is not None:
                     loss = loss + c.aux_weight * hinge_generator(judged.aux_logits)
+                if c.diversity_weight > 0:
+                    loss = loss + c.diversity_weight * mode_seeking(images.float(), latents)
             self.scaler_g.scale(loss / c.grad_accum).backward()
             total += loss.item() / c.grad_accum
         self.scaler_g.step(self.optimizer_g)

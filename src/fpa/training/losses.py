@@ -33,4 +33,13 @@ def r1_penalty(logits: Tensor, images: Tensor) -> Tensor:
     return 0.5 * input_gradients(logits, images).square().sum(dim=1).mean()
 
 
+def mode_seeking(images: Tensor, latents: Tensor, eps: float = 1e-5) -> Tensor:
+    """Mode-seeking term (Mao et al. 2019, MSGAN): small when two latents give two different
+    images. Pairs sample i with sample i + B/2; returns ``1 / (image gap / latent gap + eps)``."""
+    half = images.shape[0] // 2
+    image_gap = (images[:half] - images[half : 2 * half]).abs().flatten(1).mean(dim=1)
+    latent_gap = (latents[:half] - latents[half : 2 * half]).abs().mean(dim=1)
+    return (1 / (image_gap / latent_gap + eps)).mean()
+
+
 REGULARIZERS = {"gp": gradient_penalty, "r1": r1_penalty}
