@@ -1,6 +1,13 @@
 """The ``fpa`` command line: one module per command, errors as one line with exit code 2."""
 
-from fpa.cli import plugins, preview, train  # noqa: F401  (each module adds its command)
+from fpa.cli import (  # noqa: F401  (each module adds its command)
+    interpolate,
+    paint,
+    plugins,
+    preview,
+    sample,
+    train,
+)
 from fpa.cli.app import app
 
 __all__ = ["app", "run"]

@@ -1,5 +1,32 @@
-"""Figures of the painting process, as tensors and PNG bytes (the CLI only wraps these)."""
+"""Figures of the painting process, as tensors and PNG/GIF bytes (the CLI only wraps these).
 
+Plots (``command_figures``, ``save_command_plots``) need matplotlib: ``pip install 'fpa[plots]'``.
+"""
+
+from fpa.viz.figure import PaintFigure, paint_figure, painting_frames, shown_steps
+from fpa.viz.interpolate import (
+    animation_bytes,
+    interpolation_frames,
+    interpolation_path,
+    painting_strip,
+    slerp,
+)
+from fpa.viz.plots import command_figures, save_command_plots
 from fpa.viz.progress import painting_progress, png_bytes, step_indices
 
-__all__ = ["painting_progress", "png_bytes", "step_indices"]
+__all__ = [
+    "PaintFigure",
+    "animation_bytes",
+    "command_figures",
+    "interpolation_frames",
+    "interpolation_path",
+    "paint_figure",
+    "painting_frames",
+    "painting_progress",
+    "painting_strip",
+    "png_bytes",
+    "save_command_plots",
+    "shown_steps",
+    "slerp",
+    "step_indices",
+]

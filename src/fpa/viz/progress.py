@@ -36,7 +36,7 @@ def painting_progress(generator: FastWeightPainter, z: Tensor, *, columns: int =
     return rearrange(frames, "batch step channel row col -> (batch step) channel row col")
 
 
-def png_bytes(images: Tensor, *, columns: int, stretch: bool = False) -> bytes:
+def png_bytes(images: Tensor, *, columns: int, stretch: bool = False, padding: int = 2) -> bytes:
     """A grid of ``images (N, C, H, W)`` in ``[-1, 1]`` encoded as PNG by torchvision.
 
     ``stretch`` maps each image's own min..max to black..white: faint structure (an untrained
@@ -54,7 +54,7 @@ def png_bytes(images: Tensor, *, columns: int, stretch: bool = False) -> bytes:
         normalize=True,
         value_range=None if stretch else (-1, 1),
         scale_each=stretch,
-        padding=2,
+        padding=padding,
         pad_value=1.0,
         format="png",
     )

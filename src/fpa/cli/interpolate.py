@@ -1,0 +1,119 @@
+"""``fpa interpolate``: animate a slerp walk through a trained generator's latent space."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from einops import rearrange
+
+from fpa.cli.app import command
+from fpa.cli.common import (
+    load_generator_for_cli,
+    read_latents,
+    require_positive,
+    require_writable_folder,
+    seeded_latents,
+)
+from fpa.errors import ConfigError
+from fpa.files import atomic_write_bytes
+from fpa.viz.interpolate import (
+    animation_bytes,
+    interpolation_frames,
+    interpolation_path,
+    painting_strip,
+    segment_grid,
+    strip_frames,
+)
+from fpa.viz.progress import png_bytes
+
+FORMATS = {".gif": "gif", ".png": "apng", ".apng": "apng"}
+
+
+def _writable(path: Path, option: str) -> Path:
+    """An output path whose folder exists and can be written, and that is not a folder."""
+    require_writable_folder(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder, not a file")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"cannot write {path}: folder {folder} is not writable")
+    return path
+
+
+def animation_format(out: Path) -> str:
+    """The animation format an output suffix asks for (.gif: GIF; .png or .apng: APNG)."""
+    chosen = FORMATS.get(out.suffix.lower())
+    if chosen is None:
+        raise ConfigError(f"--out must end in .gif, .png or .apng; got {out.name}")
+    return chosen
+
+
+@command("interpolate")
+def interpolate_command(
+    run: Path = typer.Argument(..., metavar="RUN_OR_CKPT", help="Run directory or checkpoint."),
+    n: int = typer.Option(4, "--n", help="Anchor latents to walk through (at least 2)."),
+    frames: int = typer.Option(16, help="Frames per anchor-to-anchor segment."),
+    seed: int = typer.Option(0, help="Seed for the anchor latents."),
+    latents: Path = typer.Option(
+        None, help="Anchors (K, latent_dim) from .pt/.npy; replaces --n, --seed."
+    ),
+    loop: bool = typer.Option(False, "--loop", help="Walk back to the first anchor at the end."),
+    out: Path = typer.Option(Path("interp.gif"), help="Animation: .gif, or .png/.apng (APNG)."),
+    grid: Path = typer.Option(
+        None, help="Also a PNG grid: a row per segment (--steps: per frame)."
+    ),
+    steps: bool = typer.Option(
+        False, "--steps", help="Show the painting steps of each frame side by side."
+    ),
+    step_columns: int = typer.Option(8, help="Painting steps shown with --steps."),
+    scale: int = typer.Option(4, help="Enlarge animation pixels to scale×scale blocks."),
+    duration_ms: int = typer.Option(80, help="Milliseconds per frame (GIF: 10 ms units)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw ones."),
+) -> None:
+    """Animate a smooth walk between latents; with --steps, how the painting process morphs."""
+    if n < 2 and latents is None:
+        raise ConfigError(f"--n must be at least 2; got {n}")
+    require_positive("--frames", frames)
+    require_positive("--scale", scale)
+    require_positive("--duration-ms", duration_ms)
+    require_positive("--step-columns", step_columns)
+    kind = animation_format(_writable(out, "--out"))
+    if grid is not None:
+        if grid.suffix.lower() != ".png":
+            raise ConfigError(f"--grid must end in .png; got {grid.name}")
+        if grid.resolve() == out.resolve():
+            raise ConfigError("--grid and --out must be different files")
+        _writable(grid, "--grid")
+    generator = load_generator_for_cli(run, device=device, ema=ema)
+    if latents is not None:
+        anchors = read_latents(latents, latent_dim=generator.latent_dim)
+        if anchors.shape[0] < 2:
+            raise ConfigError(f"{latents} holds {anchors.shape[0]} latent; need at least 2")
+    else:
+        anchors = seeded_latents(generator, n, seed)
+
+    path = interpolation_path(anchors, frames_between=frames, loop=loop)
+    if steps:
+        strips = painting_strip(generator, path, steps_shown=step_columns)
+        shown = strip_frames(strips)
+        grid_images = rearrange(strips, "frame step c h w -> (frame step) c h w")
+        columns = strips.shape[1]
+    else:
+        shown = interpolation_frames(generator, path)
+        grid_images = segment_grid(shown, frames_between=frames, loop=loop)
+        columns = frames + 1
+    animation = animation_bytes(shown, format=kind, duration_ms=duration_ms, scale=scale)
+    grid_png = png_bytes(grid_images, columns=columns) if grid is not None else None
+
+    atomic_write_bytes(out, animation)
+    if grid_png is not None:
+        atomic_write_bytes(grid, grid_png)
+    height, width = shown.shape[-2:]
+    also = f" and {grid}" if grid is not None else ""
+    typer.echo(
+        f"wrote {out}{also} ({path.shape[0]} frames through {anchors.shape[0]} anchors, "
+        f"{height * scale}×{width * scale} px)"
+    )
