@@ -394,3 +394,19 @@ def test_cli_dry_run_of_a_resume_shows_the_runs_own_config(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert 'rule = "hebb"' in result.output and "train_steps = 9" in result.output
+
+
+def test_a_run_that_fails_to_start_leaves_the_folder_untouched(tmp_path):
+    result = runner.invoke(
+        app, ["train", "--out", str(tmp_path / "run"), "--image-size", "20", "--quiet"]
+    )
+    assert result.exit_code == 2
+    assert not (tmp_path / "run").exists()
+    train(tiny(train_steps=1), out=tmp_path / "run", progress=False)
+    before = (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes()
+    result = runner.invoke(
+        app,
+        ["train", "--out", str(tmp_path / "run"), "--overwrite", "--discriminator", "nope"],
+    )
+    assert result.exit_code == 2
+    assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() == before

@@ -142,6 +142,7 @@ class FastWeightPainter(nn.Module):
             if config.learned_canvas
             else None
         )
+        self.painter_frozen = False
 
     @property
     def latent_dim(self) -> int:
@@ -179,9 +180,23 @@ class FastWeightPainter(nn.Module):
             commands.keys, commands.values, commands.rates, initial=initial, return_all=return_all
         )
 
+    def freeze_painter(self) -> None:
+        """Train only the refiner: the painting runs without autograd (a stop-gradient) and
+        every parameter outside the refiner stops requiring gradients."""
+        self.painter_frozen = True
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad_(name.startswith("refiner."))
+
+    def painter_parameters(self) -> dict[str, Tensor]:
+        """Every tensor of the state dict that belongs to the painting, not to the refiner."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("refiner.")}
+
+    def _painted(self, z: Tensor) -> Tensor:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.painter_frozen):
+            return self.output_activation(self._paint(self.commands(z), return_all=False))
+
     def forward(self, z: Tensor) -> Tensor:
-        matrices = self._paint(self.commands(z), return_all=False)
-        return self.refiner(self.output_activation(matrices))
+        return self.refiner(self._painted(z))
 
     def paint_trace(self, z: Tensor) -> PaintTrace:
         """Paint with every partial matrix kept, for figures and tests."""

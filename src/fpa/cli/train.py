@@ -39,6 +39,15 @@ def train_command(
     precision: str = typer.Option(None, help="fp32, bf16 or fp16 (fp16: CUDA only)."),
     sample_every: int = typer.Option(None, help="Write an EMA sample grid every N steps."),
     checkpoint_every: int = typer.Option(None, help="Write a checkpoint every N steps."),
+    init_from: Path = typer.Option(
+        None, help="Start from this trained run or checkpoint (its painter and discriminator)."
+    ),
+    freeze_painter: bool = typer.Option(
+        None, "--freeze-painter", help="Train only the refiner, on the frozen painter."
+    ),
+    reset_discriminator: bool = typer.Option(
+        None, "--reset-discriminator", help="With --init-from: a fresh discriminator."
+    ),
     out: Path = typer.Option(Path("runs/fpa"), help="Run directory."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
@@ -76,9 +85,17 @@ def train_command(
         "sample_every": sample_every,
         "checkpoint_every": checkpoint_every,
         "quiet": quiet,
+        "init_from": str(init_from) if init_from else None,
+        "freeze_painter": freeze_painter,
+        "reset_discriminator": reset_discriminator,
     }
     changes = {key: value for key, value in flags.items() if value is not None}
     changes.update(parse_set_options(set_option or []))
+    if init_from is not None and not resume:
+        # The picture a refiner works on is the init run's, unless asked otherwise.
+        init = saved_config(init_from)
+        changes.setdefault("image_size", init.image_size)
+        changes.setdefault("channels", init.channels)
     if resume:
         if preset or config:
             raise ConfigError(

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from fpa.errors import ConfigError
-from fpa.training.checkpoint import CheckpointError, load_checkpoint
-from fpa.training.config import RESUMABLE_FIELDS, TrainConfig
+from fpa.training.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
+from fpa.training.config import PAINTER_FIELDS, RESUMABLE_FIELDS, TrainConfig
 from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult
 from fpa.training.presets import PRESETS, resolve_config
 from fpa.training.progress import ProgressReporter
@@ -47,6 +47,18 @@ def resumed_config(saved: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
     return saved.with_overrides(changes)
 
 
+def painter_of(init_state: dict[str, Any], config: TrainConfig) -> TrainConfig:
+    """``config`` with the painting fields of the init checkpoint's run."""
+    init = TrainConfig.from_dict(init_state["config"])
+    for field_name in ("image_size", "channels"):
+        if getattr(init, field_name) != getattr(config, field_name):
+            raise ConfigError(
+                f"--init-from {config.init_from} was trained with {field_name} "
+                f"{getattr(init, field_name)}, this run asks for {getattr(config, field_name)}"
+            )
+    return config.with_overrides({name: getattr(init, name) for name in PAINTER_FIELDS})
+
+
 def prepare_run(
     config: TrainConfig | None,
     *,
@@ -57,7 +69,7 @@ def prepare_run(
 ) -> Trainer:
     """Check the run folder, build the trainer, and restore it when resuming."""
     run_dir = RunDir(out)
-    run_dir.prepare(resume=resume, overwrite=overwrite)
+    run_dir.check(resume=resume, overwrite=overwrite)
     state = None
     if resume:
         state = load_checkpoint(run_dir.latest_checkpoint)
@@ -68,9 +80,17 @@ def prepare_run(
         config = resumed_config(saved, requested)
     else:
         config = (config or TrainConfig()).with_overrides(changes or {})
+    init_state = None
+    if state is None and config.init_from:
+        init_state = load_checkpoint(find_checkpoint(config.init_from))
+        config = painter_of(init_state, config)
     trainer = Trainer(config, run_dir)
+    if init_state is not None:
+        trainer.initialize_from(init_state)
     if state is not None:
         trainer.load_state(state)
+    run_dir.create(replace=overwrite and not resume)
+    if state is not None:
         run_dir.truncate_metrics(trainer.step)
     run_dir.write_config(config.to_toml())
     return trainer

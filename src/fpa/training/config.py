@@ -24,6 +24,23 @@ AUGMENT_MODES = ("auto", "on", "off")
 AUGMENT_OPS = ("flip", "translation", "cutout", "color")
 RULE_IMPLS = ("parallel", "step")
 
+# The fields that define the painting; a refiner run started with --init-from takes them from
+# the init checkpoint (image size and channels must match what was asked for).
+PAINTER_FIELDS = (
+    "rule",
+    "painter",
+    "paint_steps",
+    "latent_dim",
+    "key_activation",
+    "value_activation",
+    "rate_activation",
+    "per_row_rate",
+    "learned_canvas",
+    "normalize_features",
+    "rule_options",
+    "painter_options",
+)
+
 # Fields a resumed run may change: they do not alter the maths of the run being continued.
 RESUMABLE_FIELDS = frozenset(
     {
@@ -64,6 +81,10 @@ class TrainConfig:
     )
     discriminator_options: dict[str, Any] = field(default_factory=dict)
     refiner_options: dict[str, Any] = field(default_factory=dict)
+
+    init_from: str = ""
+    freeze_painter: bool = False
+    reset_discriminator: bool = False
 
     data: str = "mnist"
     data_root: str = ""
@@ -129,6 +150,8 @@ class TrainConfig:
             raise ConfigError(f"ema_beta must be in [0, 1); got {self.ema_beta}")
         if self.lr <= 0 or self.lr_d < 0:
             raise ConfigError("learning rates must be positive")
+        if self.freeze_painter and not self.init_from:
+            raise ConfigError("--freeze-painter needs --init-from RUN_OR_CKPT (a trained painter)")
         if self.diversity_weight < 0:
             raise ConfigError(f"diversity_weight must be ≥ 0; got {self.diversity_weight}")
         if not 0 <= self.augment_prob <= 1:

@@ -82,10 +82,15 @@ class Trainer:
             channels=config.channels,
             **config.discriminator_options,
         ).to(self.device)
+        if config.freeze_painter:
+            self.generator.freeze_painter()
+        trained = [p for p in self.generator.parameters() if p.requires_grad]
+        if not trained:
+            raise ConfigError(
+                "nothing to train: the painter is frozen and the refiner has no weights"
+            )
         self.ema = ema_model(self.generator, beta=config.ema_beta)
-        self.optimizer_g = torch.optim.Adam(
-            self.generator.parameters(), lr=config.lr, betas=config.betas
-        )
+        self.optimizer_g = torch.optim.Adam(trained, lr=config.lr, betas=config.betas)
         self.optimizer_d = torch.optim.Adam(
             self.discriminator.parameters(), lr=config.discriminator_lr, betas=config.betas
         )
@@ -116,6 +121,24 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.nan_restarts = 0
+
+    def initialize_from(self, state: dict[str, Any]) -> None:
+        """Start from a trained run: its EMA painter (not its refiner), and its discriminator
+        unless ``reset_discriminator``. The optimisers start fresh."""
+        painting = {k: v for k, v in state["ema_generator"].items() if not k.startswith("refiner.")}
+        missing = sorted(set(self.generator.painter_parameters()) - set(painting))
+        if missing:
+            raise ConfigError(f"the init checkpoint's painter lacks {', '.join(missing[:3])}")
+        self.generator.load_state_dict(painting, strict=False)
+        if not self.config.reset_discriminator:
+            if state["config"]["discriminator"] != self.config.discriminator:
+                raise ConfigError(
+                    "the init checkpoint trained discriminator "
+                    f"{state['config']['discriminator']!r}; pass --reset-discriminator to "
+                    f"start a fresh {self.config.discriminator!r}"
+                )
+            self.discriminator.load_state_dict(state["discriminator"])
+        self.ema.module.load_state_dict(self.generator.state_dict())
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:

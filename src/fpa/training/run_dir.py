@@ -41,8 +41,9 @@ class RunDir:
     def holds_a_run(self) -> bool:
         return any((self.root / name).exists() for name in RUN_FILES)
 
-    def prepare(self, *, resume: bool, overwrite: bool) -> None:
-        """Check the folder fits the intent (new run, resume, overwrite) and create it."""
+    def check(self, *, resume: bool, overwrite: bool) -> None:
+        """Refuse a folder that does not fit the intent (new run, resume, overwrite); writes
+        nothing, so a run that fails to start leaves the folder as it was."""
         if resume and overwrite:
             raise ConfigError("--resume and --overwrite contradict each other; choose one")
         if self.root.exists() and not self.root.is_dir():
@@ -61,6 +62,10 @@ class RunDir:
                     f"--out {self.root} already holds a run; pass --resume to continue it or "
                     "--overwrite to replace it"
                 )
+
+    def create(self, *, replace: bool) -> None:
+        """Make the folders; with ``replace``, first remove the previous run's files."""
+        if replace:
             for name in RUN_FILES:
                 target = self.root / name
                 if target.is_dir():
