@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 import fpa
 from conftest import plugged_in
 from fpa.cli import app
-from fpa.training import TrainConfig, train
+from fpa.training import train
 from fpa.viz import paint_figure, painting_frames, shown_steps
 from rule_fixtures import StepOnlyDeltaRule
+from tiny_runs import tiny
 
 runner = CliRunner()
 SIZE, STEPS = 16, 4
@@ -25,18 +26,7 @@ SIZE, STEPS = 16, 4
 def run(tmp_path_factory):
     """A run trained for two steps: enough to have a checkpoint with an EMA generator."""
     folder = tmp_path_factory.mktemp("run") / "run"
-    config = TrainConfig().with_overrides(
-        {
-            "image_size": [SIZE, SIZE],
-            "paint_steps": STEPS,
-            "latent_dim": 8,
-            "painter_options": {"hidden_size": 16, "input_size": 8},
-            "batch_size": 8,
-            "train_steps": 2,
-            "sample_count": 4,
-            "device": "cpu",
-        }
-    )
+    config = tiny(train_steps=2)
     train(config, out=folder, progress=False)
     return folder
 
@@ -195,19 +185,7 @@ def test_a_checkpoint_whose_rule_plugin_is_missing_names_it(tmp_path):
         def fpa_register_rules(self, register):
             register("step-only-delta", StepOnlyDeltaRule)
 
-    config = TrainConfig().with_overrides(
-        {
-            "rule": "step-only-delta",
-            "image_size": [16, 16],
-            "paint_steps": 2,
-            "latent_dim": 4,
-            "painter_options": {"hidden_size": 8, "input_size": 4},
-            "batch_size": 8,
-            "train_steps": 1,
-            "sample_count": 2,
-            "device": "cpu",
-        }
-    )
+    config = tiny(rule="step-only-delta", paint_steps=2, train_steps=1)
     with plugged_in(Plugin(), name="test-rules"):
         train(config, out=tmp_path / "run", progress=False)
         painted = invoke(

@@ -20,27 +20,9 @@ from fpa.cli import app
 from fpa.training import TrainConfig, TrainingDivergedError, prepare_run, resolve_config, train
 from fpa.training.checkpoint import CheckpointError, load_checkpoint
 from rule_fixtures import StepOnlyDeltaRule
-
-TINY = {
-    "image_size": [16, 16],
-    "paint_steps": 4,
-    "latent_dim": 8,
-    "painter_options": {"hidden_size": 16, "input_size": 8},
-    "batch_size": 8,
-    "train_steps": 4,
-    "sample_every": 2,
-    "sample_count": 4,
-    "checkpoint_every": 2,
-    "log_every": 1,
-    "device": "cpu",
-    "quiet": True,
-}
+from tiny_runs import tiny
 
 runner = CliRunner()
-
-
-def tiny(**changes) -> TrainConfig:
-    return TrainConfig().with_overrides({**TINY, **changes})
 
 
 def tensors_equal(left, right) -> bool:

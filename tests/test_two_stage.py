@@ -9,22 +9,11 @@ from typer.testing import CliRunner
 import fpa
 from conftest import plugged_in
 from fpa.cli import app
-from fpa.training import TrainConfig, prepare_run, train
+from fpa.training import prepare_run, train
 from fpa.training.checkpoint import load_checkpoint
+from tiny_runs import tiny
 
 runner = CliRunner()
-
-BASE = {
-    "image_size": [16, 16],
-    "paint_steps": 4,
-    "latent_dim": 8,
-    "painter_options": {"hidden_size": 16, "input_size": 8},
-    "batch_size": 8,
-    "train_steps": 2,
-    "sample_count": 4,
-    "checkpoint_every": 2,
-    "device": "cpu",
-}
 
 
 class ConvRefiner(torch.nn.Module):
@@ -53,17 +42,17 @@ def refiner_plugin():
 @pytest.fixture
 def painter_run(tmp_path):
     folder = tmp_path / "painter"
-    train(TrainConfig().with_overrides(BASE), out=folder, progress=False)
+    train(tiny(train_steps=2), out=folder, progress=False)
     return folder
 
 
 def refiner_config(painter_run, **changes):
-    return TrainConfig().with_overrides(
-        {
-            **BASE,
+    return tiny(
+        **{
             "refiner": "test-conv",
             "init_from": str(painter_run),
             "freeze_painter": True,
+            "train_steps": 2,
             **changes,
         }
     )
@@ -130,7 +119,7 @@ def test_a_two_stage_run_resumes_exactly(refiner_plugin, painter_run, tmp_path):
 
 
 def test_the_refiner_also_trains_jointly_from_scratch(refiner_plugin, tmp_path):
-    config = TrainConfig().with_overrides({**BASE, "refiner": "test-conv"})
+    config = tiny(refiner="test-conv", train_steps=2)
     trainer = prepare_run(config, out=tmp_path / "joint")
     before = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
     trainer.run()

@@ -56,6 +56,15 @@ def seeded_latents(generator: FastWeightPainter, n: int, seed: int) -> torch.Ten
     return torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
 
 
+def chosen_latents(
+    generator: FastWeightPainter, *, latents: Path | None, n: int, seed: int
+) -> torch.Tensor:
+    """Latents from a file when one is given, else ``n`` seeded ones."""
+    if latents is not None:
+        return read_latents(latents, latent_dim=generator.latent_dim)
+    return seeded_latents(generator, n, seed)
+
+
 def require_positive(option: str, value: int) -> int:
     if value < 1:
         raise ConfigError(f"{option} must be at least 1; got {value}")

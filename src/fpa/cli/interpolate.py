@@ -10,11 +10,10 @@ from einops import rearrange
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    chosen_latents,
     load_generator_for_cli,
-    read_latents,
     require_positive,
     require_writable_folder,
-    seeded_latents,
 )
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
@@ -88,12 +87,9 @@ def interpolate_command(
             raise ConfigError("--grid and --out must be different files")
         _writable(grid, "--grid")
     generator = load_generator_for_cli(run, device=device, ema=ema)
-    if latents is not None:
-        anchors = read_latents(latents, latent_dim=generator.latent_dim)
-        if anchors.shape[0] < 2:
-            raise ConfigError(f"{latents} holds {anchors.shape[0]} latent; need at least 2")
-    else:
-        anchors = seeded_latents(generator, n, seed)
+    anchors = chosen_latents(generator, latents=latents, n=n, seed=seed)
+    if anchors.shape[0] < 2:
+        raise ConfigError(f"{latents} holds {anchors.shape[0]} latent; need at least 2")
 
     path = interpolation_path(anchors, frames_between=frames, loop=loop)
     if steps:

@@ -8,11 +8,10 @@ import typer
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    chosen_latents,
     load_generator_for_cli,
-    read_latents,
     require_positive,
     require_writable_folder,
-    seeded_latents,
 )
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
@@ -51,11 +50,9 @@ def paint_command(
         raise ConfigError(f"--plots folder {plots} does not exist")
     generator = load_generator_for_cli(run, device=device, ema=ema)
     shown_steps(generator.steps, every)
-    z = (
-        read_latents(latents, latent_dim=generator.latent_dim)
-        if latents is not None
-        else seeded_latents(generator, n, seed)
-    ).to(next(generator.parameters()).device)
+    z = chosen_latents(generator, latents=latents, n=n, seed=seed).to(
+        next(generator.parameters()).device
+    )
     figure = paint_figure(generator, z, every=every)
     figure_png = png_bytes(figure.tiles, columns=figure.columns)
     animation = None

@@ -10,11 +10,10 @@ import typer
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    chosen_latents,
     load_generator_for_cli,
-    read_latents,
     require_positive,
     require_writable_folder,
-    seeded_latents,
 )
 from fpa.errors import ConfigError
 from fpa.files import atomic_write, atomic_write_bytes
@@ -45,11 +44,7 @@ def sample_command(
     if individual is not None:
         require_writable_folder(individual)
     generator = load_generator_for_cli(run, device=device, ema=ema)
-    z = (
-        read_latents(latents, latent_dim=generator.latent_dim)
-        if latents is not None
-        else seeded_latents(generator, n, seed)
-    )
+    z = chosen_latents(generator, latents=latents, n=n, seed=seed)
     parameter = next(generator.parameters())
     with torch.no_grad():
         images = torch.cat(
