@@ -12,7 +12,7 @@ from conftest import plugged_in
 from rule_fixtures import ThirdPartyRules
 
 SMALL = {"hidden_size": 32, "input_size": 16}
-SMALL_TRANSFORMER = {"d_model": 32, "num_layers": 2, "num_heads": 2, "input_size": 16}
+SMALL_TRANSFORMER = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "input_size": 16}
 
 
 def small_generator(*, painter="lstm", seed=0, **options):

@@ -392,3 +392,10 @@ def test_a_run_that_fails_to_start_leaves_the_folder_untouched(tmp_path):
     )
     assert result.exit_code == 2
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("painter", ["lstm", "transformer"])
+def test_the_default_painter_options_fit_every_built_in_painter(tmp_path, painter):
+    defaults = TrainConfig().painter_options
+    config = tiny(painter=painter, painter_options=defaults, train_steps=1)
+    assert train(config, out=tmp_path / painter, progress=False).step == 1

@@ -12,7 +12,7 @@ class TransformerPainter(nn.Module):
     """Encoder-only Transformer over the T steps, no causal mask, learned step embedding.
 
     Every step sees every other, so the controller can plan the whole painting; the rule still
-    applies the updates in order. Output: ``(B, T, d_model)``.
+    applies the updates in order. Output: ``(B, T, hidden_size)``.
     """
 
     def __init__(
@@ -20,7 +20,7 @@ class TransformerPainter(nn.Module):
         *,
         latent_dim: int,
         steps: int,
-        d_model: int = 256,
+        hidden_size: int = 256,
         num_layers: int = 4,
         num_heads: int = 4,
         ff_mult: int = 4,
@@ -37,20 +37,20 @@ class TransformerPainter(nn.Module):
             code_size=code_size,
             input_size=input_size,
         )
-        self.embed = nn.Linear(self.inputs.out_features, d_model)
-        self.step_embedding = nn.Parameter(torch.randn(steps, d_model) * 0.02)
+        self.embed = nn.Linear(self.inputs.out_features, hidden_size)
+        self.step_embedding = nn.Parameter(torch.randn(steps, hidden_size) * 0.02)
         layer = nn.TransformerEncoderLayer(
-            d_model,
+            hidden_size,
             num_heads,
-            dim_feedforward=ff_mult * d_model,
+            dim_feedforward=ff_mult * hidden_size,
             dropout=dropout,
             activation="gelu",
             batch_first=True,
             norm_first=True,
         )
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(d_model)
-        self.out_features = d_model
+        self.norm = nn.LayerNorm(hidden_size)
+        self.out_features = hidden_size
 
     def forward(self, z: Tensor) -> Tensor:
         tokens = self.embed(self.inputs(z)) + self.step_embedding
