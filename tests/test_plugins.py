@@ -106,3 +106,23 @@ def test_factories_receive_keyword_options():
     assert rule.first_step_unit_rate is True
     painter = fpa.build_painter("lstm", latent_dim=4, steps=3, hidden_size=8, input_size=4)
     assert painter(torch.randn(2, 4)).shape == (2, 3, 8)
+
+
+def test_an_entry_point_with_an_invalid_hook_is_broken_not_fatal(tmp_path, monkeypatch):
+    dist = tmp_path / "fpa_invalid_demo-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fpa-invalid-demo\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[fpa]\ninvalid = fpa_invalid_demo_module\n")
+    (tmp_path / "fpa_invalid_demo_module.py").write_text(
+        "import fpa\n\n@fpa.hookimpl\ndef fpa_register_rules(wrong_name):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loader = plugins._Loader()
+    manager = loader.get()
+    (failure,) = [f for f in loader.load_failures if f.plugin == "invalid"]
+    assert failure.origin.distribution == "fpa-invalid-demo"
+    assert "wrong_name" in failure.error
+    assert any(
+        impl.plugin_name == "rules" for impl in manager.hook.fpa_register_rules.get_hookimpls()
+    )
+    sys.modules.pop("fpa_invalid_demo_module", None)

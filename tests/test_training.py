@@ -399,3 +399,53 @@ def test_the_default_painter_options_fit_every_built_in_painter(tmp_path, painte
     defaults = TrainConfig().painter_options
     config = tiny(painter=painter, painter_options=defaults, train_steps=1)
     assert train(config, out=tmp_path / painter, progress=False).step == 1
+
+
+def test_resume_survives_a_metrics_line_cut_short_by_a_crash(tmp_path):
+    train(tiny(train_steps=2), out=tmp_path / "run", progress=False)
+    with (tmp_path / "run" / "metrics.jsonl").open("a") as file:
+        file.write('{"step": 3, "loss')
+    result = train(out=tmp_path / "run", resume=True, train_steps=3, progress=False)
+    assert result.step == 3
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3]
+
+
+def test_nan_recovery_keeps_the_metrics_log_in_step_order_and_the_count_survives_resume(
+    tmp_path,
+):
+    NanOnCall.calls, NanOnCall.poisoned = 0, {8}  # step 3's discriminator pass
+    with plugged_in(NanPlugin(), name="nan-plugin"):
+        train(tiny(rule="nan-on-call", train_steps=4), out=tmp_path / "run", progress=False)
+        records = [
+            json.loads(line)
+            for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+        ]
+        steps = [r["step"] for r in records if "event" not in r]
+        assert steps == sorted(set(steps)) == [1, 2, 3, 4]
+        trainer = prepare_run(None, out=tmp_path / "run", resume=True, changes={"train_steps": 5})
+        assert trainer.nan_restarts == 1
+
+
+def test_wrongly_typed_options_are_one_line_errors(tmp_path):
+    for args, message in (
+        (["--set", "lr=abc"], "lr must be float"),
+        (["--set", "batch_size=2.5"], "batch_size must be int"),
+        (["--set", "painter_options={hidden_size=0}"], "painter 'lstm' cannot be built"),
+    ):
+        result = runner.invoke(app, ["train", "--dry-run", "--out", str(tmp_path / "r"), *args])
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (args, result.output)
+
+
+def test_a_second_interrupt_is_one_line_and_exit_code_130(tmp_path, monkeypatch):
+    import fpa.training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fpa.training, "train", interrupted)
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 130
+    assert result.output.strip() == "interrupted"

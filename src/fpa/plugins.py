@@ -118,12 +118,12 @@ class _Loader:
             plugin_name = _unique_name(manager, entry_point.name, origin)
             try:
                 plugin = entry_point.load()
+                if manager.is_registered(plugin):
+                    continue
+                manager.register(plugin, name=plugin_name)
             except Exception as error:
                 self.load_failures.append(BrokenPlugin(plugin_name, origin, _describe(error)))
                 continue
-            if manager.is_registered(plugin):
-                continue
-            manager.register(plugin, name=plugin_name)
             self.origins[plugin_name] = origin
         # A source checkout used without installing has no entry points: load the built-ins
         # directly so that fpa still works (pip install -e . lists them as entry points).
@@ -239,7 +239,12 @@ def build(kind: str, name: str, **options: Any) -> Any:
     """Build the component ``name`` of ``kind`` with keyword options passed to its factory."""
     component = registry().get(kind, name)
     check_options(component, options)
-    return component.factory(**options)
+    try:
+        return component.factory(**options)
+    except (ValueError, TypeError) as error:
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(f"{kind[:-1]} {name!r} cannot be built: {error}") from error
 
 
 def check_options(component: Component, options: dict[str, Any]) -> None:

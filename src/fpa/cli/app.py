@@ -12,6 +12,7 @@ from fpa._version import __version__
 from fpa.errors import FpaError
 
 USAGE_ERROR = 2
+INTERRUPTED = 130
 
 app = typer.Typer(
     name="fpa",
@@ -56,6 +57,11 @@ def command(name: str) -> Callable[[Command], Command]:
                     raise
                 typer.echo(f"error: {error}", err=True)
                 raise typer.Exit(code=USAGE_ERROR) from None
+            except KeyboardInterrupt:
+                if _settings["debug"]:
+                    raise
+                typer.echo("interrupted", err=True)
+                raise typer.Exit(code=INTERRUPTED) from None
 
         app.command(name)(guarded)
         return function

@@ -9,11 +9,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from fpa.cli.app import command
+from fpa.cli.app import INTERRUPTED, command
 from fpa.cli.options import parse_image_size
 from fpa.errors import ConfigError
-
-INTERRUPTED = 130
 
 
 @command("train")
@@ -109,8 +107,8 @@ def train_command(
     console = Console(stderr=True)
     if dry_run:
         shown = resolved or saved_config(out).with_overrides(changes)
-        console.print(shown.to_toml(), highlight=False, markup=False)
         sizes = describe(shown)
+        console.print(shown.to_toml(), highlight=False, markup=False)
         console.print(json.dumps({"parameters": sizes}, indent=2), highlight=False)
         return
     result = train(

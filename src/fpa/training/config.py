@@ -118,6 +118,7 @@ class TrainConfig:
     quiet: bool = False
 
     def __post_init__(self) -> None:
+        check_types(self)
         self.image_size = image_hw(self.image_size)
         self.betas = tuple(float(b) for b in self.betas)
         self.augment_ops = tuple(self.augment_ops)
@@ -200,6 +201,22 @@ class TrainConfig:
     def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
         check_keys(overrides)
         return TrainConfig.from_dict({**self.to_dict(), **overrides})
+
+
+SCALAR_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+CONTAINER_TYPES = {"tuple": (tuple, list), "dict": (dict,)}
+
+
+def check_types(config: TrainConfig) -> None:
+    """Refuse values of the wrong type (``--set lr=abc``) with one readable line."""
+    for item in fields(config):
+        value, annotation = getattr(config, item.name), str(item.type)
+        expected = SCALAR_TYPES.get(annotation) or CONTAINER_TYPES.get(annotation.split("[")[0])
+        if expected is None:
+            continue
+        wrong_bool = isinstance(value, bool) and annotation in ("int", "float")
+        if wrong_bool or not isinstance(value, expected):
+            raise ConfigError(f"{item.name} must be {annotation}; got {value!r}")
 
 
 def choose(name: str, value: str, options: tuple[str, ...]) -> None:

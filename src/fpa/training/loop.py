@@ -137,7 +137,13 @@ class Trainer:
                     f"{state['config']['discriminator']!r}; pass --reset-discriminator to "
                     f"start a fresh {self.config.discriminator!r}"
                 )
-            self.discriminator.load_state_dict(state["discriminator"])
+            try:
+                self.discriminator.load_state_dict(state["discriminator"])
+            except RuntimeError as error:
+                raise ConfigError(
+                    "the init checkpoint's discriminator does not fit this one (other options?);"
+                    f" pass --reset-discriminator: {str(error).splitlines()[0]}"
+                ) from None
         self.ema.module.load_state_dict(self.generator.state_dict())
 
     # ------------------------------------------------------------------ state
@@ -192,6 +198,7 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.fixed_latents = state["fixed_latents"]
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self.nan_restarts = int(state.get("nan_restarts", 0))
 
     def save(self) -> None:
         """Write ``latest.pt`` and, on checkpoint steps, a periodic copy; both atomic."""
@@ -292,6 +299,7 @@ class Trainer:
         self.load_state(load_checkpoint(self.run_dir.latest_checkpoint))
         self.nan_restarts = restarts
         self.random.manual_seed(self.config.seed + 1 + 7919 * restarts)
+        self.run_dir.truncate_metrics(self.step)
         self.run_dir.append_metrics({"step": self.step, "event": "nan_restart", "count": restarts})
 
     # ------------------------------------------------------------------ main loop

@@ -86,7 +86,13 @@ class RunDir:
         path = self.root / METRICS
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash mid-append; the resume rewrites it
+        return records
 
     def truncate_metrics(self, after_step: int) -> None:
         """Drop records past ``after_step``: a resume rewrites them, so the log stays exact."""
