@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 
 import pytest
 import torch
@@ -80,25 +79,35 @@ def test_a_plugin_whose_hook_fails_is_reported_and_the_others_still_work():
         assert "missing dependency xyz" in broken.error
 
 
-def test_an_entry_point_that_fails_to_import_is_broken_not_fatal(tmp_path, monkeypatch):
-    dist = tmp_path / "fpa_broken_demo-1.0.dist-info"
+def load_with_fake_distribution(tmp_path, monkeypatch, *, name, entry, source):
+    """A fresh loader that sees one extra installed distribution with an ``fpa`` entry point."""
+    module = f"{name.replace('-', '_')}_module"
+    dist = tmp_path / f"{name.replace('-', '_')}-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fpa-broken-demo\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[fpa]\nbroken = fpa_broken_demo_module\n")
-    (tmp_path / "fpa_broken_demo_module.py").write_text(
-        textwrap.dedent("""
-            import a_module_that_does_not_exist
-        """)
-    )
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[fpa]\n{entry} = {module}\n")
+    (tmp_path / f"{module}.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
     loader = plugins._Loader()
     manager = loader.get()
-    (failure,) = [f for f in loader.load_failures if f.plugin == "broken"]
-    assert failure.origin.distribution == "fpa-broken-demo"
+    (failure,) = [f for f in loader.load_failures if f.plugin == entry]
+    assert failure.origin.distribution == name
+    assert any(
+        impl.plugin_name == "rules" for impl in manager.hook.fpa_register_rules.get_hookimpls()
+    )
+    return failure
+
+
+def test_an_entry_point_that_fails_to_import_is_broken_not_fatal(tmp_path, monkeypatch):
+    failure = load_with_fake_distribution(
+        tmp_path,
+        monkeypatch,
+        name="fpa-broken-demo",
+        entry="broken",
+        source="import a_module_that_does_not_exist\n",
+    )
     assert "a_module_that_does_not_exist" in failure.error
-    rules = manager.hook.fpa_register_rules.get_hookimpls()
-    assert any(impl.plugin_name == "rules" for impl in rules)
-    sys.modules.pop("fpa_broken_demo_module", None)
 
 
 def test_factories_receive_keyword_options():
@@ -109,20 +118,11 @@ def test_factories_receive_keyword_options():
 
 
 def test_an_entry_point_with_an_invalid_hook_is_broken_not_fatal(tmp_path, monkeypatch):
-    dist = tmp_path / "fpa_invalid_demo-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fpa-invalid-demo\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[fpa]\ninvalid = fpa_invalid_demo_module\n")
-    (tmp_path / "fpa_invalid_demo_module.py").write_text(
-        "import fpa\n\n@fpa.hookimpl\ndef fpa_register_rules(wrong_name):\n    pass\n"
+    failure = load_with_fake_distribution(
+        tmp_path,
+        monkeypatch,
+        name="fpa-invalid-demo",
+        entry="invalid",
+        source="import fpa\n\n@fpa.hookimpl\ndef fpa_register_rules(wrong_name):\n    pass\n",
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    loader = plugins._Loader()
-    manager = loader.get()
-    (failure,) = [f for f in loader.load_failures if f.plugin == "invalid"]
-    assert failure.origin.distribution == "fpa-invalid-demo"
     assert "wrong_name" in failure.error
-    assert any(
-        impl.plugin_name == "rules" for impl in manager.hook.fpa_register_rules.get_hookimpls()
-    )
-    sys.modules.pop("fpa_invalid_demo_module", None)

@@ -160,21 +160,5 @@ class InfiniteBatches:
         self._iterator = None
 
 
-def infinite_batches(
-    dataset: Dataset,
-    *,
-    batch_size: int,
-    seed: int,
-    drop_last: bool = True,
-    num_workers: int = 0,
-    sampler: Sampler | None = None,
-) -> InfiniteBatches:
-    """Endless seeded batches of ``dataset``; see :class:`InfiniteBatches`."""
-    return InfiniteBatches(
-        dataset,
-        batch_size=batch_size,
-        seed=seed,
-        drop_last=drop_last,
-        num_workers=num_workers,
-        sampler=sampler,
-    )
+# The function-style name the issue asked for; it is the class itself, not a second signature.
+infinite_batches = InfiniteBatches
