@@ -24,6 +24,7 @@ from fpa.plugins import registry
 FORMAT = "fpa-checkpoint"
 FORMAT_VERSION = 1
 LATEST = "latest.pt"
+BEST = "best.pt"
 CHECKPOINT_DIR = "checkpoints"
 
 

@@ -23,6 +23,7 @@ REGULARIZERS = ("gp", "r1", "none")
 AUGMENT_MODES = ("auto", "on", "off")
 AUGMENT_OPS = ("flip", "translation", "cutout", "color")
 RULE_IMPLS = ("parallel", "step")
+EVAL_METRICS = ("fid", "kid")
 
 # The fields that define the painting; a refiner run started with --init-from takes them from
 # the init checkpoint (image size and channels must match what was asked for).
@@ -52,6 +53,7 @@ RESUMABLE_FIELDS = frozenset(
         "data_root",
         "download",
         "quiet",
+        "eval_every",
     }
 )
 
@@ -117,6 +119,11 @@ class TrainConfig:
     max_nan_restarts: int = 3
     quiet: bool = False
 
+    eval_every: int = 0
+    eval_n: int = 2000
+    eval_metrics: tuple[str, ...] = ("fid", "kid")
+    eval_features: str = ""
+
     def __post_init__(self) -> None:
         check_types(self)
         self.image_size = image_hw(self.image_size)
@@ -128,6 +135,13 @@ class TrainConfig:
         choose("rule_impl", self.rule_impl, RULE_IMPLS)
         for op in self.augment_ops:
             choose("augment_ops entry", op, AUGMENT_OPS)
+        self.eval_metrics = tuple(self.eval_metrics)
+        for metric in self.eval_metrics:
+            choose("eval_metrics entry", metric, EVAL_METRICS)
+        if not self.eval_metrics:
+            raise ConfigError("eval_metrics needs at least one of " + ", ".join(EVAL_METRICS))
+        if self.eval_every < 0:
+            raise ConfigError(f"eval_every must be ≥ 0 (0 = off); got {self.eval_every}")
         positive = (
             "paint_steps",
             "latent_dim",
@@ -139,6 +153,7 @@ class TrainConfig:
             "checkpoint_every",
             "log_every",
             "channels",
+            "eval_n",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -186,7 +201,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("image_size", "betas", "augment_ops"):
+        for key in ("image_size", "betas", "augment_ops", "eval_metrics"):
             data[key] = list(data[key])
         return data
 

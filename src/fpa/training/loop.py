@@ -121,6 +121,8 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.nan_restarts = 0
+        self.best_score = math.inf
+        self.evaluator = None
 
     def initialize_from(self, state: dict[str, Any]) -> None:
         """Start from a trained run: its EMA painter (not its refiner), and its discriminator
@@ -154,6 +156,7 @@ class Trainer:
             "step": self.step,
             "elapsed": self.elapsed,
             "nan_restarts": self.nan_restarts,
+            "best_score": self.best_score,
             "config": c.to_dict(),
             "generator_config": self.generator.config.to_dict(),
             "components": component_origins(
@@ -199,6 +202,7 @@ class Trainer:
         self.fixed_latents = state["fixed_latents"]
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.nan_restarts = int(state.get("nan_restarts", 0))
+        self.best_score = float(state.get("best_score", math.inf))
 
     def save(self) -> None:
         """Write ``latest.pt`` and, on checkpoint steps, a periodic copy; both atomic."""
@@ -286,6 +290,23 @@ class Trainer:
         columns = max(1, int(math.sqrt(len(images))))
         return self.run_dir.write_samples(self.step, png_bytes(images, columns=columns))
 
+    def evaluate(self) -> dict[str, float]:
+        """Score the EMA generator against the cached real statistics, log the scores, and
+        keep ``best.pt`` when the first of ``eval_metrics`` improved (lower is better)."""
+        from fpa.evaluation import TrainingEvaluator
+
+        c = self.config
+        if self.evaluator is None:
+            self.evaluator = TrainingEvaluator.for_config(c, device=self.device)
+        scores = self.evaluator.score(self.ema.module.eval())
+        record = {"step": self.step, "event": "eval", "eval_n": c.eval_n, **scores}
+        self.run_dir.append_metrics({k: _rounded(v) for k, v in record.items()})
+        headline = scores[c.eval_metrics[0]]
+        if headline < self.best_score:
+            self.best_score = headline
+            atomic_write_bytes(self.run_dir.best_checkpoint, checkpoint_bytes(self.state()))
+        return scores
+
     def recover_from_divergence(self) -> None:
         """Reload the last good checkpoint and draw different randomness from there on."""
         self.nan_restarts += 1
@@ -335,6 +356,8 @@ class Trainer:
                 self.run_dir.append_metrics({k: _rounded(v) for k, v in record.items()})
             if self.step % c.sample_every == 0 or self.step == c.train_steps:
                 self.write_samples()
+            if c.eval_every and (self.step % c.eval_every == 0 or self.step == c.train_steps):
+                metrics.update(self.evaluate())
             if self.step % c.checkpoint_every == 0 or self.step == c.train_steps:
                 self.save()
             on_step(self.step, metrics)

@@ -4,7 +4,7 @@
 RUN/config.toml            the resolved TrainConfig
 RUN/metrics.jsonl          one JSON object per logged step
 RUN/samples/step_000250.png, latest.png    EMA samples from fixed latents
-RUN/checkpoints/latest.pt, step_000500.pt
+RUN/checkpoints/latest.pt, step_000500.pt, best.pt (with --eval-every)
 ```
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
-from fpa.training.checkpoint import CHECKPOINT_DIR, LATEST
+from fpa.training.checkpoint import BEST, CHECKPOINT_DIR, LATEST
 
 CONFIG = "config.toml"
 METRICS = "metrics.jsonl"
@@ -34,6 +34,10 @@ class RunDir:
     @property
     def latest_checkpoint(self) -> Path:
         return self.root / CHECKPOINT_DIR / LATEST
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.root / CHECKPOINT_DIR / BEST
 
     def checkpoint_at(self, step: int) -> Path:
         return self.root / CHECKPOINT_DIR / f"step_{step:06d}.pt"
