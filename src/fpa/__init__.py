@@ -15,6 +15,7 @@ from fpa.generator import FastWeightPainter, GeneratorConfig, PaintTrace, build_
 from fpa.plugins import (
     available,
     build_discriminator,
+    build_features,
     build_painter,
     build_refiner,
     build_rule,
@@ -35,6 +36,20 @@ def load(path, *, ema: bool = True, device: str = "cpu") -> FastWeightPainter:
     return load_generator(path, ema=ema, device=device)
 
 
+def evaluate(source, **options):
+    """FID/KID of a run or checkpoint; see :func:`fpa.evaluation.evaluate`."""
+    from fpa.evaluation import evaluate as run_evaluation
+
+    return run_evaluation(source, **options)
+
+
+def ablate(axes, *, out, **options):
+    """Train, score and tabulate a grid of configs; see :func:`fpa.ablation.ablate`."""
+    from fpa.ablation import ablate as run_ablation
+
+    return run_ablation(axes, out=out, **options)
+
+
 def train(config=None, *, out, resume: bool = False, overwrite: bool = False, **changes):
     """Train a fast weight painter as a GAN; see :func:`fpa.training.train`."""
     from fpa.training import train as run_training
@@ -52,12 +67,15 @@ __all__ = [
     "PluginConflictError",
     "UnknownComponentError",
     "__version__",
+    "ablate",
     "available",
     "build_discriminator",
+    "build_features",
     "build_generator",
     "build_painter",
     "build_refiner",
     "build_rule",
+    "evaluate",
     "get_plugin_manager",
     "hookimpl",
     "load",

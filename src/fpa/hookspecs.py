@@ -29,3 +29,9 @@ def fpa_register_discriminators(register):
 def fpa_register_refiners(register):
     """Register refiners: factories ``(*, image_size, channels, **options)`` returning a module
     that maps images ``(B, C, H, W)`` to refined images of the same shape."""
+
+
+@hookspec
+def fpa_register_features(register):
+    """Register feature extractors for FID/KID: factories ``(**options)`` returning a
+    :class:`fpa.features.FeatureExtractor` (images in [-1, 1] to feature vectors)."""

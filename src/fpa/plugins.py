@@ -1,6 +1,6 @@
 """The plugin manager and the name -> factory registry built from it.
 
-Every component (rule, painter, discriminator, refiner) reaches fpa through the pluggy hooks in
+Every component (rule, painter, discriminator, refiner, feature extractor) reaches fpa through the pluggy hooks in
 :mod:`fpa.hookspecs`. Plugins are found through the entry-point group ``fpa``; fpa's own
 built-ins are listed in that group too, so they load exactly like a third party's. A plugin
 that fails to import is recorded as broken and the others still load.
@@ -25,12 +25,13 @@ from fpa.errors import ConfigError, PluginConflictError, UnknownComponentError
 hookimpl = pluggy.HookimplMarker("fpa")
 
 ENTRY_POINT_GROUP = "fpa"
-KINDS: tuple[str, ...] = ("rules", "painters", "discriminators", "refiners")
+KINDS: tuple[str, ...] = ("rules", "painters", "discriminators", "refiners", "features")
 BUILTIN_PLUGINS: dict[str, str] = {
     "rules": "fpa.rules",
     "painters": "fpa.painters",
     "discriminators": "fpa.discriminators",
     "refiners": "fpa.refiners",
+    "features": "fpa.features",
 }
 
 
@@ -285,3 +286,8 @@ def build_discriminator(name: str, **options: Any):
 def build_refiner(name: str, **options: Any):
     """Build a refiner by name."""
     return build("refiners", name, **options)
+
+
+def build_features(name: str, **options: Any):
+    """Build a feature extractor (for FID/KID) by name, e.g. ``build_features("digits")``."""
+    return build("features", name, **options)

@@ -1,0 +1,57 @@
+"""An ablation grid: named axes of values, expanded into one training config per cell."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from fpa.errors import ConfigError
+from fpa.training.config import TrainConfig, check_keys
+
+# Axis names that get a short form in run-directory names.
+SHORT_NAMES = {"paint_steps": "T", "discriminator": "D", "rule_impl": "impl"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One configuration of the grid: its axis values, run-folder name, and full config."""
+
+    values: dict[str, Any]
+    name: str
+    config: TrainConfig
+
+
+def cell_name(values: dict[str, Any]) -> str:
+    """``rule-delta_painter-lstm_T-16``: readable, unique per cell, safe as a folder name."""
+    if not values:
+        return "base"
+    parts = []
+    for key, value in values.items():
+        text = re.sub(r"[^A-Za-z0-9.+-]+", "-", str(value)).strip("-")
+        parts.append(f"{SHORT_NAMES.get(key, key)}-{text}")
+    return "_".join(parts)
+
+
+def expand(base: TrainConfig, axes: dict[str, list[Any]]) -> list[Cell]:
+    """Every combination of the axes' values applied to ``base``, in the axes' order.
+
+    Each config is built (and so validated) here, before anything trains.
+    """
+    check_keys(axes)
+    for key, values in axes.items():
+        if not values:
+            raise ConfigError(f"the ablation axis {key!r} has no values")
+        if len(set(map(repr, values))) != len(values):
+            raise ConfigError(f"the ablation axis {key!r} repeats a value: {values}")
+    cells = []
+    for combination in itertools.product(*axes.values()):
+        values = dict(zip(axes, combination, strict=True))
+        cells.append(
+            Cell(values=values, name=cell_name(values), config=base.with_overrides(values))
+        )
+    names = [cell.name for cell in cells]
+    if len(set(names)) != len(names):
+        raise ConfigError("two grid cells would share a folder name; use distinct values")
+    return cells

@@ -1,0 +1,203 @@
+"""``fpa.ablate``: train every cell of a grid on the same budget, score it, tabulate it.
+
+Each cell trains in its own run directory under ``out``. A finished cell writes
+``ablation.json`` (its config, scores and timings) and is skipped when the ablation runs
+again; an unfinished one resumes from its checkpoint. So an interrupted ablation continues
+where it stopped when the same command is run again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from fpa.ablation.grid import Cell, expand
+from fpa.ablation.report import contact_sheet, rich_table, write_tables
+from fpa.errors import ConfigError
+from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
+from fpa.files import atomic_write_bytes
+from fpa.training import TrainConfig, prepare_run
+from fpa.training.checkpoint import load_generator
+from fpa.training.progress import ProgressReporter
+from fpa.training.stopping import stop_on_signals
+
+RESULT_FILE = "ablation.json"
+SHEET_FILE = "contact_sheet.png"
+SAMPLE_SEED = 12345
+
+
+@dataclass
+class AblationResult:
+    """The table's rows (one per cell, in grid order) and where the outputs were written."""
+
+    rows: list[dict[str, Any]]
+    csv: Path
+    json: Path
+    contact_sheet: Path
+
+
+def ablate(
+    axes: dict[str, list[Any]],
+    *,
+    out: str | Path,
+    base: TrainConfig | None = None,
+    time_budget: float | None = None,
+    eval_n: int = 2000,
+    metrics: tuple[str, ...] | str = METRICS,
+    features: str | None = None,
+    inception_weights: str | None = None,
+    samples_per_cell: int = 8,
+    progress: bool = True,
+    console: Console | None = None,
+) -> AblationResult:
+    """Train and score each combination of ``axes`` (e.g. ``{"rule": ["delta", "hebb"]}``)
+    applied to ``base``; every cell gets ``base.train_steps`` steps, or stops early once its
+    training time reaches ``time_budget`` seconds."""
+    base = base or TrainConfig()
+    metrics = check_metrics(metrics)
+    if time_budget is not None and time_budget <= 0:
+        raise ConfigError(f"--time-budget must be positive; got {time_budget}")
+    cells = expand(base, axes)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    console = console or Console(stderr=True)
+    evaluators: dict[tuple, Evaluator] = {}
+    rows = []
+    for number, cell in enumerate(cells, start=1):
+        prefix = f"[{number}/{len(cells)}] {cell.name}"
+        row = finished_row(cell, out / cell.name)
+        if row is not None:
+            console.print(f"{prefix}: done before, skipped", highlight=False, markup=False)
+        else:
+            console.print(f"{prefix}: training", highlight=False, markup=False)
+            row = run_cell(
+                cell,
+                out / cell.name,
+                time_budget=time_budget,
+                progress=progress,
+                evaluator=lambda config: shared_evaluator(
+                    evaluators, config, eval_n, metrics, features, inception_weights
+                ),
+            )
+        rows.append(row)
+    csv_path, json_path = write_tables(rows, out)
+    sheet = atomic_write_bytes(out / SHEET_FILE, sheet_of(rows, out, samples_per_cell))
+    console.print(rich_table(rows, title=f"ablation in {out}"))
+    return AblationResult(rows=rows, csv=csv_path, json=json_path, contact_sheet=sheet)
+
+
+def finished_row(cell: Cell, run_dir: Path) -> dict[str, Any] | None:
+    """The cell's saved row if it finished before with the same config; refuse a folder that
+    holds a finished run of a different config rather than mixing it into the table."""
+    path = run_dir / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if saved.get("config") != cell.config.to_dict():
+        raise ConfigError(
+            f"{run_dir} holds a finished run of another configuration; use another --out "
+            "or remove that folder"
+        )
+    return saved["row"]
+
+
+def shared_evaluator(
+    evaluators: dict[tuple, Evaluator],
+    config: TrainConfig,
+    eval_n: int,
+    metrics: tuple[str, ...],
+    features: str | None,
+    inception_weights: str | None,
+) -> Evaluator:
+    """One evaluator per (data, size, channels): the real statistics are loaded once."""
+    key = (config.data, tuple(config.image_size), config.channels, config.data_root)
+    if key not in evaluators:
+        evaluators[key] = Evaluator(
+            data=config.data,
+            image_size=config.image_size,
+            channels=config.channels,
+            n=eval_n,
+            metrics=metrics,
+            features=features,
+            data_root=config.data_root or None,
+            inception_weights=inception_weights,
+            device=config_device(config),
+        )
+    return evaluators[key]
+
+
+def config_device(config: TrainConfig) -> torch.device:
+    from fpa.devices import resolve_device
+
+    return torch.device(resolve_device(config.device))
+
+
+def run_cell(
+    cell: Cell,
+    run_dir: Path,
+    *,
+    time_budget: float | None,
+    progress: bool,
+    evaluator: Callable[[TrainConfig], Evaluator],
+) -> dict[str, Any]:
+    """Train (or resume) one cell to its budget, score its EMA generator, save its row."""
+    resume = (run_dir / "checkpoints" / "latest.pt").is_file()
+    trainer = prepare_run(cell.config, out=run_dir, resume=resume)
+    config = trainer.config
+    reporter = ProgressReporter(
+        total=config.train_steps,
+        start=trainer.step,
+        quiet=config.quiet or not progress,
+        every=config.sample_every,
+    )
+
+    with stop_on_signals() as stop, reporter:
+
+        def should_stop() -> bool:
+            over_budget = time_budget is not None and trainer.elapsed >= time_budget
+            return stop() or over_budget
+
+        trainer.run(stop_requested=should_stop, on_step=reporter.update)
+        if stop():
+            raise KeyboardInterrupt
+    scores = evaluator(config).score(trainer.ema.module)
+    steps = trainer.step
+    row = {
+        "name": cell.name,
+        "values": cell.values,
+        "scores": scores,
+        "images_per_s": steps * config.batch_size * config.grad_accum / max(trainer.elapsed, 1e-9),
+        "parameters": sum(p.numel() for p in trainer.generator.parameters()),
+        "wall_s": trainer.elapsed,
+        "steps": steps,
+        "run_dir": str(run_dir),
+    }
+    record = {"config": cell.config.to_dict(), "row": row}
+    atomic_write_bytes(run_dir / RESULT_FILE, (json.dumps(record, indent=2) + "\n").encode())
+    return row
+
+
+def sheet_of(rows: list[dict[str, Any]], out: Path, count: int) -> bytes:
+    """Samples of every cell's EMA generator from the same seeded latents."""
+    labelled = []
+    for row in rows:
+        generator = load_generator(out / row["name"], ema=True)
+        latents = torch.randn(
+            count, generator.latent_dim, generator=torch.Generator().manual_seed(SAMPLE_SEED)
+        )
+        with torch.no_grad():
+            images = generator(latents)
+        scores = "  ".join(
+            f"{k.upper()} {v:.3g}" for k, v in row["scores"].items() if k != "kid_std"
+        )
+        labelled.append((f"{row['name']}  {scores}", images))
+    return contact_sheet(labelled)

@@ -1,0 +1,20 @@
+"""Quality measurement: FID/KID against cached real statistics, with pluggable features.
+
+:func:`evaluate` scores a run or checkpoint (what ``fpa evaluate`` does); :class:`Evaluator`
+scores generators against one dataset and is what training uses for ``--eval-every``.
+"""
+
+from fpa.evaluation.api import evaluate
+from fpa.evaluation.evaluator import METRICS, MIN_IMAGES, EvaluationResult, Evaluator
+from fpa.evaluation.metrics import FeatureStats, frechet_distance, kernel_distance
+
+__all__ = [
+    "METRICS",
+    "MIN_IMAGES",
+    "EvaluationResult",
+    "Evaluator",
+    "FeatureStats",
+    "evaluate",
+    "frechet_distance",
+    "kernel_distance",
+]

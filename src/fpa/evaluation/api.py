@@ -1,0 +1,88 @@
+"""``fpa.evaluate``: FID/KID of a trained run or checkpoint, as ``fpa evaluate`` computes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from fpa.devices import resolve_device
+from fpa.errors import ConfigError
+from fpa.evaluation.evaluator import METRICS, EvaluationResult, Evaluator, Progress, no_progress
+
+PROBE_IMAGES = 32
+
+
+def evaluate(
+    source: str | Path,
+    *,
+    data: str | None = None,
+    metrics: tuple[str, ...] | str = METRICS,
+    n: int = 10_000,
+    features: str | None = None,
+    inception_weights: str | None = None,
+    data_root: str | None = None,
+    download: bool = False,
+    batch_size: int = 200,
+    device: str = "auto",
+    seed: int = 0,
+    ema: bool = True,
+    use_cache: bool = True,
+    progress: Progress = no_progress,
+) -> EvaluationResult:
+    """FID/KID of the generator in ``source`` (a run directory or checkpoint file).
+
+    ``data`` defaults to the data the run trained on; ``features`` to the extractor registered
+    for that data (``digits`` for mnist, ``emoji`` for emoji, else ``inception``). ``n``
+    generated images are compared with ``n`` real ones (all of them when the data has fewer).
+    """
+    from fpa.training import TrainConfig
+    from fpa.training.checkpoint import find_checkpoint, load_checkpoint, load_generator
+
+    checkpoint = find_checkpoint(source)
+    state = load_checkpoint(checkpoint)
+    config = TrainConfig.from_dict(state["config"])
+    target = torch.device(resolve_device(device))
+    generator = load_generator(checkpoint, ema=ema, device=target)
+    data = str(data or config.data)
+    root = data_root or config.data_root or None
+    if data != config.data:
+        check_channels(data, config.channels, config.image_size, root=root, download=download)
+    evaluator = Evaluator(
+        data=data,
+        image_size=config.image_size,
+        channels=config.channels,
+        n=n,
+        metrics=metrics,
+        features=features,
+        data_root=root,
+        download=download,
+        inception_weights=inception_weights,
+        device=target,
+        batch_size=batch_size,
+        use_cache=use_cache,
+        progress=progress,
+    )
+    return evaluator.result(generator, seed=seed, checkpoint=str(checkpoint), step=state["step"])
+
+
+def check_channels(
+    data: str, channels: int, image_size: tuple[int, int], *, root: str | None, download: bool
+) -> None:
+    """Refuse to judge a colour generator by grey data, or a grey one by colour data (the run's
+    own training data is always accepted: it was converted the same way for training)."""
+    from fpa.data import build_dataset
+
+    dataset = build_dataset(data, image_size=image_size, channels=3, root=root, download=download)
+    probe = torch.stack([dataset[i] for i in range(min(PROBE_IMAGES, len(dataset)))])
+    grey = bool((probe[:, 0] == probe[:, 1]).all() and (probe[:, 1] == probe[:, 2]).all())
+    if grey and channels > 1:
+        raise ConfigError(
+            f"the checkpoint paints {channels}-channel colour images but {data} is grey; "
+            "evaluate against colour data"
+        )
+    if not grey and channels == 1:
+        raise ConfigError(
+            f"the checkpoint paints grey images but {data} is in colour; evaluate against grey "
+            "data or the data the run trained on"
+        )
