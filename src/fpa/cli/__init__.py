@@ -1,6 +1,9 @@
 """The ``fpa`` command line: one module per command, errors as one line with exit code 2."""
 
 from fpa.cli import (  # noqa: F401  (each module adds its command)
+    ablate,
+    evaluate,
+    import_fpainter,
     interpolate,
     paint,
     plugins,

@@ -23,6 +23,10 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "softplus": F.softplus,
+    # Outputs read as pixels in [0, 1] (lightweight-gan's convention, in which the authors'
+    # models were trained), mapped onto fpa's [-1, 1]: 2·tanh(x) − 1 and 2·x − 1.
+    "unit-tanh": lambda x: 2 * torch.tanh(x) - 1,
+    "unit-none": lambda x: 2 * x - 1,
 }
 
 
