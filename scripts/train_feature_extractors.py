@@ -91,9 +91,7 @@ def augment(images: torch.Tensor, recipe: Recipe, generator: torch.Generator) ->
     warped = F.grid_sample(images, grid, padding_mode="border", align_corners=False)
     contrast = uniform(0.8, 1.2).view(batch, 1, 1, 1)
     brightness = uniform(-0.1, 0.1).view(batch, 1, 1, 1)
-    noise = uniform(0.0, 0.08).view(batch, 1, 1, 1) * torch.randn(
-        warped.shape, generator=generator
-    )
+    noise = uniform(0.0, 0.08).view(batch, 1, 1, 1) * torch.randn(warped.shape, generator=generator)
     return (warped * contrast + brightness + noise).clamp(-1, 1)
 
 
@@ -156,7 +154,9 @@ def train(recipe: Recipe, *, seed: int) -> dict:
             print(f"{recipe.name} epoch {epoch + 1}: loss {loss.item():.3f}", flush=True)
     # Ship half-precision weights and report the accuracy of exactly what ships.
     state = {k: v.half() if v.is_floating_point() else v for k, v in network.state_dict().items()}
-    network.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    network.load_state_dict(
+        {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    )
     held_out = (
         accuracy(network, test_x, test_y, recipe, seed=None)
         if recipe.data == "mnist"

@@ -155,12 +155,13 @@ class Evaluator:
             features=self.extractor.fingerprint(),
             count=count,
         )
-        order = torch.randperm(available, generator=torch.Generator().manual_seed(SUBSET_SEED))
+        chosen = torch.randperm(available, generator=torch.Generator().manual_seed(SUBSET_SEED))
+        chosen = chosen[:count]
 
         def compute() -> torch.Tensor:
             chunks = []
             for start in range(0, count, self.batch_size):
-                index = order[start : start + self.batch_size].tolist()
+                index = chosen[start : start + self.batch_size].tolist()
                 images = torch.stack([dataset[i] for i in index]).to(self.device)
                 chunks.append(self.extractor(images).cpu())
                 self.progress("real", min(start + self.batch_size, count), count)

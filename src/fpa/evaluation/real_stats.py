@@ -21,8 +21,8 @@ from typing import Any
 import torch
 
 from fpa.data.cache import cache_dir
-from fpa.evaluation.metrics import FeatureStats
 from fpa.errors import FpaError
+from fpa.evaluation.metrics import FeatureStats
 from fpa.files import atomic_write_bytes
 
 # Bump when the path from dataset to extractor input changes, so old caches are rebuilt.

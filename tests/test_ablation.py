@@ -1,0 +1,162 @@
+"""fpa ablate: a grid trained on one budget each, a table, a contact sheet, and resuming."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import fpa
+from fpa.ablation import expand
+from fpa.cli import app
+from fpa.cli.ablate import parse_axis
+from fpa.errors import ConfigError
+from tiny_runs import tiny
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FPA_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_grid_expands_every_combination_in_order():
+    cells = expand(tiny(), {"rule": ["delta", "hebb"], "paint_steps": [2, 3]})
+    assert [cell.name for cell in cells] == [
+        "rule-delta_T-2",
+        "rule-delta_T-3",
+        "rule-hebb_T-2",
+        "rule-hebb_T-3",
+    ]
+    assert [(c.config.rule, c.config.paint_steps) for c in cells] == [
+        ("delta", 2),
+        ("delta", 3),
+        ("hebb", 2),
+        ("hebb", 3),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("axes", "message"),
+    [
+        ({"rulez": ["delta"]}, "did you mean 'rule'"),
+        ({"rule": []}, "no values"),
+        ({"rule": ["delta", "delta"]}, "repeats"),
+        ({"paint_steps": [0]}, "paint_steps"),
+    ],
+)
+def test_bad_grids_are_refused_before_training(axes, message):
+    with pytest.raises(ConfigError, match=message):
+        expand(tiny(), axes)
+
+
+def test_ablation_writes_table_and_sheet_and_skips_finished_cells(tmp_path):
+    out = tmp_path / "grid"
+    axes = {"rule": ["delta", "hebb"]}
+    result = fpa.ablate(axes, out=out, base=tiny(train_steps=2), eval_n=100, progress=False)
+    assert [row["values"] for row in result.rows] == [{"rule": "delta"}, {"rule": "hebb"}]
+    for row in result.rows:
+        assert row["steps"] == 2 and row["scores"]["fid"] > 0
+        assert row["parameters"] > 0 and row["images_per_s"] > 0 and row["wall_s"] > 0
+    with result.csv.open() as file:
+        table = list(csv.DictReader(file))
+    assert [line["rule"] for line in table] == ["delta", "hebb"]
+    assert float(table[0]["fid"]) == pytest.approx(result.rows[0]["scores"]["fid"])
+    assert json.loads(result.json.read_text()) == result.rows
+    with Image.open(result.contact_sheet) as sheet:
+        assert sheet.height == 2 * (64 + 2)  # one row of samples per configuration
+
+    checkpoint = out / "rule-delta" / "checkpoints" / "latest.pt"
+    before = checkpoint.stat().st_mtime_ns
+    again = fpa.ablate(axes, out=out, base=tiny(train_steps=2), eval_n=100, progress=False)
+    assert checkpoint.stat().st_mtime_ns == before  # not trained again
+    assert again.rows == result.rows
+
+
+def test_an_unfinished_cell_resumes_from_its_checkpoint(tmp_path):
+    out = tmp_path / "grid"
+    base = tiny(train_steps=4)
+    (cell,) = expand(base, {"rule": ["delta"]})
+    fpa.train(cell.config.with_overrides({"train_steps": 2}), out=out / cell.name)
+    result = fpa.ablate({"rule": ["delta"]}, out=out, base=base, eval_n=100, progress=False)
+    assert result.rows[0]["steps"] == 4
+    logged = [
+        json.loads(line)["step"]
+        for line in (out / cell.name / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert logged == [1, 2, 3, 4]  # resumed at 2, nothing repeated
+
+
+def test_a_finished_cell_of_another_config_is_not_mixed_in(tmp_path):
+    out = tmp_path / "grid"
+    fpa.ablate({"rule": ["delta"]}, out=out, base=tiny(train_steps=1), eval_n=100, progress=False)
+    with pytest.raises(ConfigError, match="another configuration"):
+        fpa.ablate(
+            {"rule": ["delta"]},
+            out=out,
+            base=tiny(train_steps=1, lr=1e-3),
+            eval_n=100,
+            progress=False,
+        )
+
+
+def test_time_budget_stops_each_cell(tmp_path):
+    result = fpa.ablate(
+        {"painter": ["lstm", "transformer"]},
+        out=tmp_path / "grid",
+        base=tiny(train_steps=50),
+        time_budget=1e-9,
+        eval_n=100,
+        progress=False,
+    )
+    assert [row["steps"] for row in result.rows] == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("lr=1e-4,2e-4", ("lr", [1e-4, 2e-4])),
+        ("key_activation=softmax,l2", ("key_activation", ["softmax", "l2"])),
+        ("betas=[[0.5, 0.9], [0.0, 0.99]]", ("betas", [[0.5, 0.9], [0.0, 0.99]])),
+        ("per_row_rate=true,false", ("per_row_rate", [True, False])),
+    ],
+)
+def test_vary_values_are_read_as_toml(item, expected):
+    assert parse_axis(item) == expected
+
+
+def test_ablate_command(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny().to_toml())
+    out = tmp_path / "grid"
+    arguments = ["ablate", "--config", str(config), "--set", "train_steps=1"]
+    arguments += ["--painters", "lstm,transformer", "--eval-n", "100", "--samples", "3"]
+    result = runner.invoke(app, [*arguments, "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "results.json").read_text())
+    assert [row["name"] for row in rows] == ["painter-lstm", "painter-transformer"]
+    assert all((out / row["name"] / "ablation.json").is_file() for row in rows)
+    with Image.open(out / "contact_sheet.png") as sheet:
+        assert sheet.height == 2 * (64 + 2)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ([], "nothing to vary"),
+        (["--vary", "nonsense=1,2"], "unknown training option"),
+        (["--paint-steps", "a,b"], "whole numbers"),
+        (["--rules", "delta", "--vary", "rule=hebb"], "given twice"),
+        (["--rules", "delta", "--time-budget", "0"], "--time-budget"),
+        (["--rules", "delta", "--metrics", "psnr"], "--metrics takes"),
+    ],
+)
+def test_ablate_command_bad_input(tmp_path, arguments, message):
+    result = runner.invoke(app, ["ablate", "--out", str(tmp_path / "grid"), *arguments])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,258 @@
+"""Evaluation: offline features, the real-statistics cache, fpa evaluate, eval during training."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+import fpa
+from conftest import plugged_in
+from fpa.cli import app
+from fpa.errors import ConfigError
+from fpa.evaluation import Evaluator, evaluate
+from fpa.evaluation.real_stats import cache_path, data_fingerprint
+from fpa.features import FeatureExtractor, default_features
+from fpa.features.inception import WEIGHTS_FILE
+from fpa.training.checkpoint import load_checkpoint
+from tiny_runs import tiny
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FPA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.delenv("FPA_INCEPTION_WEIGHTS", raising=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "tiny"
+    fpa.train(tiny(), out=out)
+    return out
+
+
+def evaluator(**changes) -> Evaluator:
+    options = {"data": "mnist", "image_size": (16, 16), "channels": 1, "n": 100, **changes}
+    return Evaluator(**options)
+
+
+def image_folder(path, count: int, *, colour: bool) -> str:
+    path.mkdir()
+    generator = np.random.default_rng(0)
+    for index in range(count):
+        pixels = generator.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+        if not colour:
+            pixels[..., 1] = pixels[..., 2] = pixels[..., 0]
+        Image.fromarray(pixels).save(path / f"{index:03d}.png")
+    return str(path)
+
+
+class ScaledPixels(FeatureExtractor):
+    """A third-party extractor: the mean pixel value per image row, scaled."""
+
+    input_channels = 1
+    input_size = (8, 8)
+    default_for: ClassVar[tuple[str, ...]] = ("plugin-test-data",)
+
+    def __init__(self, *, scale: float = 1.0) -> None:
+        super().__init__()
+        self.scale, self.feature_dim = scale, 8
+
+    def fingerprint(self) -> str:
+        return f"ScaledPixels-{self.scale}"
+
+    def embed(self, images):
+        return images.mean(dim=(1, 3)) * self.scale
+
+
+class ScaledPixelsPlugin:
+    @fpa.hookimpl
+    def fpa_register_features(self, register):
+        register("scaled-pixels", ScaledPixels)
+
+
+def test_built_in_data_defaults_to_offline_features():
+    assert default_features("mnist") == "digits"
+    assert default_features("emoji") == "emoji"
+    assert default_features("some/folder") == "inception"
+    with plugged_in(ScaledPixelsPlugin(), "scaled"):
+        assert default_features("plugin-test-data") == "scaled-pixels"
+
+
+def test_digit_classifier_recognises_held_out_digits():
+    from fpa.data import build_dataset
+
+    digits = build_dataset("mnist", image_size=32, channels=1)
+    extractor = fpa.build_features("digits")
+    images = torch.stack([digits[i] for i in range(4000, 5000)])
+    predicted = extractor.logits(images).argmax(dim=1)
+    # The last 1,000 digits mix training and held-out ones; the shipped net must know digits.
+    assert (predicted == digits.labels[4000:5000].long()).float().mean() > 0.95
+    assert extractor.about["test_accuracy"] > 0.95
+
+
+def test_evaluation_is_offline_cached_and_repeatable(tiny_run):
+    first = evaluate(tiny_run, n=100, device="cpu")
+    second = evaluate(tiny_run, n=100, device="cpu")
+    assert first.features == "digits" and first.data == "mnist"
+    assert first.real_stats == "computed" and second.real_stats == "cache"
+    assert first.scores == second.scores
+    assert first.scores["fid"] > 0 and set(first.scores) == {"fid", "kid", "kid_std"}
+    assert first.n_generated == first.n_real == 100
+
+
+def test_cached_features_equal_fresh_ones():
+    cached = evaluator().real
+    fresh = evaluator(use_cache=False).real
+    again = evaluator().real
+    assert again.origin == "cache"
+    torch.testing.assert_close(cached.stats.features, fresh.stats.features)
+    torch.testing.assert_close(again.stats.features, fresh.stats.features)
+
+
+def test_cache_keys_separate_every_choice():
+    base = evaluator().real
+    assert evaluator().real.path == base.path
+    others = [
+        evaluator(n=120).real,
+        evaluator(image_size=(20, 16)).real,
+        evaluator(channels=3, features="digits").real,
+    ]
+    with plugged_in(ScaledPixelsPlugin(), "scaled"):
+        others.append(evaluator(features="scaled-pixels").real)
+    paths = {base.path, *(other.path for other in others)}
+    assert len(paths) == 1 + len(others)
+    assert all(other.origin == "computed" for other in others)
+
+
+def test_corrupt_cache_is_rebuilt_not_reused():
+    path = evaluator().real.path
+    path.write_bytes(b"not a cache file")
+    with pytest.warns(UserWarning, match="unreadable"):
+        rebuilt = evaluator().real
+    assert rebuilt.origin.startswith("rebuilt")
+    assert evaluator().real.origin == "cache"  # the rebuilt file is good again
+
+
+def test_cache_made_for_another_extractor_is_rebuilt():
+    with plugged_in(ScaledPixelsPlugin(), "scaled"):
+        other = evaluator(features="scaled-pixels").real
+    target = evaluator().real
+    shutil.copyfile(other.path, target.path)
+    with pytest.warns(UserWarning, match="features"):
+        rebuilt = evaluator().real
+    assert rebuilt.origin.startswith("rebuilt")
+    torch.testing.assert_close(rebuilt.stats.features, target.stats.features)
+
+
+def test_folder_fingerprint_follows_its_images(tmp_path):
+    folder = image_folder(tmp_path / "images", 3, colour=True)
+    before = data_fingerprint(folder)
+    assert data_fingerprint(folder) == before
+    Image.new("RGB", (8, 8)).save(tmp_path / "images" / "new.png")
+    assert data_fingerprint(folder) != before
+
+
+def test_fewer_real_images_than_asked_uses_all_and_says_so(tmp_path):
+    folder = image_folder(tmp_path / "few", 120, colour=True)
+    with pytest.warns(UserWarning, match="has 120 images, fewer than --n 150"):
+        scorer = evaluator(data=folder, n=150, channels=3, features="digits")
+    assert scorer.real.stats.count == 120
+
+
+def test_too_few_real_images_are_refused(tmp_path):
+    folder = image_folder(tmp_path / "tiny", 30, colour=True)
+    with pytest.raises(ConfigError, match="only 30 images"):
+        evaluator(data=folder, channels=3, features="digits")
+
+
+def test_generated_features_are_seeded_and_keep_the_mode(tiny_run):
+    generator = fpa.load(tiny_run).train()
+    scorer = evaluator()
+    first = scorer.generated_features(generator, seed=3)
+    assert generator.training
+    torch.testing.assert_close(first, scorer.generated_features(generator, seed=3))
+    assert not torch.equal(first, scorer.generated_features(generator, seed=4))
+
+
+def test_cached_cache_path_is_under_the_cache_dir(tmp_path):
+    key = evaluator().real.key
+    assert cache_path(key).is_relative_to(tmp_path / "cache")
+
+
+def test_evaluate_command_prints_json(tiny_run, tmp_path):
+    out = tmp_path / "scores.json"
+    result = runner.invoke(
+        app, ["evaluate", str(tiny_run), "--n", "100", "--json", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert json.loads(out.read_text()) == printed
+    assert printed["features"] == "digits" and printed["scores"]["fid"] > 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--metrics", "fid,is"], "--metrics takes"),
+        (["--n", "10"], "at least 100"),
+        (["--features", "inception"], WEIGHTS_FILE),
+        (["--features", "nope"], "nope"),
+        (["--inception-weights", "x.pth"], "applies to --features inception"),
+    ],
+)
+def test_evaluate_command_bad_input(tiny_run, arguments, message):
+    result = runner.invoke(app, ["evaluate", str(tiny_run), "--n", "100", *arguments])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_inception_weights_must_be_plain_tensors(tiny_run, tmp_path):
+    weights = tmp_path / "weights.pth"
+    torch.save({"not": warnings.WarningMessage}, weights)
+    result = runner.invoke(
+        app,
+        ["evaluate", str(tiny_run), "--features", "inception", "--inception-weights", str(weights)],
+    )
+    assert result.exit_code == 2
+    assert "not an Inception weights file" in result.output
+
+
+def test_grey_run_is_not_judged_by_colour_data(tiny_run, tmp_path):
+    folder = image_folder(tmp_path / "colour", 100, colour=True)
+    result = runner.invoke(app, ["evaluate", str(tiny_run), "--data", folder, "--n", "100"])
+    assert result.exit_code == 2
+    assert "in colour" in result.output
+
+
+def test_grey_run_may_be_judged_by_other_grey_data(tiny_run, tmp_path):
+    folder = image_folder(tmp_path / "grey", 100, colour=False)
+    arguments = ["--data", folder, "--n", "100", "--features", "digits", "--json"]
+    result = runner.invoke(app, ["evaluate", str(tiny_run), *arguments])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["data"] == folder and printed["n_real"] == 100
+
+
+def test_training_logs_scores_and_keeps_the_best_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    fpa.train(tiny(eval_every=2, eval_n=100, train_steps=4), out=out)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r.get("event") == "eval"]
+    assert [r["step"] for r in evals] == [2, 4]
+    assert all(r["fid"] > 0 and "kid" in r for r in evals)
+    best = min(evals, key=lambda r: r["fid"])
+    saved = load_checkpoint(out / "checkpoints" / "best.pt")
+    assert saved["step"] == best["step"]
+    assert saved["best_score"] == pytest.approx(best["fid"], rel=1e-5)
