@@ -256,3 +256,44 @@ def test_training_logs_scores_and_keeps_the_best_checkpoint(tmp_path):
     saved = load_checkpoint(out / "checkpoints" / "best.pt")
     assert saved["step"] == best["step"]
     assert saved["best_score"] == pytest.approx(best["fid"], rel=1e-5)
+
+
+class ReplayGenerator(torch.nn.Module):
+    """Returns real digits in turn, ignoring the latents: a generator with known classes."""
+
+    latent_dim = 4
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__()
+        self.images, self.weight, self.position = images, torch.nn.Parameter(torch.zeros(1)), 0
+
+    def forward(self, z):
+        index = torch.arange(self.position, self.position + len(z)) % len(self.images)
+        self.position += len(z)
+        return self.images[index]
+
+
+def test_class_histogram_counts_what_is_painted():
+    from fpa.data import build_dataset
+    from fpa.evaluation import class_histogram
+
+    digits = build_dataset("mnist", image_size=32, channels=1)
+    threes = torch.stack([digits[i] for i in range(1000) if digits.labels[i] == 3][:50])
+    classifier = fpa.build_features("digits")
+    only_threes = class_histogram(ReplayGenerator(threes), classifier, n=100, batch_size=30)
+    assert only_threes.total == 100 and only_threes.counts[3] >= 90
+    assert only_threes.entropy_bits < 0.6
+
+    varied = torch.stack([digits[i] for i in range(1000)])
+    everything = class_histogram(ReplayGenerator(varied), classifier, n=1000, batch_size=250)
+    assert everything.entropy_bits > 3.2 and everything.max_entropy_bits == pytest.approx(
+        3.3219, abs=1e-4
+    )
+
+
+def test_evaluate_command_reports_classes(tiny_run):
+    result = runner.invoke(app, ["evaluate", str(tiny_run), "--n", "100", "--classes", "--json"])
+    assert result.exit_code == 0, result.output
+    classes = json.loads(result.stdout)["classes"]
+    assert sum(classes["counts"]) == 100 and len(classes["counts"]) == 10
+    assert 0 <= classes["entropy_bits"] <= classes["max_entropy_bits"]

@@ -35,3 +35,10 @@ def fpa_register_refiners(register):
 def fpa_register_features(register):
     """Register feature extractors for FID/KID: factories ``(**options)`` returning a
     :class:`fpa.features.FeatureExtractor` (images in [-1, 1] to feature vectors)."""
+
+
+@hookspec
+def fpa_register_baselines(register):
+    """Register conventional (non-painter) generators to compare painters with: factories
+    ``(*, latent_dim, image_size, channels, **options)`` returning a module that maps
+    ``z (B, latent_dim)`` to images ``(B, channels, H, W)`` in [-1, 1]."""

@@ -25,13 +25,21 @@ from fpa.errors import ConfigError, PluginConflictError, UnknownComponentError
 hookimpl = pluggy.HookimplMarker("fpa")
 
 ENTRY_POINT_GROUP = "fpa"
-KINDS: tuple[str, ...] = ("rules", "painters", "discriminators", "refiners", "features")
+KINDS: tuple[str, ...] = (
+    "rules",
+    "painters",
+    "discriminators",
+    "refiners",
+    "features",
+    "baselines",
+)
 BUILTIN_PLUGINS: dict[str, str] = {
     "rules": "fpa.rules",
     "painters": "fpa.painters",
     "discriminators": "fpa.discriminators",
     "refiners": "fpa.refiners",
     "features": "fpa.features",
+    "baselines": "fpa.baselines",
 }
 
 

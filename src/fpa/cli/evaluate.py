@@ -37,6 +37,9 @@ def evaluate_command(
     seed: int = typer.Option(0, help="Seed of the generated latents."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the real-stats cache."),
+    classes: bool = typer.Option(
+        False, "--classes", help="Also the histogram of painted classes (digits features)."
+    ),
     out: Path = typer.Option(None, help="Also write the result as JSON to this file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
@@ -81,6 +84,7 @@ def evaluate_command(
             seed=seed,
             ema=ema,
             use_cache=cache,
+            classes=classes,
             progress=progress,
         )
     for warning in caught:
@@ -96,6 +100,10 @@ def evaluate_command(
         table.add_column(column)
     for name, value in result.scores.items():
         table.add_row(name, f"{value:.6g}")
+    if result.classes is not None:
+        counts = result.classes["counts"]
+        table.add_row("class entropy (bits)", f"{result.classes['entropy_bits']:.3f}")
+        table.add_row("class counts", " ".join(str(count) for count in counts))
     Console().print(table)
     console.print(
         f"{result.checkpoint}: {result.n_generated} generated vs {result.n_real} real "

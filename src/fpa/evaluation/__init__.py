@@ -5,15 +5,18 @@ scores generators against one dataset and is what training uses for ``--eval-eve
 """
 
 from fpa.evaluation.api import evaluate
+from fpa.evaluation.classes import ClassHistogram, class_histogram
 from fpa.evaluation.evaluator import METRICS, MIN_IMAGES, EvaluationResult, Evaluator
 from fpa.evaluation.metrics import FeatureStats, frechet_distance, kernel_distance
 
 __all__ = [
     "METRICS",
+    "ClassHistogram",
     "MIN_IMAGES",
     "EvaluationResult",
     "Evaluator",
     "FeatureStats",
+    "class_histogram",
     "evaluate",
     "frechet_distance",
     "kernel_distance",

@@ -8,6 +8,7 @@ import torch
 
 from fpa.devices import resolve_device
 from fpa.errors import ConfigError
+from fpa.evaluation.classes import class_histogram
 from fpa.evaluation.evaluator import METRICS, EvaluationResult, Evaluator, Progress, no_progress
 
 PROBE_IMAGES = 32
@@ -28,6 +29,7 @@ def evaluate(
     seed: int = 0,
     ema: bool = True,
     use_cache: bool = True,
+    classes: bool = False,
     progress: Progress = no_progress,
 ) -> EvaluationResult:
     """FID/KID of the generator in ``source`` (a run directory or checkpoint file).
@@ -35,6 +37,8 @@ def evaluate(
     ``data`` defaults to the data the run trained on; ``features`` to the extractor registered
     for that data (``digits`` for mnist, ``emoji`` for emoji, else ``inception``). ``n``
     generated images are compared with ``n`` real ones (all of them when the data has fewer).
+    ``classes`` adds the histogram of the classes the generator paints (classifier features,
+    such as ``digits``, only) and its entropy.
     """
     from fpa.training import TrainConfig
     from fpa.training.checkpoint import find_checkpoint, load_checkpoint, load_generator
@@ -63,7 +67,17 @@ def evaluate(
         use_cache=use_cache,
         progress=progress,
     )
-    return evaluator.result(generator, seed=seed, checkpoint=str(checkpoint), step=state["step"])
+    result = evaluator.result(generator, seed=seed, checkpoint=str(checkpoint), step=state["step"])
+    if classes:
+        histogram = class_histogram(
+            generator, evaluator.extractor, n=n, batch_size=batch_size, seed=seed
+        )
+        result.classes = {
+            "counts": histogram.counts,
+            "entropy_bits": histogram.entropy_bits,
+            "max_entropy_bits": histogram.max_entropy_bits,
+        }
+    return result
 
 
 def check_channels(

@@ -45,6 +45,7 @@ class EvaluationResult:
     real_stats: str
     checkpoint: str = ""
     step: int | None = None
+    classes: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

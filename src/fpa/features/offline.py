@@ -60,6 +60,7 @@ class OfflineFeatures(FeatureExtractor):
             raise ConfigError(f"{path} does not fit {type(self).__name__}: {error}") from None
         self.network.eval().requires_grad_(False)
         self.feature_dim = self.network.feature_dim
+        self.num_classes = self.network.classifier.out_features
         self.about = {key: value for key, value in content.items() if key != "state_dict"}
         self.digest = digest
 
