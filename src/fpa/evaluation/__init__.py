@@ -11,8 +11,8 @@ from fpa.evaluation.metrics import FeatureStats, frechet_distance, kernel_distan
 
 __all__ = [
     "METRICS",
-    "ClassHistogram",
     "MIN_IMAGES",
+    "ClassHistogram",
     "EvaluationResult",
     "Evaluator",
     "FeatureStats",
