@@ -1,4 +1,4 @@
-"""Choosing the device: CUDA when present, the CPU otherwise."""
+"""Choosing the device: CUDA when present, the CPU otherwise; one GPU per torchrun process."""
 
 from __future__ import annotations
 
@@ -7,14 +7,32 @@ import torch
 from fpa.errors import ConfigError
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; ``cuda`` without CUDA is an error."""
+def resolve_device(name: str, *, local_rank: int | None = None) -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU; ``cuda`` without CUDA is an error.
+
+    ``local_rank`` (a process started by torchrun) makes a CUDA device the process's own GPU,
+    ``cuda:LOCAL_RANK``, so that N processes on a node use its first N GPUs.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ConfigError(f"unknown device {name!r} (use auto, cpu or cuda)") from error
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"unknown device {name!r} (use auto, cpu or cuda)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but no CUDA device is available")
-    return device
+        raise ConfigError(f"--device {name} was asked for, but no CUDA device is available")
+    if device.type != "cuda" or local_rank is None:
+        return device
+    if device.index is not None and device.index != local_rank:
+        raise ConfigError(
+            f"--device {name}: under torchrun each process uses its own GPU, cuda:LOCAL_RANK "
+            f"(here cuda:{local_rank}); pass --device cuda"
+        )
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise ConfigError(
+            f"LOCAL_RANK {local_rank} has no GPU of its own: this node has {count}; start at "
+            f"most {count} processes per node (--nproc-per-node)"
+        )
+    return torch.device("cuda", local_rank)

@@ -20,6 +20,16 @@ def load_generator_for_cli(
     return load_generator(path, ema=ema, device=resolve_device(device))
 
 
+def require_painter(generator, *, what: str) -> FastWeightPainter:
+    """Painting steps exist only for painters; a baseline generator has none to show."""
+    if not isinstance(generator, FastWeightPainter):
+        raise ConfigError(
+            f"{what} shows painting steps, and this run trained the baseline "
+            f"{generator.config.baseline!r}, not a painter; use fpa sample"
+        )
+    return generator
+
+
 def read_latents(path: Path, *, latent_dim: int) -> torch.Tensor:
     """Latents ``(N, latent_dim)`` from a ``.pt`` (a tensor) or ``.npy`` file."""
     if not path.is_file():

@@ -12,6 +12,7 @@ from fpa.cli.app import command
 from fpa.cli.common import (
     chosen_latents,
     load_generator_for_cli,
+    require_painter,
     require_positive,
     require_writable_folder,
 )
@@ -93,6 +94,7 @@ def interpolate_command(
 
     path = interpolation_path(anchors, frames_between=frames, loop=loop)
     if steps:
+        require_painter(generator, what="fpa interpolate --steps")
         strips = painting_strip(generator, path, steps_shown=step_columns)
         shown = strip_frames(strips)
         grid_images = rearrange(strips, "frame step c h w -> (frame step) c h w")

@@ -10,6 +10,7 @@ from fpa.cli.app import command
 from fpa.cli.common import (
     chosen_latents,
     load_generator_for_cli,
+    require_painter,
     require_positive,
     require_writable_folder,
 )
@@ -48,7 +49,9 @@ def paint_command(
             raise ConfigError(f"--animate must end in .gif, .png or .apng; got {animate.name}")
     if plots is not None and not plots.is_dir():
         raise ConfigError(f"--plots folder {plots} does not exist")
-    generator = load_generator_for_cli(run, device=device, ema=ema)
+    generator = require_painter(
+        load_generator_for_cli(run, device=device, ema=ema), what="fpa paint"
+    )
     shown_steps(generator.steps, every)
     z = chosen_latents(generator, latents=latents, n=n, seed=seed).to(
         next(generator.parameters()).device

@@ -1,4 +1,8 @@
-"""``fpa train``: compose a rule, a painter, a discriminator and a refiner by name and train."""
+"""``fpa train``: compose a rule, a painter, a discriminator and a refiner by name and train.
+
+``torchrun --nproc-per-node N -m fpa train ...`` runs the same command on N processes that
+train one model together (docs/scale-out.md); only rank 0 prints.
+"""
 
 from __future__ import annotations
 
@@ -29,12 +33,15 @@ def train_command(
     latent_dim: int = typer.Option(None, help="Latent size."),
     rule_impl: str = typer.Option(None, help="parallel (default) or step (the loop)."),
     train_steps: int = typer.Option(None, help="Optimiser steps to train for."),
-    batch_size: int = typer.Option(None, help="Images per step."),
+    batch_size: int = typer.Option(None, help="Images per step, over all processes."),
     grad_accum: int = typer.Option(None, help="Micro-batches accumulated per step."),
     lr: float = typer.Option(None, help="Adam learning rate (G and D)."),
     seed: int = typer.Option(None, help="Seed for weights, data order and latents."),
     device: str = typer.Option(None, help="auto, cpu or cuda."),
     precision: str = typer.Option(None, help="fp32, bf16 or fp16 (fp16: CUDA only)."),
+    compile_models: bool = typer.Option(
+        None, "--compile", help="torch.compile G and D (falls back, with a warning)."
+    ),
     sample_every: int = typer.Option(None, help="Write an EMA sample grid every N steps."),
     checkpoint_every: int = typer.Option(None, help="Write a checkpoint every N steps."),
     init_from: Path = typer.Option(
@@ -58,7 +65,9 @@ def train_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print config and model sizes only."),
 ) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
-    from fpa.training import describe, resolve_config, train
+    from fpa.training import World, describe, resolve_config, train
+
+    main_process = World.from_env().is_main
 
     flags = {
         "rule": rule,
@@ -80,6 +89,7 @@ def train_command(
         "seed": seed,
         "device": device,
         "precision": precision,
+        "compile": compile_models,
         "sample_every": sample_every,
         "checkpoint_every": checkpoint_every,
         "quiet": quiet,
@@ -108,19 +118,24 @@ def train_command(
     if dry_run:
         shown = resolved or saved_config(out).with_overrides(changes)
         sizes = describe(shown)
-        console.print(shown.to_toml(), highlight=False, markup=False)
-        console.print(json.dumps({"parameters": sizes}, indent=2), highlight=False)
+        if main_process:
+            console.print(shown.to_toml(), highlight=False, markup=False)
+            console.print(json.dumps({"parameters": sizes}, indent=2), highlight=False)
         return
     result = train(
         resolved, out=out, resume=resume, overwrite=overwrite, **(changes if resume else {})
     )
     if result.status == "interrupted":
+        if not main_process:
+            raise typer.Exit(code=INTERRUPTED)
         console.print(
             f"stopped at step {result.step}; checkpoint saved. Continue with: "
             f"fpa train --out {out} --resume",
             highlight=False,
         )
         raise typer.Exit(code=INTERRUPTED)
+    if not main_process:
+        return
     console.print(
         f"done: {result.step} steps in {result.elapsed_seconds:.0f} s "
         f"({result.images_per_second:.0f} img/s at the end); samples in {out}/samples",

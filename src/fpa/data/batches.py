@@ -6,6 +6,12 @@ before, nor on any global random state. The position is (epoch, batches already 
 it): saving it with :meth:`InfiniteBatches.state_dict` and restoring it with
 :meth:`~InfiniteBatches.load_state_dict` continues with exactly the batches that would have
 come next, which is what an exact training resume needs.
+
+Several training processes (``rank`` of ``world_size``) share one global batch: every rank
+computes the same epoch order and the same global batches, and serves its own contiguous slice
+of each. The position counts global batches, so it is the same on every rank and a run can
+resume on another number of processes: the union of the ranks' slices is still exactly the
+global batch that a single process would have read next.
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ class _RemainingBatches:
 
     def _remaining(self) -> list[list[int]]:
         owner = self.owner()
-        return [] if owner is None else owner._epoch_batches(owner.epoch)[owner.batch :]
+        if owner is None:
+            return []
+        return [owner.shard(batch) for batch in owner._epoch_batches(owner.epoch)[owner.batch :]]
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self._remaining())
@@ -50,7 +58,10 @@ class InfiniteBatches:
     ``sampler`` replaces the seeded permutation: either a callable ``epoch -> indices`` or an
     iterable of indices (a ``set_epoch(epoch)`` method, as torch's ``DistributedSampler`` has,
     is called first). Resume is exact only if it gives the same indices for the same epoch.
-    With ``drop_last`` (default) every batch has ``batch_size`` items.
+    With ``drop_last`` (default) every batch has ``batch_size`` items. ``batch_size`` is the
+    global batch: with ``world_size`` processes, each serves ``batch_size / world_size`` items
+    of it (rank ``rank`` the ``rank``-th slice), and the sampler must give every rank the
+    same order.
     """
 
     def __init__(
@@ -63,9 +74,21 @@ class InfiniteBatches:
         num_workers: int = 0,
         sampler: Sampler | None = None,
         pin_memory: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ConfigError(f"rank {rank} does not fit world_size {world_size}")
+        if batch_size % world_size:
+            raise ConfigError(
+                f"batch_size {batch_size} is the global batch and must split evenly over "
+                f"{world_size} processes"
+            )
+        if world_size > 1 and not drop_last:
+            raise ConfigError("several processes need drop_last: a short batch would not split")
+        self.rank, self.world_size = rank, world_size
         self.dataset, self.batch_size, self.seed = dataset, batch_size, int(seed)
         self.drop_last, self.sampler = drop_last, sampler
         self.epoch, self.batch = 0, 0
@@ -107,6 +130,11 @@ class InfiniteBatches:
             self._plan_cache = (epoch, batches)
         return self._plan_cache[1]
 
+    def shard(self, batch: list[int]) -> list[int]:
+        """This rank's contiguous slice of one global batch."""
+        size = len(batch) // self.world_size
+        return batch[self.rank * size : (self.rank + 1) * size]
+
     @property
     def batches_per_epoch(self) -> int:
         """How many batches the current epoch has."""
@@ -132,7 +160,8 @@ class InfiniteBatches:
         raise DataError(f"epoch {self.epoch} of the sampler holds no full batch")
 
     def state_dict(self) -> dict[str, int]:
-        """The position: the next batch is batch ``batch`` of epoch ``epoch``."""
+        """The position: the next batch is batch ``batch`` of epoch ``epoch``, counted in global
+        batches, so it is the same on every rank and for any number of processes."""
         epoch, batch = self.epoch, self.batch
         if batch >= len(self._epoch_batches(epoch)):  # an epoch just ended: name the next one
             epoch, batch = epoch + 1, 0

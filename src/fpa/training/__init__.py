@@ -1,6 +1,7 @@
 """GAN training of fast weight painters: config, presets, the loop, checkpoints, run folders.
 
-``fpa.training.train(config, out=...)`` is what ``fpa train`` calls.
+``fpa.training.train(config, out=...)`` is what ``fpa train`` calls; under ``torchrun`` it
+joins the process group and trains one model on all the processes (docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 from fpa.errors import ConfigError
 from fpa.training.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
 from fpa.training.config import PAINTER_FIELDS, RESUMABLE_FIELDS, TrainConfig
-from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult
+from fpa.training.distributed import World
+from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult, per_rank_batch
 from fpa.training.presets import PRESETS, resolve_config
 from fpa.training.progress import ProgressReporter
 from fpa.training.run_dir import RunDir
@@ -24,6 +26,7 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "TrainingDivergedError",
+    "World",
     "describe",
     "prepare_run",
     "resolve_config",
@@ -59,6 +62,34 @@ def painter_of(init_state: dict[str, Any], config: TrainConfig) -> TrainConfig:
     return config.with_overrides({name: getattr(init, name) for name in PAINTER_FIELDS})
 
 
+def read_run(
+    run_dir: RunDir,
+    config: TrainConfig | None,
+    *,
+    resume: bool,
+    overwrite: bool,
+    changes: dict[str, Any],
+) -> tuple[TrainConfig, dict[str, Any] | None, dict[str, Any] | None]:
+    """Check the run folder and read what the run starts from: its config, the checkpoint to
+    resume and the checkpoint to initialise from (either may be ``None``)."""
+    run_dir.check(resume=resume, overwrite=overwrite)
+    state = None
+    if resume:
+        state = load_checkpoint(run_dir.latest_checkpoint)
+        saved = TrainConfig.from_dict(state["config"])
+        requested = dict(changes)
+        if config is not None:
+            requested = {**config.to_dict(), **requested}
+        config = resumed_config(saved, requested)
+    else:
+        config = (config or TrainConfig()).with_overrides(changes)
+    init_state = None
+    if state is None and config.init_from:
+        init_state = load_checkpoint(find_checkpoint(config.init_from))
+        config = painter_of(init_state, config)
+    return config, state, init_state
+
+
 def prepare_run(
     config: TrainConfig | None,
     *,
@@ -66,33 +97,29 @@ def prepare_run(
     resume: bool = False,
     overwrite: bool = False,
     changes: dict[str, Any] | None = None,
+    world: World | None = None,
 ) -> Trainer:
-    """Check the run folder, build the trainer, and restore it when resuming."""
+    """Check the run folder, build the trainer, and restore it when resuming.
+
+    With a ``world`` of several processes (inside its process group), rank 0 alone reads and
+    writes the run folder and sends what it read to the others, so nodes need not share a file
+    system.
+    """
+    world = world or World()
     run_dir = RunDir(out)
-    run_dir.check(resume=resume, overwrite=overwrite)
-    state = None
-    if resume:
-        state = load_checkpoint(run_dir.latest_checkpoint)
-        saved = TrainConfig.from_dict(state["config"])
-        requested = dict(changes or {})
-        if config is not None:
-            requested = {**config.to_dict(), **requested}
-        config = resumed_config(saved, requested)
-    else:
-        config = (config or TrainConfig()).with_overrides(changes or {})
-    init_state = None
-    if state is None and config.init_from:
-        init_state = load_checkpoint(find_checkpoint(config.init_from))
-        config = painter_of(init_state, config)
-    trainer = Trainer(config, run_dir)
+    config, state, init_state = world.on_main(
+        lambda: read_run(run_dir, config, resume=resume, overwrite=overwrite, changes=changes or {})
+    )
+    trainer = Trainer(config, run_dir, world=world)
     if init_state is not None:
         trainer.initialize_from(init_state)
     if state is not None:
         trainer.load_state(state)
-    run_dir.create(replace=overwrite and not resume)
-    if state is not None:
-        run_dir.truncate_metrics(trainer.step)
-    run_dir.write_config(config.to_toml())
+    if world.is_main:
+        run_dir.create(replace=overwrite and not resume)
+        if state is not None:
+            run_dir.truncate_metrics(trainer.step)
+        run_dir.write_config(config.to_toml())
     return trainer
 
 
@@ -105,15 +132,28 @@ def train(
     progress: bool = True,
     **changes: Any,
 ) -> TrainResult:
-    """Train (or resume) a run in ``out``; Ctrl-C/SIGTERM save a checkpoint and return."""
-    trainer = prepare_run(config, out=out, resume=resume, overwrite=overwrite, changes=changes)
-    c = trainer.config
-    quiet = c.quiet or not progress
-    reporter = ProgressReporter(
-        total=c.train_steps, start=trainer.step, quiet=quiet, every=c.sample_every
-    )
-    with stop_on_signals() as stop, reporter:
-        result = trainer.run(stop_requested=stop, on_step=reporter.update)
+    """Train (or resume) a run in ``out``; Ctrl-C/SIGTERM save a checkpoint and return.
+
+    Started by ``torchrun``, every process calls this: they join one process group and train
+    one model, ``batch_size`` being the global batch over all of them.
+    """
+    world = World.from_env()
+    if not resume:  # refuse a batch that does not split before waiting for the other ranks
+        per_rank_batch((config or TrainConfig()).with_overrides(changes), world)
+    with world.joined():
+        trainer = prepare_run(
+            config, out=out, resume=resume, overwrite=overwrite, changes=changes, world=world
+        )
+        c = trainer.config
+        reporter = ProgressReporter(
+            total=c.train_steps,
+            start=trainer.step,
+            quiet=c.quiet or not progress,
+            every=c.sample_every,
+            shown=world.is_main,
+        )
+        with stop_on_signals() as stop, reporter:
+            result = trainer.run(stop_requested=stop, on_step=reporter.update)
     return result
 
 

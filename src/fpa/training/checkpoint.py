@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from fpa.baselines.generator import BaselineConfig, BaselineGenerator
 from fpa.errors import FpaError
 from fpa.files import atomic_write_bytes
 from fpa.generator import FastWeightPainter, GeneratorConfig
@@ -117,14 +118,22 @@ def check_components(state: dict[str, Any], path: Path) -> None:
             )
 
 
+def generator_from_config(data: dict[str, Any]) -> FastWeightPainter | BaselineGenerator:
+    """Rebuild a checkpoint's generator from its saved config: a painter, or a baseline (whose
+    config names the registered baseline)."""
+    if "baseline" in data:
+        return BaselineGenerator(config=BaselineConfig.from_dict(data))
+    return FastWeightPainter(config=GeneratorConfig.from_dict(data))
+
+
 def load_generator(
     path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu"
-) -> FastWeightPainter:
+) -> FastWeightPainter | BaselineGenerator:
     """The generator of a run directory or checkpoint, in eval mode (EMA weights by default)."""
     checkpoint = find_checkpoint(path)
     state = load_checkpoint(checkpoint)
     check_components(state, checkpoint)
-    generator = FastWeightPainter(config=GeneratorConfig.from_dict(state["generator_config"]))
+    generator = generator_from_config(state["generator_config"])
     weights = state["ema_generator"] if ema else state["generator"]
     try:
         generator.load_state_dict(weights)

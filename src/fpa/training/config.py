@@ -54,6 +54,7 @@ RESUMABLE_FIELDS = frozenset(
         "download",
         "quiet",
         "eval_every",
+        "compile",
     }
 )
 
@@ -112,6 +113,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
+    compile: bool = False
     sample_every: int = 250
     sample_count: int = 64
     checkpoint_every: int = 500

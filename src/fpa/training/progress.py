@@ -14,13 +14,18 @@ from rich.progress import (
 
 
 class ProgressReporter:
-    """Shows step, images/s, the G and D losses and the time left."""
+    """Shows step, images/s, the G and D losses and the time left.
 
-    def __init__(self, *, total: int, start: int, quiet: bool, every: int) -> None:
-        self.total, self.quiet, self.every = total, quiet, every
+    ``shown=False`` shows nothing at all: under torchrun only rank 0 reports progress.
+    """
+
+    def __init__(
+        self, *, total: int, start: int, quiet: bool, every: int, shown: bool = True
+    ) -> None:
+        self.total, self.quiet, self.every, self.shown = total, quiet, every, shown
         self.console = Console(stderr=True)
         self.bar = None
-        if not quiet:
+        if shown and not quiet:
             self.bar = Progress(
                 TextColumn("[bold]training"),
                 BarColumn(),
@@ -49,7 +54,7 @@ class ProgressReporter:
         rate, loss_d, loss_g = metrics["images_per_s"], metrics["loss_d"], metrics["loss_g"]
         if self.bar is not None:
             self.bar.update(self.task, completed=step, rate=rate, loss_d=loss_d, loss_g=loss_g)
-        elif step % self.every == 0 or step == self.total:
+        elif self.shown and (step % self.every == 0 or step == self.total):
             self.console.print(
                 f"step {step}/{self.total}  {rate:.1f} img/s  D {loss_d:.3f}  G {loss_g:.3f}",
                 highlight=False,
