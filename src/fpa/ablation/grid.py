@@ -29,7 +29,7 @@ def cell_name(values: dict[str, Any]) -> str:
         return "base"
     parts = []
     for key, value in values.items():
-        text = re.sub(r"[^A-Za-z0-9.+-]+", "-", str(value)).strip("-")
+        text = re.sub(r"[^A-Za-z0-9.+-]+", "-", str(value)).strip("-") or "none"
         parts.append(f"{SHORT_NAMES.get(key, key)}-{text}")
     return "_".join(parts)
 

@@ -24,6 +24,9 @@ def train_command(
     painter: str = typer.Option(None, help="Painter (controller)."),
     discriminator: str = typer.Option(None, help="Discriminator."),
     refiner: str = typer.Option(None, help="Refiner (identity: none)."),
+    baseline: str = typer.Option(
+        None, help="Train a conventional baseline generator (e.g. conv) instead: not a painter."
+    ),
     data: str = typer.Option(None, help="mnist, emoji, a torchvision set, or an image folder."),
     data_root: str = typer.Option(None, help="Where torchvision sets live."),
     download: bool = typer.Option(None, "--download", help="Allow torchvision downloads."),
@@ -43,6 +46,11 @@ def train_command(
         None, "--compile", help="torch.compile G and D (falls back, with a warning)."
     ),
     sample_every: int = typer.Option(None, help="Write an EMA sample grid every N steps."),
+    eval_every: int = typer.Option(
+        None, help="Measure FID/KID every N steps; keeps checkpoints/best.pt (0: never)."
+    ),
+    eval_n: int = typer.Option(None, help="Images per FID/KID measurement."),
+    eval_features: str = typer.Option(None, help="Feature extractor (default: the data's)."),
     checkpoint_every: int = typer.Option(None, help="Write a checkpoint every N steps."),
     init_from: Path = typer.Option(
         None, help="Start from this trained run or checkpoint (its painter and discriminator)."
@@ -74,6 +82,7 @@ def train_command(
         "painter": painter,
         "discriminator": discriminator,
         "refiner": refiner,
+        "baseline": baseline,
         "data": data,
         "data_root": data_root,
         "download": download,
@@ -91,6 +100,9 @@ def train_command(
         "precision": precision,
         "compile": compile_models,
         "sample_every": sample_every,
+        "eval_every": eval_every,
+        "eval_n": eval_n,
+        "eval_features": eval_features,
         "checkpoint_every": checkpoint_every,
         "quiet": quiet,
         "init_from": str(init_from) if init_from else None,

@@ -159,10 +159,9 @@ def train(
 
 def describe(config: TrainConfig) -> dict[str, Any]:
     """Model sizes for a config, without loading data or training (``--dry-run``)."""
-    from fpa.generator import FastWeightPainter
     from fpa.plugins import build_discriminator
 
-    generator = FastWeightPainter(config=config.generator_config())
+    generator = config.build_generator()
     discriminator = build_discriminator(
         config.discriminator,
         image_size=config.image_size,
@@ -173,10 +172,9 @@ def describe(config: TrainConfig) -> dict[str, Any]:
     def count(module) -> int:
         return sum(p.numel() for p in module.parameters())
 
+    parts = ("painter", "head", "refiner")
     return {
         "generator": count(generator),
-        "painter": count(generator.painter),
-        "head": count(generator.head),
-        "refiner": count(generator.refiner),
+        **{part: count(getattr(generator, part)) for part in parts if hasattr(generator, part)},
         "discriminator": count(discriminator),
     }

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from torch import nn
 
 from fpa.errors import ConfigError
-from fpa.generator import GeneratorConfig, image_hw
+from fpa.generator import FastWeightPainter, GeneratorConfig, image_hw
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,6 +85,9 @@ class TrainConfig:
     )
     discriminator_options: dict[str, Any] = field(default_factory=dict)
     refiner_options: dict[str, Any] = field(default_factory=dict)
+    # A conventional generator (e.g. "conv") trained instead of the painter, for comparison.
+    baseline: str = ""
+    baseline_options: dict[str, Any] = field(default_factory=dict)
 
     init_from: str = ""
     freeze_painter: bool = False
@@ -168,6 +172,10 @@ class TrainConfig:
             raise ConfigError(f"ema_beta must be in [0, 1); got {self.ema_beta}")
         if self.lr <= 0 or self.lr_d < 0:
             raise ConfigError("learning rates must be positive")
+        if self.baseline and (self.init_from or self.refiner != "identity"):
+            raise ConfigError(
+                "a baseline generator is trained on its own: drop --init-from and --refiner"
+            )
         if self.freeze_painter and not self.init_from:
             raise ConfigError("--freeze-painter needs --init-from RUN_OR_CKPT (a trained painter)")
         if self.diversity_weight < 0:
@@ -200,6 +208,32 @@ class TrainConfig:
             painter_options=dict(self.painter_options),
             refiner_options=dict(self.refiner_options),
         )
+
+    def build_generator(self) -> nn.Module:
+        """The generator this run trains: the painter, or the baseline when one is named."""
+        if self.baseline:
+            from fpa.baselines import BaselineConfig, BaselineGenerator
+
+            config = BaselineConfig(
+                baseline=self.baseline,
+                latent_dim=self.latent_dim,
+                image_size=self.image_size,
+                channels=self.channels,
+                options=dict(self.baseline_options),
+            )
+            return BaselineGenerator(config=config)
+        return FastWeightPainter(config=self.generator_config())
+
+    def components(self) -> dict[str, str]:
+        """The registered component of each kind this run uses (recorded in checkpoints)."""
+        if self.baseline:
+            return {"baselines": self.baseline, "discriminators": self.discriminator}
+        return {
+            "rules": self.rule,
+            "painters": self.painter,
+            "discriminators": self.discriminator,
+            "refiners": self.refiner,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -27,7 +27,6 @@ from fpa._version import __version__
 from fpa.devices import resolve_device
 from fpa.errors import ConfigError, FpaError
 from fpa.files import atomic_write_bytes
-from fpa.generator import FastWeightPainter
 from fpa.plugins import build_discriminator
 from fpa.training.augment import DiffAugment
 from fpa.training.checkpoint import checkpoint_bytes, component_origins, load_checkpoint
@@ -196,7 +195,7 @@ class Trainer:
         check_precision(config.precision, self.device)
         # The same seed on every rank: identical initial weights (DDP broadcasts rank 0's too).
         torch.manual_seed(config.seed)
-        self.generator = FastWeightPainter(config=config.generator_config()).to(self.device)
+        self.generator = config.build_generator().to(self.device)
         self.discriminator = build_discriminator(
             config.discriminator,
             image_size=config.image_size,
@@ -364,14 +363,7 @@ class Trainer:
             "best_score": self.best_score,
             "config": c.to_dict(),
             "generator_config": self.generator.config.to_dict(),
-            "components": component_origins(
-                {
-                    "rules": c.rule,
-                    "painters": c.painter,
-                    "discriminators": c.discriminator,
-                    "refiners": c.refiner,
-                }
-            ),
+            "components": component_origins(c.components()),
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "ema_generator": self.ema.module.state_dict(),
@@ -490,11 +482,7 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """Score the EMA generator against the cached real statistics, log the scores, and
         keep ``best.pt`` when the first of ``eval_metrics`` improved (lower is better)."""
-        from fpa.evaluation import Evaluator
-
         c = self.config
-        if self.evaluator is None:
-            self.evaluator = Evaluator.for_config(c, device=self.device)
         scores = self.evaluator.score(self.ema.module.eval())
         record = {"step": self.step, "event": "eval", "eval_n": c.eval_n, **scores}
         self.run_dir.append_metrics({k: _rounded(v) for k, v in record.items()})
@@ -536,6 +524,11 @@ class Trainer:
         and evaluates (the others wait for it at the next step).
         """
         c, main = self.config, self.world.is_main
+        if main and c.eval_every and self.evaluator is None:
+            from fpa.evaluation import Evaluator
+
+            # Made before the first step, so a missing extractor or weights file fails at once.
+            self.evaluator = Evaluator.for_config(c, device=self.device)
         if self.step == 0:
             self.save()
             if main:

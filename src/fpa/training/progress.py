@@ -12,6 +12,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+SCORES = ("fid", "kid")
+
 
 class ProgressReporter:
     """Shows step, images/s, the G and D losses and the time left.
@@ -32,14 +34,16 @@ class ProgressReporter:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:>6.1f} img/s"),
                 TextColumn("D {task.fields[loss_d]:.3f}  G {task.fields[loss_g]:.3f}"),
+                TextColumn("{task.fields[scores]}"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
                 console=self.console,
             )
             self.task = self.bar.add_task(
-                "train", total=total, completed=start, rate=0.0, loss_d=0.0, loss_g=0.0
+                "train", total=total, completed=start, rate=0.0, loss_d=0.0, loss_g=0.0, scores=""
             )
+        self.scores = ""
 
     def __enter__(self) -> ProgressReporter:
         if self.bar is not None:
@@ -52,10 +56,18 @@ class ProgressReporter:
 
     def update(self, step: int, metrics: dict[str, float]) -> None:
         rate, loss_d, loss_g = metrics["images_per_s"], metrics["loss_d"], metrics["loss_g"]
+        evaluated = [name for name in SCORES if name in metrics]
+        if evaluated:  # the latest FID/KID (``--eval-every``) stays shown until the next
+            self.scores = "  ".join(f"{name.upper()} {metrics[name]:.4g}" for name in evaluated)
         if self.bar is not None:
-            self.bar.update(self.task, completed=step, rate=rate, loss_d=loss_d, loss_g=loss_g)
-        elif self.shown and (step % self.every == 0 or step == self.total):
-            self.console.print(
-                f"step {step}/{self.total}  {rate:.1f} img/s  D {loss_d:.3f}  G {loss_g:.3f}",
-                highlight=False,
+            self.bar.update(
+                self.task,
+                completed=step,
+                rate=rate,
+                loss_d=loss_d,
+                loss_g=loss_g,
+                scores=self.scores,
             )
+        elif self.shown and (step % self.every == 0 or step == self.total or evaluated):
+            line = f"step {step}/{self.total}  {rate:.1f} img/s  D {loss_d:.3f}  G {loss_g:.3f}"
+            self.console.print(f"{line}  {self.scores}".rstrip(), highlight=False)
