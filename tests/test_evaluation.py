@@ -297,3 +297,17 @@ def test_evaluate_command_reports_classes(tiny_run):
     classes = json.loads(result.stdout)["classes"]
     assert sum(classes["counts"]) == 100 and len(classes["counts"]) == 10
     assert 0 <= classes["entropy_bits"] <= classes["max_entropy_bits"]
+
+
+def test_emoji_features_recognise_a_shifted_emoji():
+    from fpa.data import build_dataset
+
+    emoji = build_dataset("emoji", image_size=32, channels=3)
+    originals = torch.stack([emoji[i] for i in range(0, 4000, 40)])  # 100 different emoji
+    noise = 0.05 * torch.randn(originals.shape, generator=torch.Generator().manual_seed(0))
+    # Shifted by 2 pixels, lower contrast, noisy: an untrained net of the same shape finds ~1%.
+    changed = (torch.roll(originals, shifts=(2, -2), dims=(2, 3)) * 0.8 + noise).clamp(-1, 1)
+    extractor = fpa.build_features("emoji")
+    distances = torch.cdist(extractor(changed), extractor(originals))
+    found = (distances.argmin(dim=1) == torch.arange(len(originals))).float().mean()
+    assert found > 0.9
