@@ -160,3 +160,49 @@ def test_ablate_command_bad_input(tmp_path, arguments, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_one_at_a_time_changes_each_value_alone_from_the_base():
+    base = tiny()
+    cells = expand(
+        base,
+        {"rule": ["delta", "hebb", "oja"], "lr": [1e-3]},
+        one_at_a_time=True,
+    )
+    assert [cell.name for cell in cells] == ["base", "rule-hebb", "rule-oja", "lr-0.001"]
+    assert cells[0].config == base
+    assert (cells[2].config.rule, cells[2].config.lr) == ("oja", base.lr)
+    assert (cells[3].config.rule, cells[3].config.lr) == (base.rule, 1e-3)
+
+
+def test_a_live_claim_is_respected_and_a_stale_one_taken_over(tmp_path):
+    import socket
+    import subprocess
+
+    from fpa.ablation.claims import claim, claim_path
+
+    out = tmp_path / "grid"
+    assert claim(out, "cell")
+    assert not claim(out, "cell")  # held by this (live) process
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    claim_path(out, "rule-hebb").write_text(f"{socket.gethostname()} {dead.pid}\n")
+    result = fpa.ablate(
+        {"rule": ["hebb"]}, out=out, base=tiny(train_steps=1), eval_n=100, progress=False
+    )
+    assert result.rows[0]["steps"] == 1
+    assert not claim_path(out, "rule-hebb").exists()  # released after training
+
+
+def test_one_at_a_time_table_names_its_rows(tmp_path):
+    result = fpa.ablate(
+        {"rule": ["delta", "hebb"]},
+        out=tmp_path / "grid",
+        base=tiny(train_steps=1),
+        one_at_a_time=True,
+        eval_n=100,
+        progress=False,
+    )
+    with result.csv.open() as file:
+        table = list(csv.DictReader(file))
+    assert [(line["name"], line["rule"]) for line in table] == [("base", ""), ("rule-hebb", "hebb")]

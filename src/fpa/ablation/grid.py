@@ -34,8 +34,12 @@ def cell_name(values: dict[str, Any]) -> str:
     return "_".join(parts)
 
 
-def expand(base: TrainConfig, axes: dict[str, list[Any]]) -> list[Cell]:
-    """Every combination of the axes' values applied to ``base``, in the axes' order.
+def expand(
+    base: TrainConfig, axes: dict[str, list[Any]], *, one_at_a_time: bool = False
+) -> list[Cell]:
+    """Every combination of the axes' values applied to ``base``, in the axes' order; or,
+    ``one_at_a_time``, the base config followed by each value of each axis changed alone
+    (values equal to the base's are the base cell itself).
 
     Each config is built (and so validated) here, before anything trains.
     """
@@ -45,12 +49,23 @@ def expand(base: TrainConfig, axes: dict[str, list[Any]]) -> list[Cell]:
             raise ConfigError(f"the ablation axis {key!r} has no values")
         if len(set(map(repr, values))) != len(values):
             raise ConfigError(f"the ablation axis {key!r} repeats a value: {values}")
-    cells = []
-    for combination in itertools.product(*axes.values()):
-        values = dict(zip(axes, combination, strict=True))
-        cells.append(
-            Cell(values=values, name=cell_name(values), config=base.with_overrides(values))
-        )
+    if one_at_a_time:
+        current = base.to_dict()
+        changes = [{}] + [
+            {key: value}
+            for key, values in axes.items()
+            for value in values
+            if base.with_overrides({key: value}).to_dict()[key] != current[key]
+        ]
+    else:
+        changes = [
+            dict(zip(axes, combination, strict=True))
+            for combination in itertools.product(*axes.values())
+        ]
+    cells = [
+        Cell(values=values, name=cell_name(values), config=base.with_overrides(values))
+        for values in changes
+    ]
     names = [cell.name for cell in cells]
     if len(set(names)) != len(names):
         raise ConfigError("two grid cells would share a folder name; use distinct values")

@@ -19,13 +19,16 @@ RUN_COLUMNS = ("images_per_s", "parameters", "wall_s", "steps")
 
 
 def columns(rows: list[dict[str, Any]]) -> list[str]:
-    axes = [key for key in rows[0]["values"]] if rows else []
+    axes = list(dict.fromkeys(key for row in rows for key in row["values"]))
     scores = [c for c in SCORE_COLUMNS if any(c in row["scores"] for row in rows)]
-    return [*axes, *scores, *RUN_COLUMNS]
+    # One axis changed at a time: the cells' names say what each row changed.
+    named = any(len(row["values"]) < len(axes) for row in rows)
+    return [*(["name"] if named else []), *axes, *scores, *RUN_COLUMNS]
 
 
 def flat(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row["values"], **row["scores"], **{key: row[key] for key in RUN_COLUMNS}}
+    runs = {key: row[key] for key in RUN_COLUMNS}
+    return {"name": row["name"], **row["values"], **row["scores"], **runs}
 
 
 def formatted(value: Any) -> str:

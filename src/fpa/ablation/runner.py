@@ -9,6 +9,7 @@ where it stopped when the same command is run again.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from fpa.ablation.claims import claim, release
 from fpa.ablation.grid import Cell, expand
 from fpa.ablation.report import contact_sheet, rich_table, write_tables
 from fpa.errors import ConfigError
@@ -53,30 +55,29 @@ def ablate(
     features: str | None = None,
     inception_weights: str | None = None,
     samples_per_cell: int = 8,
+    one_at_a_time: bool = False,
     progress: bool = True,
     console: Console | None = None,
+    poll_seconds: float = 10.0,
 ) -> AblationResult:
     """Train and score each combination of ``axes`` (e.g. ``{"rule": ["delta", "hebb"]}``)
-    applied to ``base``; every cell gets ``base.train_steps`` steps, or stops early once its
-    training time reaches ``time_budget`` seconds."""
+    applied to ``base`` (or, ``one_at_a_time``, the base and each value changed alone); every
+    cell gets ``base.train_steps`` steps, or stops early once its training time reaches
+    ``time_budget`` seconds. Several processes may run the same ablation at once: each
+    trains the cells no other has claimed, and all wait for the rest."""
     base = base or TrainConfig()
     metrics = check_metrics(metrics)
     if time_budget is not None and time_budget <= 0:
         raise ConfigError(f"--time-budget must be positive; got {time_budget}")
-    cells = expand(base, axes)
+    cells = expand(base, axes, one_at_a_time=one_at_a_time)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     console = console or Console(stderr=True)
     evaluators: dict[tuple, Evaluator] = {}
-    rows = []
-    for number, cell in enumerate(cells, start=1):
-        prefix = f"[{number}/{len(cells)}] {cell.name}"
-        row = finished_row(cell, out / cell.name)
-        if row is not None:
-            console.print(f"{prefix}: done before, skipped", highlight=False, markup=False)
-        else:
-            console.print(f"{prefix}: training", highlight=False, markup=False)
-            row = run_cell(
+
+    def train_and_score(cell: Cell) -> dict[str, Any]:
+        try:
+            return run_cell(
                 cell,
                 out / cell.name,
                 time_budget=time_budget,
@@ -85,7 +86,33 @@ def ablate(
                     evaluators, config, eval_n, metrics, features, inception_weights
                 ),
             )
-        rows.append(row)
+        finally:
+            release(out, cell.name)
+
+    rows: dict[str, dict[str, Any]] = {}
+    waiting: list[Cell] = []
+    for number, cell in enumerate(cells, start=1):
+        prefix = f"[{number}/{len(cells)}] {cell.name}"
+        row = finished_row(cell, out / cell.name)
+        if row is not None:
+            console.print(f"{prefix}: done before, skipped", highlight=False, markup=False)
+            rows[cell.name] = row
+        elif claim(out, cell.name):
+            console.print(f"{prefix}: training", highlight=False, markup=False)
+            rows[cell.name] = train_and_score(cell)
+        else:
+            console.print(f"{prefix}: another process trains it", highlight=False, markup=False)
+            waiting.append(cell)
+    while waiting:  # cells other processes train: wait for their results, or take them over
+        time.sleep(poll_seconds)
+        for cell in list(waiting):
+            row = finished_row(cell, out / cell.name)
+            if row is None and claim(out, cell.name):
+                row = train_and_score(cell)
+            if row is not None:
+                rows[cell.name] = row
+                waiting.remove(cell)
+    rows = [rows[cell.name] for cell in cells]
     csv_path, json_path = write_tables(rows, out)
     sheet = atomic_write_bytes(out / SHEET_FILE, sheet_of(rows, out, samples_per_cell))
     console.print(rich_table(rows, title=f"ablation in {out}"))

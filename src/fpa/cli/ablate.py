@@ -61,11 +61,17 @@ def ablate_command(
     features: str = typer.Option(None, help="Feature extractor (default: the data's)."),
     inception_weights: Path = typer.Option(None, help="Inception weights, for inception."),
     samples: int = typer.Option(8, help="Samples per configuration in the contact sheet."),
+    one_at_a_time: bool = typer.Option(
+        False,
+        "--one-at-a-time",
+        help="The base config, then each axis value changed alone (not every combination).",
+    ),
     out: Path = typer.Option(Path("runs/ablation"), help="Folder of the runs and the table."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Train every combination on the same budget; write a table (CSV, JSON) and a contact
-    sheet. Run the same command again to resume: finished configurations are skipped."""
+    sheet. Run the same command again to resume: finished configurations are skipped; run it
+    in several processes at once and they share the work."""
     from fpa.ablation import ablate
     from fpa.training import resolve_config
 
@@ -112,6 +118,7 @@ def ablate_command(
         features=features,
         inception_weights=str(inception_weights) if inception_weights else None,
         samples_per_cell=samples,
+        one_at_a_time=one_at_a_time,
         progress=not quiet,
     )
     typer.echo(f"table: {result.csv} and {result.json}; samples: {result.contact_sheet}")
