@@ -17,7 +17,15 @@ from typer.testing import CliRunner
 import fpa
 from conftest import plugged_in, requires_cuda
 from fpa.cli import app
-from fpa.training import TrainConfig, TrainingDivergedError, prepare_run, resolve_config, train
+from fpa.training import (
+    PRESETS,
+    TrainConfig,
+    TrainingDivergedError,
+    describe,
+    prepare_run,
+    resolve_config,
+    train,
+)
 from fpa.training.checkpoint import CheckpointError, load_checkpoint
 from rule_fixtures import StepOnlyDeltaRule
 from tiny_runs import tiny
@@ -449,3 +457,19 @@ def test_a_second_interrupt_is_one_line_and_exit_code_130(tmp_path, monkeypatch)
     result = runner.invoke(app, ["train", "--out", str(tmp_path / "run")])
     assert result.exit_code == 130
     assert result.output.strip() == "interrupted"
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_resolves_and_builds(name):
+    config = resolve_config(preset_name=name)
+    sizes = describe(config)
+    assert sizes["generator"] > 0 and sizes["discriminator"] > 0
+
+
+def test_fpa_64_is_the_paper_recipe_with_our_changes():
+    paper = resolve_config(preset_name="paper-64").to_dict()
+    ours = resolve_config(preset_name="fpa-64").to_dict()
+    changed = {key for key in paper if paper[key] != ours[key]}
+    assert changed == {"learned_canvas", "normalize_features", "diversity_weight", "betas"}
+    emoji = resolve_config(preset_name="cpu-emoji")
+    assert (emoji.data, emoji.channels) == ("emoji", 3)

@@ -12,6 +12,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Small enough to show digits on a 2-core CPU in about ten minutes. The choices that differ
     # from the paper (betas, discriminator, sizes) were measured on such a CPU: see the README.
     "cpu-demo": {},
+    # The cpu-demo recipe on the built-in OpenMoji emoji, in colour (32×32 RGB on white).
+    "cpu-emoji": {"data": "emoji", "channels": 3},
     # The paper's CelebA 64×64 configuration (Irie & Schmidhuber 2023, "lstm_delta_split_v2").
     "paper-64": {
         "data": "celeba",
@@ -45,6 +47,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sample_every": 1000,
         "checkpoint_every": 1000,
     },
+}
+# Our GPU recipe: the paper's painter and discriminator at 64×64 with the changes that made
+# painters train on the CPU (docs/quality-study.md): a learned canvas, LayerNorm before the
+# head, the mode-seeking term, and Adam betas (0, 0.99). Not yet measured on a GPU.
+PRESETS["fpa-64"] = {
+    **PRESETS["paper-64"],
+    "learned_canvas": True,
+    "normalize_features": True,
+    "diversity_weight": 0.2,
+    "betas": [0.0, 0.99],
 }
 
 
