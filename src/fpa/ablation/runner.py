@@ -24,10 +24,8 @@ from fpa.ablation.report import contact_sheet, rich_table, write_tables
 from fpa.errors import ConfigError
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
 from fpa.files import atomic_write_bytes
-from fpa.training import TrainConfig, prepare_run
+from fpa.training import TrainConfig, train
 from fpa.training.checkpoint import load_generator
-from fpa.training.progress import ProgressReporter
-from fpa.training.stopping import stop_on_signals
 
 RESULT_FILE = "ablation.json"
 SHEET_FILE = "contact_sheet.png"
@@ -178,37 +176,25 @@ def run_cell(
 ) -> dict[str, Any]:
     """Train (or resume) one cell to its budget, score its EMA generator, save its row."""
     resume = (run_dir / "checkpoints" / "latest.pt").is_file()
-    trainer = prepare_run(cell.config, out=run_dir, resume=resume)
-    config = trainer.config
-    reporter = ProgressReporter(
-        total=config.train_steps,
-        start=trainer.step,
-        quiet=config.quiet or not progress,
-        every=config.sample_every,
+    result = train(
+        cell.config, out=run_dir, resume=resume, progress=progress, time_budget=time_budget
     )
-
-    with stop_on_signals() as stop, reporter:
-
-        def should_stop() -> bool:
-            over_budget = time_budget is not None and trainer.elapsed >= time_budget
-            return stop() or over_budget
-
-        trainer.run(stop_requested=should_stop, on_step=reporter.update)
-        if stop():
-            raise KeyboardInterrupt
-    scores = evaluator(config).score(trainer.ema.module)
-    steps = trainer.step
+    if result.status == "interrupted":
+        raise KeyboardInterrupt
+    generator = load_generator(run_dir, ema=True, device=config_device(cell.config))
+    config = cell.config
+    images = result.step * config.batch_size * config.grad_accum
     row = {
         "name": cell.name,
         "values": cell.values,
-        "scores": scores,
-        "images_per_s": steps * config.batch_size * config.grad_accum / max(trainer.elapsed, 1e-9),
-        "parameters": sum(p.numel() for p in trainer.generator.parameters()),
-        "wall_s": trainer.elapsed,
-        "steps": steps,
+        "scores": evaluator(config).score(generator),
+        "images_per_s": images / max(result.elapsed_seconds, 1e-9),
+        "parameters": sum(p.numel() for p in generator.parameters()),
+        "wall_s": result.elapsed_seconds,
+        "steps": result.step,
         "run_dir": str(run_dir),
     }
-    record = {"config": cell.config.to_dict(), "row": row}
+    record = {"config": config.to_dict(), "row": row}
     atomic_write_bytes(run_dir / RESULT_FILE, (json.dumps(record, indent=2) + "\n").encode())
     return row
 

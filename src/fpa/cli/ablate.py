@@ -41,7 +41,9 @@ def ablate_command(
     vary: list[str] = typer.Option(
         None, help="Any other axis: KEY=V1,V2 or KEY=[V1,V2] (TOML values); repeatable."
     ),
-    preset: str = typer.Option(None, help="The base config's preset: cpu-demo (default), cpu-emoji, paper-64, fpa-64."),
+    preset: str = typer.Option(
+        None, help="The base config's preset: cpu-demo (default), cpu-emoji, paper-64, fpa-64."
+    ),
     config: Path = typer.Option(None, help="TOML file of base training options."),
     set_option: list[str] = typer.Option(
         None, "--set", help="A base training option as KEY=VALUE (TOML value); repeatable."

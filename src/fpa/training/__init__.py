@@ -130,9 +130,13 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    time_budget: float | None = None,
     **changes: Any,
 ) -> TrainResult:
     """Train (or resume) a run in ``out``; Ctrl-C/SIGTERM save a checkpoint and return.
+
+    ``time_budget`` stops (with a checkpoint, status ``"budget"``) once the run's training
+    time, counted over resumes, reaches that many seconds.
 
     Started by ``torchrun``, every process calls this: they join one process group and train
     one model, ``batch_size`` being the global batch over all of them.
@@ -153,7 +157,14 @@ def train(
             shown=world.is_main,
         )
         with stop_on_signals() as stop, reporter:
-            result = trainer.run(stop_requested=stop, on_step=reporter.update)
+
+            def stop_requested() -> bool:
+                over_budget = time_budget is not None and trainer.elapsed >= time_budget
+                return stop() or over_budget
+
+            result = trainer.run(stop_requested=stop_requested, on_step=reporter.update)
+            if result.status == "interrupted" and not stop():
+                result.status = "budget"
     return result
 
 
