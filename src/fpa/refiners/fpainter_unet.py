@@ -24,7 +24,13 @@ from torch import Tensor, nn
 
 from fpa.discriminators.blocks import ChanNorm
 from fpa.errors import ConfigError
-from fpa.refiners.unet import FullAttention, PreNormResidual, ResnetBlock, _image_hw
+from fpa.refiners.unet import (
+    FullAttention,
+    PreNormResidual,
+    ResnetBlock,
+    _image_hw,
+    check_level_sides,
+)
 
 BLOCKS_PER_LEVEL = 2
 
@@ -163,12 +169,7 @@ class FpainterUNetRefiner(nn.Module):
                 f"fpainter-unet widths ({width} × {multipliers}) must be positive multiples of "
                 f"groups ({groups})"
             )
-        factor = 2 ** (len(multipliers) - 1)
-        if height < 1 or width_px < 1 or height % factor or width_px % factor:
-            raise ConfigError(
-                f"fpainter-unet image sides must be positive multiples of {factor} for "
-                f"{len(multipliers)} levels; got {height}×{width_px}"
-            )
+        check_level_sides("fpainter-unet", height, width_px, levels=len(multipliers))
 
     def forward(self, images: Tensor) -> Tensor:
         if images.shape[1:] != (self.channels, *self.image_size):

@@ -249,12 +249,7 @@ class UNetRefiner(nn.Module):
             raise ConfigError(
                 f"unet width ({width}) must be a positive multiple of groups ({groups})"
             )
-        factor = 2 ** (len(multipliers) - 1)
-        if height < 1 or width_px < 1 or height % factor or width_px % factor:
-            raise ConfigError(
-                f"unet image sides must be positive multiples of {factor} for {len(multipliers)} "
-                f"levels; got {height}×{width_px} (use fewer multipliers or another size)"
-            )
+        check_level_sides("unet", height, width_px, levels=len(multipliers))
 
     def forward(self, images: Tensor) -> Tensor:
         if images.shape[1:] != (self.channels, *self.image_size):
@@ -277,3 +272,13 @@ class UNetRefiner(nn.Module):
         # In float32 even under bf16 autocast, where (1 - EDGE) would round to 1 and atanh to inf.
         logits = torch.atanh(images.float().clamp(-1, 1) * (1 - EDGE))
         return torch.tanh(logits + delta.float()).to(images.dtype)
+
+
+def check_level_sides(kind: str, height: int, width: int, *, levels: int) -> None:
+    """A U-Net of ``levels`` resolutions halves the sides ``levels - 1`` times."""
+    factor = 2 ** (levels - 1)
+    if height < 1 or width < 1 or height % factor or width % factor:
+        raise ConfigError(
+            f"{kind} image sides must be positive multiples of {factor} for {levels} levels; "
+            f"got {height}×{width} (use fewer multipliers or another size)"
+        )
