@@ -647,3 +647,35 @@ def test_a_value_tanh_the_authors_model_lacks_is_refused(tmp_path):
     authors_checkpoint(path, spec)
     result = invoke(*import_args(path, spec, tmp_path / "run"), "--value-tanh")
     assert result.exit_code == 2 and "has no value tanh" in result.output
+
+
+def test_the_run_config_rebuilds_the_imported_generator_exactly(tmp_path):
+    spec = Spec("lstm_delta_split_v2")
+    path, run = tmp_path / "model.pt", tmp_path / "run"
+    authors_checkpoint(path, spec)
+    imported = import_fpainter(path, model_type=spec.model_type, out=run)
+    state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    config = fpa.training.TrainConfig.from_dict(state["config"])
+    assert config.generator_config() == imported.config  # output activation included
+
+
+def test_an_imported_run_cannot_resume_but_can_be_fine_tuned(tmp_path):
+    from fpa.training import prepare_run, resolve_config
+
+    spec = Spec("lstm_delta")
+    path, run = tmp_path / "model.pt", tmp_path / "run"
+    authors_checkpoint(path, spec)
+    import_fpainter(path, model_type=spec.model_type, out=run, paint_steps=spec.steps)
+    resumed = invoke("train", "--out", str(run), "--resume")
+    assert resumed.exit_code == 2
+    assert "--init-from" in resumed.output and "Traceback" not in resumed.output
+
+    side = (spec.side, spec.side)
+    overrides = {"data": "mnist", "image_size": side, "channels": spec.channels}
+    config = resolve_config(overrides={**overrides, "init_from": str(run), "device": "cpu"})
+    trainer = prepare_run(config.with_overrides({"reset_discriminator": True}), out=tmp_path / "ft")
+    assert trainer.generator.config.output_activation == "unit-tanh"
+    ema = fpa.load(run)
+    z = torch.randn(2, ema.latent_dim)
+    with torch.no_grad():
+        assert torch.allclose(trainer.generator.eval()(z), ema(z), atol=1e-6)

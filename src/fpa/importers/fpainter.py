@@ -646,6 +646,7 @@ def run_files(imported: FpainterImport) -> tuple[str, bytes]:
             "key_activation": config.key_activation,
             "value_activation": config.value_activation,
             "rate_activation": config.rate_activation,
+            "output_activation": config.output_activation,
             "per_row_rate": config.per_row_rate,
             "learned_canvas": config.learned_canvas,
             "normalize_features": config.normalize_features,
@@ -665,14 +666,7 @@ def run_files(imported: FpainterImport) -> tuple[str, bytes]:
         "step": 0,
         "config": train_config.to_dict(),
         "generator_config": config.to_dict(),
-        "components": component_origins(
-            {
-                "rules": config.rule,
-                "painters": config.painter,
-                "discriminators": train_config.discriminator,
-                "refiners": config.refiner,
-            }
-        ),
+        "components": component_origins(train_config.components()),
         "generator": imported.generator.state_dict(),
         "ema_generator": imported.ema_generator.state_dict(),
         "discriminator": discriminator.state_dict(),

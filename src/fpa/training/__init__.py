@@ -76,6 +76,12 @@ def read_run(
     state = None
     if resume:
         state = load_checkpoint(run_dir.latest_checkpoint)
+        if "optimizer_g" not in state:
+            raise ConfigError(
+                f"{run_dir.root} holds no training state (an imported model?), so it cannot be "
+                f"resumed; fine-tune it with: fpa train --init-from {run_dir.root} "
+                "--reset-discriminator"
+            )
         saved = TrainConfig.from_dict(state["config"])
         requested = dict(changes)
         if config is not None:

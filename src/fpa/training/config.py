@@ -36,6 +36,7 @@ PAINTER_FIELDS = (
     "key_activation",
     "value_activation",
     "rate_activation",
+    "output_activation",
     "per_row_rate",
     "learned_canvas",
     "normalize_features",
@@ -75,6 +76,7 @@ class TrainConfig:
     key_activation: str = "softmax"
     value_activation: str = "none"
     rate_activation: str = "sigmoid"
+    output_activation: str = "tanh"
     per_row_rate: bool = False
     learned_canvas: bool = True
     normalize_features: bool = True
@@ -200,6 +202,7 @@ class TrainConfig:
             key_activation=self.key_activation,
             value_activation=self.value_activation,
             rate_activation=self.rate_activation,
+            output_activation=self.output_activation,
             per_row_rate=self.per_row_rate,
             learned_canvas=self.learned_canvas,
             normalize_features=self.normalize_features,
