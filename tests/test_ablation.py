@@ -206,3 +206,14 @@ def test_one_at_a_time_table_names_its_rows(tmp_path):
     with result.csv.open() as file:
         table = list(csv.DictReader(file))
     assert [(line["name"], line["rule"]) for line in table] == [("base", ""), ("rule-hebb", "hebb")]
+
+
+def test_a_cell_saved_before_a_new_config_field_existed_still_counts(tmp_path):
+    out = tmp_path / "grid"
+    first = fpa.ablate({"rule": ["delta"]}, out=out, base=tiny(train_steps=1), eval_n=100)
+    saved = out / "rule-delta" / "ablation.json"
+    record = json.loads(saved.read_text())
+    del record["config"]["baseline"]  # as written by an fpa that had no such field
+    saved.write_text(json.dumps(record))
+    again = fpa.ablate({"rule": ["delta"]}, out=out, base=tiny(train_steps=1), eval_n=100)
+    assert again.rows == first.rows

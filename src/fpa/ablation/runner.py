@@ -21,7 +21,7 @@ from rich.console import Console
 from fpa.ablation.claims import claim, release
 from fpa.ablation.grid import Cell, expand
 from fpa.ablation.report import contact_sheet, rich_table, write_tables
-from fpa.errors import ConfigError
+from fpa.errors import ConfigError, FpaError
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
 from fpa.files import atomic_write_bytes
 from fpa.training import TrainConfig, train
@@ -127,7 +127,11 @@ def finished_row(cell: Cell, run_dir: Path) -> dict[str, Any] | None:
         saved = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if saved.get("config") != cell.config.to_dict():
+    try:  # read through TrainConfig: fields added to fpa since then take their defaults
+        same = TrainConfig.from_dict(saved.get("config", {})) == cell.config
+    except FpaError:
+        same = False
+    if not same:
         raise ConfigError(
             f"{run_dir} holds a finished run of another configuration; use another --out "
             "or remove that folder"
