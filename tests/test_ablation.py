@@ -217,3 +217,6 @@ def test_a_cell_saved_before_a_new_config_field_existed_still_counts(tmp_path):
     saved.write_text(json.dumps(record))
     again = fpa.ablate({"rule": ["delta"]}, out=out, base=tiny(train_steps=1), eval_n=100)
     assert again.rows == first.rows
+    # How a run reports (quiet, sample cadence) does not make it another configuration.
+    louder = tiny(train_steps=1, quiet=False, sample_every=7)
+    assert fpa.ablate({"rule": ["delta"]}, out=out, base=louder, eval_n=100).rows == first.rows

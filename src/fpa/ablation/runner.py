@@ -26,10 +26,14 @@ from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
 from fpa.files import atomic_write_bytes
 from fpa.training import TrainConfig, train
 from fpa.training.checkpoint import load_generator
+from fpa.training.config import RESUMABLE_FIELDS
 
 RESULT_FILE = "ablation.json"
 SHEET_FILE = "contact_sheet.png"
 SAMPLE_SEED = 12345
+# Fields that change where and how a run reports, not what it learns: a finished cell counts
+# whatever they were (``train_steps``, which sets the budget, is not among them).
+PRESENTATION_FIELDS = RESUMABLE_FIELDS - {"train_steps"}
 
 
 @dataclass
@@ -128,9 +132,13 @@ def finished_row(cell: Cell, run_dir: Path) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError):
         return None
     try:  # read through TrainConfig: fields added to fpa since then take their defaults
-        same = TrainConfig.from_dict(saved.get("config", {})) == cell.config
+        before = TrainConfig.from_dict(saved.get("config", {})).to_dict()
     except FpaError:
-        same = False
+        before = {}
+    now = cell.config.to_dict()
+    same = bool(before) and all(
+        before[key] == now[key] for key in now if key not in PRESENTATION_FIELDS
+    )
     if not same:
         raise ConfigError(
             f"{run_dir} holds a finished run of another configuration; use another --out "
