@@ -470,6 +470,13 @@ def test_fpa_64_is_the_paper_recipe_with_our_changes():
     paper = resolve_config(preset_name="paper-64").to_dict()
     ours = resolve_config(preset_name="fpa-64").to_dict()
     changed = {key for key in paper if paper[key] != ours[key]}
-    assert changed == {"learned_canvas", "normalize_features", "diversity_weight", "betas"}
+    assert changed == {
+        "rate_activation",
+        "learned_canvas",
+        "normalize_features",
+        "diversity_weight",
+        "betas",
+    }
+    assert (paper["rate_activation"], ours["rate_activation"]) == ("sigmoid", "softplus")
     emoji = resolve_config(preset_name="cpu-emoji")
     assert (emoji.data, emoji.channels) == ("emoji", 3)

@@ -30,6 +30,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "input_size": 128,
         },
         "rule_options": {"first_step_unit_rate": True},
+        "rate_activation": "sigmoid",
         "learned_canvas": False,
         "normalize_features": False,
         "discriminator": "lightgan",
@@ -49,10 +50,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 # Our GPU recipe: the paper's painter and discriminator at 64×64 with the changes that made
-# painters train on the CPU (docs/quality-study.md): a learned canvas, LayerNorm before the
-# head, the mode-seeking term, and Adam betas (0, 0.99). Not yet measured on a GPU.
+# painters train on the CPU (docs/quality-study.md): softplus rates, a learned canvas,
+# LayerNorm before the head, the mode-seeking term, and Adam betas (0, 0.99). Not yet
+# measured on a GPU.
 PRESETS["fpa-64"] = {
     **PRESETS["paper-64"],
+    "rate_activation": "softplus",
     "learned_canvas": True,
     "normalize_features": True,
     "diversity_weight": 0.2,
