@@ -75,7 +75,7 @@ class TrainConfig:
     latent_dim: int = 64
     key_activation: str = "softmax"
     value_activation: str = "none"
-    # softplus, not the paper's sigmoid: FID 4.2 against 5.9 at the cpu-demo budget
+    # softplus, not the paper's sigmoid: FID 4.2 against 6.0 at the cpu-demo budget
     # (docs/quality-study.md); paper-64 keeps sigmoid.
     rate_activation: str = "softplus"
     output_activation: str = "tanh"
@@ -114,7 +114,9 @@ class TrainConfig:
     regularizer: str = "gp"
     reg_weight: float = 10.0
     reg_every: int = 4
-    augment: str = "auto"
+    # Off by default: on the 5,000 embedded digits DiffAugment cost FID at the cpu-demo budget
+    # (2.3 without, 4.2 with; docs/quality-study.md). "auto" switches it on below 30,000 images.
+    augment: str = "off"
     augment_ops: tuple[str, ...] = ("flip", "translation", "cutout")
     augment_prob: float = 0.5
 
