@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from fpa.errors import ConfigError
+from fpa.evaluation.sampling import seeded_images
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,9 @@ def class_histogram(
     """Classify ``n`` samples from seeded latents with ``classifier.logits``."""
     if not hasattr(classifier, "logits") or not hasattr(classifier, "num_classes"):
         raise ConfigError("class histograms need a classifier feature extractor, e.g. digits")
-    device = next(generator.parameters()).device
-    latents = torch.Generator().manual_seed(seed)
-    predicted = []
-    was_training = generator.training
-    generator.eval()
-    try:
-        for start in range(0, n, batch_size):
-            size = min(batch_size, n - start)
-            z = torch.randn(size, generator.latent_dim, generator=latents).to(device)
-            predicted.append(classifier.logits(generator(z).float()).argmax(dim=1).cpu())
-    finally:
-        generator.train(was_training)
+    predicted = [
+        classifier.logits(images).argmax(dim=1).cpu()
+        for images in seeded_images(generator, n=n, batch_size=batch_size, seed=seed)
+    ]
     counts = torch.bincount(torch.cat(predicted), minlength=classifier.num_classes)
     return ClassHistogram(counts=counts.tolist())

@@ -20,6 +20,7 @@ from torch import nn
 from fpa.errors import ConfigError
 from fpa.evaluation.metrics import FeatureStats, scores
 from fpa.evaluation.real_stats import SUBSET_SEED, RealStats, real_stats, stats_key
+from fpa.evaluation.sampling import seeded_images
 from fpa.features.base import FeatureExtractor, check_extractor, default_features
 from fpa.plugins import build_features
 
@@ -170,28 +171,19 @@ class Evaluator:
 
         return real_stats(key, compute, use_cache=use_cache)
 
-    @torch.no_grad()
     def generated_features(self, generator: nn.Module, *, seed: int = 0) -> torch.Tensor:
         """Features of ``n`` images from seeded latents; the generator's mode is restored."""
-        was_training = generator.training
-        generator.eval()
-        latents = torch.Generator().manual_seed(seed)
-        chunks = []
-        try:
-            for start in range(0, self.n, self.batch_size):
-                size = min(self.batch_size, self.n - start)
-                z = torch.randn(size, generator.latent_dim, generator=latents)
-                images = generator(z.to(self.device)).float()
-                expected = (self.channels, *self.image_size)
-                if tuple(images.shape[1:]) != expected:
-                    raise ConfigError(
-                        f"the generator paints {tuple(images.shape[1:])} (C, H, W) images but "
-                        f"the data is {expected}"
-                    )
-                chunks.append(self.extractor(images).cpu())
-                self.progress("generated", start + size, self.n)
-        finally:
-            generator.train(was_training)
+        expected = (self.channels, *self.image_size)
+        chunks, done = [], 0
+        for images in seeded_images(generator, n=self.n, batch_size=self.batch_size, seed=seed):
+            if tuple(images.shape[1:]) != expected:
+                raise ConfigError(
+                    f"the generator paints {tuple(images.shape[1:])} (C, H, W) images but "
+                    f"the data is {expected}"
+                )
+            chunks.append(self.extractor(images).cpu())
+            done += len(images)
+            self.progress("generated", done, self.n)
         return torch.cat(chunks)
 
     def score(self, generator: nn.Module, *, seed: int = 0) -> dict[str, float]:

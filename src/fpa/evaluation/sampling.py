@@ -1,0 +1,27 @@
+"""Images from seeded latents, in batches: what every score of a generator starts from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def seeded_images(
+    generator: nn.Module, *, n: int, batch_size: int, seed: int
+) -> Iterator[torch.Tensor]:
+    """``n`` images in batches of at most ``batch_size``, as float, from standard normal
+    latents drawn with ``seed``; the generator runs in eval mode and gets its mode back."""
+    device = next(generator.parameters()).device
+    latents = torch.Generator().manual_seed(seed)
+    was_training = generator.training
+    generator.eval()
+    try:
+        for start in range(0, n, batch_size):
+            size = min(batch_size, n - start)
+            z = torch.randn(size, generator.latent_dim, generator=latents)
+            yield generator(z.to(device)).float()
+    finally:
+        generator.train(was_training)
