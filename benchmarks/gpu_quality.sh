@@ -5,20 +5,13 @@
 #   2. More seeds of the cpu-demo comparison on digits: the default painter and the conv
 #      baseline, seeds 1 and 2, 1,800 steps each, with the digit-class histogram.
 #   3. cpu-emoji at its full 1,800 steps: the painter and the conv baseline.
-# Writes one gpu_quality.tar.gz (every run folder without checkpoints) into the folder given
+# Writes one gpu-quality.tar.gz (every run folder without checkpoints) into the folder given
 # as the first argument (default: $OUT, else ./gpu-quality). QUICK=1 shrinks every budget to
 # seconds, to try the script on a CPU first.
 #
 #     bash benchmarks/gpu_quality.sh results/
-set -uo pipefail
-cd "$(dirname "$0")/.."
-OUT_DIR="${1:-${OUT:-gpu-quality}}"
-mkdir -p "$OUT_DIR"
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
-PY="${PYTHON:-python3}"
-RUNS="${RUNS:-/tmp/fpa-gpu-quality}"
-rm -rf "$RUNS" && mkdir -p "$RUNS"
-START=$SECONDS
+NAME=gpu-quality THREADS=2
+source "$(dirname "$0")/gpu_runs.sh"
 
 if [ "${QUICK:-0}" = 1 ]; then
   TRAIN_SECONDS=20 WALL=240 EVAL_N=100 SMALL=(--train-steps 4 --batch-size 8 --eval-n 100)
@@ -50,10 +43,4 @@ for cell in "$RUNS"/digits-seeds/*/; do
     >"$cell/eval_classes.json" 2>"$cell/eval_classes.err"
 done
 
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader \
-  >"$RUNS/gpu.txt" 2>&1
-"$PY" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda)" \
-  >"$RUNS/torch.txt"
-echo "gpu_quality: $((SECONDS - START)) s" | tee "$RUNS/elapsed.txt"
-tar -C "$RUNS" --exclude='*.pt' -czf "$OUT_DIR/gpu_quality.tar.gz" .
-ls -la "$OUT_DIR"
+pack_runs

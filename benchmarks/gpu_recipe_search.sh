@@ -4,20 +4,13 @@
 # and 2, scored on the offline digits features with the class histogram; ten processes share
 # the card (ablate's claims hand out the cells). The steps, not the device, set the budget, so
 # what wins here is what to confirm on the CPU.
-# Writes one gpu_recipe.tar.gz (every run folder without checkpoints) into the folder given as
+# Writes one gpu-recipe.tar.gz (every run folder without checkpoints) into the folder given as
 # the first argument (default: $OUT, else ./gpu-recipe). QUICK=1 shrinks every budget to
 # seconds, to try the script on a CPU first.
 #
 #     bash benchmarks/gpu_recipe_search.sh results/
-set -uo pipefail
-cd "$(dirname "$0")/.."
-OUT_DIR="${1:-${OUT:-gpu-recipe}}"
-mkdir -p "$OUT_DIR"
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
-PY="${PYTHON:-python3}"
-RUNS="${RUNS:-/tmp/fpa-gpu-recipe}"
-rm -rf "$RUNS" && mkdir -p "$RUNS"
-START=$SECONDS
+NAME=gpu-recipe THREADS=1
+source "$(dirname "$0")/gpu_runs.sh"
 
 if [ "${QUICK:-0}" = 1 ]; then
   WALL=200 EVAL_N=100 WORKERS=1 BUDGET=(--train-steps 2 --batch-size 8 --eval-n 100)
@@ -50,8 +43,4 @@ for cell in "$RUNS"/seed-*/*/; do
 done
 wait
 
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader \
-  >"$RUNS/gpu.txt" 2>&1
-echo "gpu_recipe_search: $((SECONDS - START)) s" | tee "$RUNS/elapsed.txt"
-tar -C "$RUNS" --exclude='*.pt' -czf "$OUT_DIR/gpu_recipe.tar.gz" .
-ls -la "$OUT_DIR"
+pack_runs

@@ -51,8 +51,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 # Our GPU recipe: the paper's painter and discriminator at 64×64 with the changes that made
 # painters train on the CPU (docs/quality-study.md): softplus rates, a learned canvas,
-# LayerNorm before the head, the mode-seeking term, and Adam betas (0, 0.99). Not yet
-# measured on a GPU.
+# LayerNorm before the head, the mode-seeking term, and Adam betas (0, 0.99). On an H100,
+# 270 s on 64×64 emoji: FID 122 against paper-64's 315 (section 5 there). It keeps the
+# paper's GP: R1 was measured at 32×32 only.
 PRESETS["fpa-64"] = {
     **PRESETS["paper-64"],
     "rate_activation": "softplus",
