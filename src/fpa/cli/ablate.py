@@ -42,7 +42,8 @@ def ablate_command(
         None, help="Any other axis: KEY=V1,V2 or KEY=[V1,V2] (TOML values); repeatable."
     ),
     preset: str = typer.Option(
-        None, help="The base config's preset: cpu-demo (default), cpu-emoji, paper-64, fpa-64."
+        None,
+        help="Base preset: cpu-demo (default), cpu-demo-512, cpu-emoji, paper-64, fpa-64.",
     ),
     config: Path = typer.Option(None, help="TOML file of base training options."),
     set_option: list[str] = typer.Option(
