@@ -285,6 +285,7 @@ def test_config_round_trips_through_toml(tmp_path):
         (["--precision", "fp16", "--device", "cpu"], "fp16 needs a CUDA device"),
         (["--set", "betas=[2, 3]"], "betas"),
         (["--set", "nonsense"], "KEY=VALUE"),
+        (["--time-budget", "0"], "--time-budget must be positive"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
@@ -324,6 +325,21 @@ def test_cli_trains_with_a_config_file_and_flags(tmp_path):
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
     assert state["config"]["rule"] == "hebb" and state["step"] == 2
     assert os.path.exists(tmp_path / "run" / "samples" / "latest.png")
+
+
+def test_cli_time_budget_stops_with_a_checkpoint_and_resume_goes_on(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny(train_steps=5).to_toml())
+    run = tmp_path / "run"
+    stopped = runner.invoke(
+        app, ["train", "--config", str(config), "--time-budget", "1e-9", "--out", str(run)]
+    )
+    assert stopped.exit_code == 0, stopped.output
+    assert "time budget reached at step 1" in stopped.output
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["step"] == 1
+    finished = runner.invoke(app, ["train", "--out", str(run), "--resume"])
+    assert finished.exit_code == 0, finished.output
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["step"] == 5
 
 
 @requires_cuda

@@ -71,6 +71,11 @@ def train_command(
     set_option: list[str] = typer.Option(
         None, "--set", help="Any other option as KEY=VALUE (TOML value), e.g. --set betas=[0.5,0.9]"
     ),
+    time_budget: float = typer.Option(
+        None,
+        "--time-budget",
+        help="Stop with a checkpoint after this many seconds of training (--resume goes on).",
+    ),
     quiet: bool = typer.Option(None, "--quiet", help="Plain log lines instead of a progress bar."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print config and model sizes only."),
 ) -> None:
@@ -137,7 +142,12 @@ def train_command(
             console.print(json.dumps({"parameters": sizes}, indent=2), highlight=False)
         return
     result = train(
-        resolved, out=out, resume=resume, overwrite=overwrite, **(changes if resume else {})
+        resolved,
+        out=out,
+        resume=resume,
+        overwrite=overwrite,
+        time_budget=time_budget,
+        **(changes if resume else {}),
     )
     if result.status == "interrupted":
         if not main_process:
@@ -149,6 +159,13 @@ def train_command(
         )
         raise typer.Exit(code=INTERRUPTED)
     if not main_process:
+        return
+    if result.status == "budget":
+        console.print(
+            f"time budget reached at step {result.step} ({result.elapsed_seconds:.0f} s of "
+            f"training); checkpoint saved. Continue with: fpa train --out {out} --resume",
+            highlight=False,
+        )
         return
     console.print(
         f"done: {result.step} steps in {result.elapsed_seconds:.0f} s "

@@ -147,6 +147,8 @@ def train(
     Started by ``torchrun``, every process calls this: they join one process group and train
     one model, ``batch_size`` being the global batch over all of them.
     """
+    if time_budget is not None and time_budget <= 0:
+        raise ConfigError(f"--time-budget must be positive; got {time_budget}")
     world = World.from_env()
     if not resume:  # refuse a batch that does not split before waiting for the other ranks
         per_rank_batch((config or TrainConfig()).with_overrides(changes), world)
