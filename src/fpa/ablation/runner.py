@@ -24,7 +24,7 @@ from fpa.ablation.report import contact_sheet, rich_table, write_tables
 from fpa.errors import ConfigError, FpaError
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
 from fpa.files import atomic_write_bytes
-from fpa.training import TrainConfig, train
+from fpa.training import TrainConfig, check_time_budget, train
 from fpa.training.checkpoint import load_generator
 from fpa.training.config import RESUMABLE_FIELDS
 
@@ -69,8 +69,7 @@ def ablate(
     trains the cells no other has claimed, and all wait for the rest."""
     base = base or TrainConfig()
     metrics = check_metrics(metrics)
-    if time_budget is not None and time_budget <= 0:
-        raise ConfigError(f"--time-budget must be positive; got {time_budget}")
+    check_time_budget(time_budget)
     cells = expand(base, axes, one_at_a_time=one_at_a_time)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ __all__ = [
     "Trainer",
     "TrainingDivergedError",
     "World",
+    "check_time_budget",
     "describe",
     "prepare_run",
     "resolve_config",
@@ -129,6 +130,12 @@ def prepare_run(
     return trainer
 
 
+def check_time_budget(time_budget: float | None) -> None:
+    """Refuse a time budget that is not a positive number of seconds (train and ablate)."""
+    if time_budget is not None and time_budget <= 0:
+        raise ConfigError(f"--time-budget must be positive; got {time_budget}")
+
+
 def train(
     config: TrainConfig | None = None,
     *,
@@ -147,8 +154,7 @@ def train(
     Started by ``torchrun``, every process calls this: they join one process group and train
     one model, ``batch_size`` being the global batch over all of them.
     """
-    if time_budget is not None and time_budget <= 0:
-        raise ConfigError(f"--time-budget must be positive; got {time_budget}")
+    check_time_budget(time_budget)
     world = World.from_env()
     if not resume:  # refuse a batch that does not split before waiting for the other ranks
         per_rank_batch((config or TrainConfig()).with_overrides(changes), world)
