@@ -163,3 +163,29 @@ def test_normalized_features_make_the_head_blind_to_feature_scale():
         ).double()
         same = torch.allclose(head(features).values, head(10 * features).values, atol=1e-4)
         assert same is normalize
+
+
+@pytest.mark.parametrize("painter", ["lstm", "transformer"])
+def test_several_updates_per_controller_step(painter):
+    generator = small_generator(painter=painter, steps=6, updates_per_step=3, per_row_rate=True)
+    z = torch.randn(4, 10, dtype=torch.float64)
+    features = generator.painter(z)
+    assert features.shape[:2] == (4, 2), "the controller runs T / U steps"
+    commands = generator.commands(z)
+    assert commands.keys.shape == (4, 3, 6, 12)
+    # Controller step s writes updates s·U .. s·U + U − 1: the head's outputs for one controller
+    # step, read in order, are the commands of those rule steps.
+    raw = generator.head.linear(generator.head.norm(features[:, 1]))
+    first_of_step_1 = raw.view(4, 3, 3, -1)[:, 0, :, :12].softmax(dim=-1)
+    torch.testing.assert_close(commands.keys[:, :, 3], first_of_step_1)
+    trace = generator.paint_trace(z)
+    assert trace.updates.shape == (4, 6, 3, 12, 12)
+    assert torch.linalg.matrix_rank(trace.updates, atol=1e-9).max() <= 1
+    expected = generator.rule.paint_by_steps(commands.keys, commands.values, commands.rates)
+    torch.testing.assert_close(trace.matrices[:, -1], expected)
+
+
+@pytest.mark.parametrize(("steps", "updates"), [(6, 4), (6, 0)])
+def test_updates_per_step_must_divide_the_steps(steps, updates):
+    with pytest.raises(fpa.ConfigError, match="updates_per_step"):
+        small_generator(steps=steps, updates_per_step=updates)

@@ -286,6 +286,7 @@ def test_config_round_trips_through_toml(tmp_path):
         (["--set", "betas=[2, 3]"], "betas"),
         (["--set", "nonsense"], "KEY=VALUE"),
         (["--time-budget", "0"], "--time-budget must be positive"),
+        (["--updates-per-step", "3"], "must divide paint_steps (16)"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
@@ -315,6 +316,8 @@ def test_cli_trains_with_a_config_file_and_flags(tmp_path):
             str(config),
             "--rule",
             "hebb",
+            "--updates-per-step",
+            "2",
             "--train-steps",
             "2",
             "--out",
@@ -324,6 +327,7 @@ def test_cli_trains_with_a_config_file_and_flags(tmp_path):
     assert result.exit_code == 0, result.output
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
     assert state["config"]["rule"] == "hebb" and state["step"] == 2
+    assert state["config"]["updates_per_step"] == 2
     assert os.path.exists(tmp_path / "run" / "samples" / "latest.png")
 
 

@@ -48,6 +48,7 @@ class GeneratorConfig:
     per_row_rate: bool = False
     learned_canvas: bool = False
     normalize_features: bool = False
+    updates_per_step: int = 1
     rule_impl: str = "parallel"
     rule_options: dict[str, Any] = field(default_factory=dict)
     painter_options: dict[str, Any] = field(default_factory=dict)
@@ -59,12 +60,22 @@ class GeneratorConfig:
             raise ConfigError(f"channels must be at least 1; got {self.channels}")
         if self.steps < 1:
             raise ConfigError(f"steps (rank-1 updates per image) must be ≥ 1; got {self.steps}")
+        if self.updates_per_step < 1 or self.steps % self.updates_per_step:
+            raise ConfigError(
+                f"updates_per_step must be ≥ 1 and divide steps ({self.steps}); "
+                f"got {self.updates_per_step}"
+            )
         if self.latent_dim < 1:
             raise ConfigError(f"latent_dim must be ≥ 1; got {self.latent_dim}")
         if self.rule_impl not in RULE_IMPLS:
             raise ConfigError(
                 f"rule_impl must be one of {', '.join(RULE_IMPLS)}; got {self.rule_impl!r}"
             )
+
+    @property
+    def controller_steps(self) -> int:
+        """Steps the controller runs: ``steps / updates_per_step``."""
+        return self.steps // self.updates_per_step
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -101,8 +112,9 @@ class PaintTrace:
 class FastWeightPainter(nn.Module):
     """Paints ``C`` channels of an ``H×W`` image as weight matrices, one rank-1 update per step.
 
-    ``z (B, latent_dim)`` -> controller features ``(B, T, hidden)`` -> head -> keys, values,
-    rates per channel -> learning rule -> ``M_T (B, C, H, W)`` -> output activation -> refiner.
+    ``z (B, latent_dim)`` -> controller features ``(B, T/U, hidden)`` -> head -> keys, values,
+    rates per channel for T steps (U = ``updates_per_step`` per controller step, 1 by default)
+    -> learning rule -> ``M_T (B, C, H, W)`` -> output activation -> refiner.
     """
 
     def __init__(self, *, config: GeneratorConfig) -> None:
@@ -112,7 +124,7 @@ class FastWeightPainter(nn.Module):
         self.painter = build_painter(
             config.painter,
             latent_dim=config.latent_dim,
-            steps=config.steps,
+            steps=config.controller_steps,
             **config.painter_options,
         )
         self.head = PaintHead(
@@ -125,6 +137,7 @@ class FastWeightPainter(nn.Module):
             rate_activation=config.rate_activation,
             per_row_rate=config.per_row_rate,
             normalize_features=config.normalize_features,
+            updates_per_step=config.updates_per_step,
         )
         self.rule = build_rule(config.rule, **config.rule_options)
         self.refiner = build_refiner(
@@ -232,6 +245,7 @@ def build_generator(
     per_row_rate: bool = False,
     learned_canvas: bool = False,
     normalize_features: bool = False,
+    updates_per_step: int = 1,
     rule_impl: str = "parallel",
     rule_options: dict[str, Any] | None = None,
     refiner_options: dict[str, Any] | None = None,
@@ -256,6 +270,7 @@ def build_generator(
         per_row_rate=per_row_rate,
         learned_canvas=learned_canvas,
         normalize_features=normalize_features,
+        updates_per_step=updates_per_step,
         rule_impl=rule_impl,
         rule_options=dict(rule_options or {}),
         painter_options=dict(painter_options),

@@ -11,7 +11,12 @@ from fpa.errors import ConfigError
 from fpa.training.config import TrainConfig, check_keys
 
 # Axis names that get a short form in run-directory names.
-SHORT_NAMES = {"paint_steps": "T", "discriminator": "D", "rule_impl": "impl"}
+SHORT_NAMES = {
+    "paint_steps": "T",
+    "updates_per_step": "U",
+    "discriminator": "D",
+    "rule_impl": "impl",
+}
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ def train_command(
     image_size: str = typer.Option(None, help="32 or HxW such as 32x48."),
     channels: int = typer.Option(None, help="1, 3 or 4 colour channels."),
     paint_steps: int = typer.Option(None, help="T: rank-1 updates per image."),
+    updates_per_step: int = typer.Option(
+        None, help="Rank-1 updates per controller step (divides T; the controller runs T/U)."
+    ),
     latent_dim: int = typer.Option(None, help="Latent size."),
     rule_impl: str = typer.Option(None, help="parallel (default) or step (the loop)."),
     train_steps: int = typer.Option(None, help="Optimiser steps to train for."),
@@ -96,6 +99,7 @@ def train_command(
         "image_size": parse_image_size(image_size) if image_size else None,
         "channels": channels,
         "paint_steps": paint_steps,
+        "updates_per_step": updates_per_step,
         "latent_dim": latent_dim,
         "rule_impl": rule_impl,
         "train_steps": train_steps,

@@ -650,6 +650,7 @@ def run_files(imported: FpainterImport) -> tuple[str, bytes]:
             "per_row_rate": config.per_row_rate,
             "learned_canvas": config.learned_canvas,
             "normalize_features": config.normalize_features,
+            "updates_per_step": config.updates_per_step,
             "rule_options": dict(config.rule_options),
             "painter_options": dict(config.painter_options),
             "refiner_options": dict(config.refiner_options),

@@ -52,9 +52,14 @@ class PaintCommands:
 
 
 class PaintHead(nn.Module):
-    """``Linear(hidden, C·(W + H + R))`` split per channel into key, value and rate, in that
+    """``Linear(hidden, U·C·(W + H + R))`` split per channel into key, value and rate, in that
     order, with R = 1 (one rate per step) or H (``per_row_rate``); optionally a LayerNorm on the
-    features first (``normalize_features``)."""
+    features first (``normalize_features``).
+
+    ``updates_per_step`` (U) rank-1 updates come from each controller step, in order: a
+    controller that runs T/U steps paints T updates, so the rank budget grows without the cost
+    of more recurrent steps. The commands have ``T = controller steps · U`` on their step axis.
+    """
 
     def __init__(
         self,
@@ -68,9 +73,13 @@ class PaintHead(nn.Module):
         rate_activation: str = "sigmoid",
         per_row_rate: bool = False,
         normalize_features: bool = False,
+        updates_per_step: int = 1,
     ) -> None:
         super().__init__()
+        if updates_per_step < 1:
+            raise ConfigError(f"updates_per_step must be ≥ 1; got {updates_per_step}")
         self.channels, self.height, self.width = channels, height, width
+        self.updates_per_step = updates_per_step
         # LayerNorm on the controller's features: an LSTM's outputs start near 0.05 in size
         # and barely vary with the latent, so without it every painting starts out alike.
         self.norm = nn.LayerNorm(in_features) if normalize_features else nn.Identity()
@@ -79,12 +88,15 @@ class PaintHead(nn.Module):
         self.key_activation = activation(key_activation, "key")
         self.value_activation = activation(value_activation, "value")
         self.rate_activation = activation(rate_activation, "rate")
-        self.linear = nn.Linear(in_features, channels * (width + height + self.rate_size))
+        self.linear = nn.Linear(
+            in_features, updates_per_step * channels * (width + height + self.rate_size)
+        )
 
     def forward(self, features: Tensor) -> PaintCommands:
         out = rearrange(
             self.linear(self.norm(features)),
-            "batch step (channel part) -> batch channel step part",
+            "batch step (update channel part) -> batch channel (step update) part",
+            update=self.updates_per_step,
             channel=self.channels,
         )
         keys, values, rates = out.split([self.width, self.height, self.rate_size], dim=-1)

@@ -40,6 +40,7 @@ PAINTER_FIELDS = (
     "per_row_rate",
     "learned_canvas",
     "normalize_features",
+    "updates_per_step",
     "rule_options",
     "painter_options",
 )
@@ -82,6 +83,9 @@ class TrainConfig:
     per_row_rate: bool = False
     learned_canvas: bool = True
     normalize_features: bool = True
+    # Rank-1 updates per controller step: the controller runs paint_steps / updates_per_step
+    # steps and emits that many (key, value, rate) triples at each.
+    updates_per_step: int = 1
     rule_impl: str = "parallel"
     rule_options: dict[str, Any] = field(default_factory=dict)
     painter_options: dict[str, Any] = field(
@@ -158,6 +162,7 @@ class TrainConfig:
             raise ConfigError(f"eval_every must be ≥ 0 (0 = off); got {self.eval_every}")
         positive = (
             "paint_steps",
+            "updates_per_step",
             "latent_dim",
             "batch_size",
             "grad_accum",
@@ -172,6 +177,11 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if self.paint_steps % self.updates_per_step:
+            raise ConfigError(
+                f"updates_per_step ({self.updates_per_step}) must divide paint_steps "
+                f"({self.paint_steps})"
+            )
         if self.train_steps < 0:
             raise ConfigError(f"train_steps must be ≥ 0; got {self.train_steps}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
@@ -212,6 +222,7 @@ class TrainConfig:
             per_row_rate=self.per_row_rate,
             learned_canvas=self.learned_canvas,
             normalize_features=self.normalize_features,
+            updates_per_step=self.updates_per_step,
             rule_impl=self.rule_impl,
             rule_options=dict(self.rule_options),
             painter_options=dict(self.painter_options),
