@@ -22,10 +22,11 @@ CHANGES=(  # the slowest first, so that they are not the ones left running at th
   --vary paint_steps=32
   --vary discriminator=lightgan
   --vary 'painter_options=[{hidden_size=512, code_size=32}, {hidden_size=256, code_size=32, init_state_from_latent=false}]'
-  --vary regularizer=r1,none
+  --vary regularizer=gp,none
+  --vary lr=4e-4,1.6e-3
+  --vary updates_per_step=2
   --vary 'betas=[[0.5,0.9]]'
   --vary diversity_weight=0.0
-  --vary lr_d=4e-4
 )
 for seed in 1 2; do
   for worker in $(seq "$WORKERS"); do
