@@ -12,8 +12,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Small enough to show digits on a 2-core CPU in about ten minutes. The choices that differ
     # from the paper (betas, discriminator, sizes) were measured on such a CPU: see the README.
     "cpu-demo": {},
-    # cpu-demo with an LSTM of 512 units: FID 1.23 against 1.85 on the digit features, in about
-    # 1.7× the time per step on the CPU (docs/quality-study.md).
+    # cpu-demo with an LSTM of 512 units: FID 0.39 against 0.50 on the digit features (seed 0),
+    # in more time per step on the CPU (docs/quality-study.md).
     "cpu-demo-512": {"painter_options": {"hidden_size": 512, "code_size": 32}},
     # The cpu-demo recipe on the built-in OpenMoji emoji, in colour (32×32 RGB on white).
     "cpu-emoji": {"data": "emoji", "channels": 3},
@@ -56,7 +56,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # painters train on the CPU (docs/quality-study.md): softplus rates, a learned canvas,
 # LayerNorm before the head, the mode-seeking term, and Adam betas (0, 0.99). On an H100,
 # 270 s on 64×64 emoji: FID 122 against paper-64's 315 (section 5 there). It keeps the
-# paper's GP: R1 was measured at 32×32 only.
+# paper's GP and lr 2e-4: R1 and lr 8e-4 were measured at 32×32 only.
 PRESETS["fpa-64"] = {
     **PRESETS["paper-64"],
     "rate_activation": "softplus",
