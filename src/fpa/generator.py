@@ -30,6 +30,15 @@ def image_hw(image_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
     return height, width
 
 
+def check_updates_per_step(updates_per_step: int, steps: int, *, steps_name: str) -> None:
+    """Refuse U rank-1 updates per controller step unless U ≥ 1 divides the T steps."""
+    if updates_per_step < 1 or steps % updates_per_step:
+        raise ConfigError(
+            f"updates_per_step must divide {steps_name} ({steps}) and be ≥ 1; "
+            f"got {updates_per_step}"
+        )
+
+
 @dataclass
 class GeneratorConfig:
     """Everything needed to rebuild a generator; round-trips through ``asdict``/checkpoints."""
@@ -60,11 +69,7 @@ class GeneratorConfig:
             raise ConfigError(f"channels must be at least 1; got {self.channels}")
         if self.steps < 1:
             raise ConfigError(f"steps (rank-1 updates per image) must be ≥ 1; got {self.steps}")
-        if self.updates_per_step < 1 or self.steps % self.updates_per_step:
-            raise ConfigError(
-                f"updates_per_step must be ≥ 1 and divide steps ({self.steps}); "
-                f"got {self.updates_per_step}"
-            )
+        check_updates_per_step(self.updates_per_step, self.steps, steps_name="steps")
         if self.latent_dim < 1:
             raise ConfigError(f"latent_dim must be ≥ 1; got {self.latent_dim}")
         if self.rule_impl not in RULE_IMPLS:

@@ -76,8 +76,6 @@ class PaintHead(nn.Module):
         updates_per_step: int = 1,
     ) -> None:
         super().__init__()
-        if updates_per_step < 1:
-            raise ConfigError(f"updates_per_step must be ≥ 1; got {updates_per_step}")
         self.channels, self.height, self.width = channels, height, width
         self.updates_per_step = updates_per_step
         # LayerNorm on the controller's features: an LSTM's outputs start near 0.05 in size

@@ -12,7 +12,12 @@ import tomli_w
 from torch import nn
 
 from fpa.errors import ConfigError
-from fpa.generator import FastWeightPainter, GeneratorConfig, image_hw
+from fpa.generator import (
+    FastWeightPainter,
+    GeneratorConfig,
+    check_updates_per_step,
+    image_hw,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -165,7 +170,6 @@ class TrainConfig:
             raise ConfigError(f"eval_every must be ≥ 0 (0 = off); got {self.eval_every}")
         positive = (
             "paint_steps",
-            "updates_per_step",
             "latent_dim",
             "batch_size",
             "grad_accum",
@@ -180,11 +184,7 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
-        if self.paint_steps % self.updates_per_step:
-            raise ConfigError(
-                f"updates_per_step ({self.updates_per_step}) must divide paint_steps "
-                f"({self.paint_steps})"
-            )
+        check_updates_per_step(self.updates_per_step, self.paint_steps, steps_name="paint_steps")
         if self.train_steps < 0:
             raise ConfigError(f"train_steps must be ≥ 0; got {self.train_steps}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
