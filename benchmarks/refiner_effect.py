@@ -27,8 +27,8 @@ from rich.table import Table
 import fpa
 from fpa.data import build_dataset
 from fpa.files import atomic_write_bytes
+from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
 from fpa.training import TrainConfig
-from fpa.training.checkpoint import find_checkpoint, load_checkpoint
 from fpa.viz import png_bytes
 
 

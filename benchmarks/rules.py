@@ -52,7 +52,7 @@ def make_inputs(case: Case, device: torch.device, dtype: torch.dtype, seed: int 
     lead = (case.batch, case.channels, case.steps)
     keys = torch.randn(*lead, case.size, generator=generator).softmax(-1)
     values = torch.randn(*lead, case.size, generator=generator) / case.size**0.5
-    lr = torch.rand(*lead, generator=generator)
+    lr = torch.rand(*lead, 1, generator=generator)
     return [t.to(device, dtype).requires_grad_(True) for t in (keys, values, lr)]
 
 

@@ -6,9 +6,11 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
+from PIL import Image
 
 import fpa
 
@@ -32,3 +34,15 @@ def plugged_in(plugin: object, name: str) -> Iterator[None]:
         yield
     finally:
         manager.unregister(plugin)
+
+
+def image_folder(path, count: int, *, colour: bool) -> str:
+    """A folder of ``count`` random 8×8 PNGs, in colour or grey (R = G = B)."""
+    path.mkdir()
+    generator = np.random.default_rng(0)
+    for index in range(count):
+        pixels = generator.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+        if not colour:
+            pixels[..., 1] = pixels[..., 2] = pixels[..., 0]
+        Image.fromarray(pixels).save(path / f"{index:03d}.png")
+    return str(path)

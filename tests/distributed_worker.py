@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from fpa.training import loop, prepare_run, run_dir
-from fpa.training.config import TrainConfig, read_toml
+from fpa.runs import run_dir
+from fpa.runs.config import TrainConfig, read_toml
+from fpa.training import loop, prepare_run
 from fpa.training.distributed import World
 
 RANK = int(os.environ["RANK"])
@@ -34,7 +35,7 @@ def dump(trainer: loop.Trainer) -> None:
     weights = {
         "generator": trainer.generator.state_dict(),
         "discriminator": trainer.discriminator.state_dict(),
-        "ema_generator": trainer.ema.module.state_dict(),
+        "ema_generator": trainer.state.ema.module.state_dict(),
         "generator_grad": gradients(trainer.generator),
         "discriminator_grad": gradients(trainer.discriminator),
         "step": trainer.step,
@@ -48,7 +49,7 @@ def refuse_writes() -> None:
     def refuse(*args, **kwargs):
         raise AssertionError(f"rank {RANK} wrote to the run folder")
 
-    for name in ("create", "write_config", "append_metrics", "truncate_metrics", "write_samples"):
+    for name in ("start", "write_config", "append_metrics", "truncate_metrics", "write_samples"):
         setattr(run_dir.RunDir, name, refuse)
     loop.atomic_write_bytes = refuse
 
@@ -81,7 +82,7 @@ def step(config_file: str, out: str, latents_file: str) -> None:
         trainer.generator.train()
         trainer.discriminator_step()
         trainer.generator_step()
-        trainer.step += 1
+        trainer.state.step += 1
         dump(trainer)
 
 

@@ -11,9 +11,8 @@ class StepOnlyDeltaRule(fpa.LearningRule):
     """A third-party rule with only ``step``: the delta rule written independently."""
 
     def step(self, matrix, key, value, lr):
-        rate = lr if lr.dim() == value.dim() else lr.unsqueeze(-1)
         error = value - einsum(matrix, key, "... row col, ... col -> ... row")
-        return matrix + einsum(rate * error, key, "... row, ... col -> ... row col")
+        return matrix + einsum(lr * error, key, "... row, ... col -> ... row col")
 
 
 class ThirdPartyRules:

@@ -32,7 +32,7 @@ def test_grid_expands_every_combination_in_order():
         "rule-hebb_T-2",
         "rule-hebb_T-3",
     ]
-    assert [(c.config.rule, c.config.paint_steps) for c in cells] == [
+    assert [(c.config.generator.rule, c.config.generator.paint_steps) for c in cells] == [
         ("delta", 2),
         ("delta", 3),
         ("hebb", 2),
@@ -54,6 +54,7 @@ def test_bad_grids_are_refused_before_training(axes, message):
         expand(tiny(), axes)
 
 
+@pytest.mark.slow
 def test_ablation_writes_table_and_sheet_and_skips_finished_cells(tmp_path):
     out = tmp_path / "grid"
     axes = {"rule": ["delta", "hebb"]}
@@ -61,7 +62,9 @@ def test_ablation_writes_table_and_sheet_and_skips_finished_cells(tmp_path):
     assert [row["values"] for row in result.rows] == [{"rule": "delta"}, {"rule": "hebb"}]
     for row in result.rows:
         assert row["steps"] == 2 and row["scores"]["fid"] > 0
-        assert row["parameters"] > 0 and row["images_per_s"] > 0 and row["wall_s"] > 0
+        assert row["images_per_s"] > 0 and row["wall_s"] > 0
+        generator = fpa.load(out / row["name"])  # the size counted is the cell's generator's
+        assert row["parameters"] == sum(p.numel() for p in generator.parameters())
     with result.csv.open() as file:
         table = list(csv.DictReader(file))
     assert [line["rule"] for line in table] == ["delta", "hebb"]
@@ -77,6 +80,7 @@ def test_ablation_writes_table_and_sheet_and_skips_finished_cells(tmp_path):
     assert again.rows == result.rows
 
 
+@pytest.mark.slow
 def test_an_unfinished_cell_resumes_from_its_checkpoint(tmp_path):
     out = tmp_path / "grid"
     base = tiny(train_steps=4)
@@ -91,6 +95,7 @@ def test_an_unfinished_cell_resumes_from_its_checkpoint(tmp_path):
     assert logged == [1, 2, 3, 4]  # resumed at 2, nothing repeated
 
 
+@pytest.mark.slow
 def test_a_finished_cell_of_another_config_is_not_mixed_in(tmp_path):
     out = tmp_path / "grid"
     fpa.ablate({"rule": ["delta"]}, out=out, base=tiny(train_steps=1), eval_n=100, progress=False)
@@ -104,6 +109,7 @@ def test_a_finished_cell_of_another_config_is_not_mixed_in(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_time_budget_stops_each_cell(tmp_path):
     result = fpa.ablate(
         {"painter": ["lstm", "transformer"]},
@@ -129,6 +135,7 @@ def test_vary_values_are_read_as_toml(item, expected):
     assert parse_axis(item) == expected
 
 
+@pytest.mark.slow
 def test_ablate_command(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(tiny().to_toml())
@@ -171,10 +178,11 @@ def test_one_at_a_time_changes_each_value_alone_from_the_base():
     )
     assert [cell.name for cell in cells] == ["base", "rule-hebb", "rule-oja", "lr-0.001"]
     assert cells[0].config == base
-    assert (cells[2].config.rule, cells[2].config.lr) == ("oja", base.lr)
-    assert (cells[3].config.rule, cells[3].config.lr) == (base.rule, 1e-3)
+    assert (cells[2].config.generator.rule, cells[2].config.lr) == ("oja", base.lr)
+    assert (cells[3].config.generator.rule, cells[3].config.lr) == (base.generator.rule, 1e-3)
 
 
+@pytest.mark.slow
 def test_a_live_claim_is_respected_and_a_stale_one_taken_over(tmp_path):
     import socket
     import subprocess
@@ -194,6 +202,7 @@ def test_a_live_claim_is_respected_and_a_stale_one_taken_over(tmp_path):
     assert not claim_path(out, "rule-hebb").exists()  # released after training
 
 
+@pytest.mark.slow
 def test_one_at_a_time_table_names_its_rows(tmp_path):
     result = fpa.ablate(
         {"rule": ["delta", "hebb"]},
@@ -208,6 +217,7 @@ def test_one_at_a_time_table_names_its_rows(tmp_path):
     assert [(line["name"], line["rule"]) for line in table] == [("base", ""), ("rule-hebb", "hebb")]
 
 
+@pytest.mark.slow
 def test_a_cell_saved_before_a_new_config_field_existed_still_counts(tmp_path):
     out = tmp_path / "grid"
     first = fpa.ablate({"rule": ["delta"]}, out=out, base=tiny(train_steps=1), eval_n=100)
@@ -220,3 +230,40 @@ def test_a_cell_saved_before_a_new_config_field_existed_still_counts(tmp_path):
     # How a run reports (quiet, sample cadence) does not make it another configuration.
     louder = tiny(train_steps=1, quiet=False, sample_every=7)
     assert fpa.ablate({"rule": ["delta"]}, out=out, base=louder, eval_n=100).rows == first.rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("axes", "message"),
+    [
+        ({"rule": ["delta", "bogus"]}, "cell rule-bogus: unknown rule 'bogus'"),
+        ({"painter": ["lstm", "gru"]}, "cell painter-gru: unknown painter 'gru'"),
+        ({"discriminator": ["small", "huge"]}, "unknown discriminator 'huge'"),
+        ({"image_size": [[16, 16], [20, 20]]}, "cell image_size-20-20: discriminator 'small'"),
+        ({"rule_options": [{}, {"no_such_option": 1}]}, "no_such_option"),
+        ({"batch_size": [8, 10**12]}, "cell batch_size-1000000000000: this run needs"),
+    ],
+)
+def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch, axes, message):
+    import fpa.ablation.runner
+
+    def trained_too_early(*args, **kwargs):
+        raise AssertionError("a cell trained before every cell was checked")
+
+    monkeypatch.setattr(fpa.ablation.runner, "train", trained_too_early)
+    with pytest.raises(fpa.FpaError, match=message):
+        fpa.ablate(axes, out=tmp_path / "grid", base=tiny(train_steps=1), progress=False)
+    assert not (tmp_path / "grid").exists()
+
+
+@pytest.mark.slow
+def test_ablate_with_a_bad_name_trains_nothing_and_says_so_in_one_line(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny().to_toml())
+    out = tmp_path / "grid"
+    arguments = ["ablate", "--config", str(config), "--rules", "delta,bogus", "--out", str(out)]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: ablation cell rule-bogus: unknown rule 'bogus'")
+    assert not out.exists()

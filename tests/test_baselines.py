@@ -12,7 +12,7 @@ import fpa
 from fpa.baselines import BaselineConfig, BaselineGenerator, ConvGenerator
 from fpa.cli import app
 from fpa.errors import ConfigError
-from fpa.training.checkpoint import load_checkpoint
+from fpa.runs.checkpoint import load_checkpoint
 from tiny_runs import tiny
 
 runner = CliRunner()
@@ -51,6 +51,7 @@ def test_baseline_config_round_trips():
     assert isinstance(BaselineGenerator(config=again).network, ConvGenerator)
 
 
+@pytest.mark.slow
 def test_baseline_trains_samples_and_evaluates_but_does_not_paint(tmp_path, monkeypatch):
     monkeypatch.setenv("FPA_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "baseline"
@@ -75,6 +76,7 @@ def test_baseline_with_a_refiner_is_refused():
         tiny(baseline="conv", refiner="unet")
 
 
+@pytest.mark.slow
 def test_painter_and_baseline_in_one_ablation(tmp_path, monkeypatch):
     monkeypatch.setenv("FPA_CACHE_DIR", str(tmp_path / "cache"))
     result = fpa.ablate(
@@ -88,6 +90,7 @@ def test_painter_and_baseline_in_one_ablation(tmp_path, monkeypatch):
     assert result.rows[0]["parameters"] != result.rows[1]["parameters"]
 
 
+@pytest.mark.slow
 def test_train_command_evaluates_and_shows_scores(tmp_path, monkeypatch):
     monkeypatch.setenv("FPA_CACHE_DIR", str(tmp_path / "cache"))
     config = tmp_path / "tiny.toml"
@@ -97,9 +100,14 @@ def test_train_command_evaluates_and_shows_scores(tmp_path, monkeypatch):
     result = runner.invoke(app, [*arguments, "--quiet", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "FID" in result.output
-    assert (out / "checkpoints" / "best.pt").is_file()
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r.get("event") == "eval"]
+    assert [r["step"] for r in evals] == [2, 4]
+    best = load_checkpoint(out / "checkpoints" / "best.pt")
+    assert best["step"] == min(evals, key=lambda r: r["fid"])["step"]
 
 
+@pytest.mark.slow
 def test_train_command_refuses_an_unknown_extractor_before_training(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(tiny().to_toml())

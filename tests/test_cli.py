@@ -10,7 +10,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+import fpa
+from conftest import plugged_in
 from fpa.cli import app
+from fpa.plugins import KINDS
+from rule_fixtures import ThirdPartyRules
 
 runner = CliRunner()
 
@@ -31,9 +35,22 @@ def test_plugins_json_lists_the_built_ins():
 
 
 def test_plugins_table_is_readable():
-    result = invoke("plugins")
-    assert result.exit_code == 0
-    assert "delta" in result.stdout and "transformer" in result.stdout
+    # A plugin registered at runtime is listed too, with that as its origin.
+    with plugged_in(ThirdPartyRules(), name="test-rules"):
+        result = runner.invoke(app, ["plugins"], env={"COLUMNS": "300"})  # no wrapped cells
+        current = fpa.registry()
+        expected = sorted(
+            (kind, name, str(component.origin), component.description)
+            for kind in KINDS
+            for name in fpa.available(kind)
+            for component in [current.components[kind][name]]
+        )
+    assert result.exit_code == 0, result.output
+    components = result.stdout.split("plugins and their hooks")[0]
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in components.splitlines()]
+    rows = sorted(tuple(row) for row in cells if len(row) == 4)
+    assert rows == expected
+    assert ("rules", "step-only-delta", "registered at runtime", "test rule") in rows
 
 
 def test_preview_paints_a_grid(tmp_path):
@@ -91,6 +108,7 @@ def test_missing_output_folder_is_a_clean_error(tmp_path):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_the_console_script_runs_as_a_module_with_clean_errors():
     done = subprocess.run(
         [sys.executable, "-m", "fpa", "preview", "--rule", "nope"],
@@ -108,3 +126,71 @@ def test_the_console_script_runs_as_a_module_with_clean_errors():
         check=False,
     )
     assert "Traceback" in debug.stderr and "UnknownComponentError" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["trian"], "no such command 'trian'; did you mean 'train'?"),
+        (["train", "--paint-steps", "four"], "invalid value for '--paint-steps'"),
+        (["train", "--no-such-flag"], "no such option: --no-such-flag"),
+        (["sample"], "missing argument 'run'"),
+        (["--no-such-flag"], "no such option: --no-such-flag"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_code_2(args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_help_still_works_and_no_arguments_show_it():
+    for args in (["--help"], ["train", "--help"]):
+        result = invoke(*args)
+        assert result.exit_code == 0 and "Usage" in result.output, result.output
+    bare = invoke()
+    assert "Usage" in bare.output and "train" in bare.output
+    assert not any(line.startswith("error:") for line in bare.output.splitlines())
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plugins", "--help"], ["train", "--help"]])
+def test_help_shows_flags_without_a_value_type(args):
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    flags = [line for line in result.output.splitlines() if "--help" in line or "--debug" in line]
+    assert flags and not any("<bool>" in line for line in flags), result.output
+    assert "<bool>" not in result.output
+
+
+def test_plugins_help_names_every_component_kind():
+    result = runner.invoke(app, ["plugins", "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert all(kind in result.output for kind in KINDS), result.output
+
+
+@pytest.mark.slow
+def test_a_usage_error_from_the_console_script_is_one_line_on_stderr():
+    done = subprocess.run(
+        [sys.executable, "-m", "fpa", "trian"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "error: no such command 'trian'; did you mean 'train'? (see fpa --help)"
+    ]
+
+
+def test_embedded_library_errors_are_cut_to_one_line():
+    from fpa.errors import error_summary
+
+    advice = RuntimeError("Weights only load failed. This file can still be loaded\n\t(1) ...")
+    assert "weights_only" not in error_summary(advice) and "\n" not in error_summary(advice)
+    mismatch = RuntimeError(
+        "Error(s) in loading state_dict for G:\n\tsize mismatch for head.weight: [3] vs [4].\n"
+    )
+    assert error_summary(mismatch) == (
+        "Error(s) in loading state_dict for G: size mismatch for head.weight: [3] vs [4]."
+    )
+    assert error_summary(ValueError("")) == "ValueError"

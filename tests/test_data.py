@@ -6,6 +6,7 @@ a miniature MNIST are written into tmp_path.
 
 from __future__ import annotations
 
+import io
 import struct
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def test_bad_size_or_channels_is_a_config_error(image_size, channels) -> None:
         build_dataset("mnist", image_size=image_size, channels=channels)
 
 
+@pytest.mark.slow
 def test_import_does_not_load_torchvision() -> None:
     code = "import fpa.data, sys; assert 'torchvision' not in sys.modules, 'torchvision loaded'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -154,6 +156,7 @@ def emoji_cache(tmp_path_factory: pytest.TempPathFactory):
         yield cache
 
 
+@pytest.mark.slow
 def test_emoji_32_is_colour_on_white(emoji_cache: Path) -> None:
     dataset = build_dataset("emoji", image_size=(32, 32), channels=3)
     assert len(dataset) > 1000
@@ -164,6 +167,7 @@ def test_emoji_32_is_colour_on_white(emoji_cache: Path) -> None:
     assert whole.mean(dim=(1, 2, 3)).min() < 250  # every emoji drew something
 
 
+@pytest.mark.slow
 def test_emoji_non_square_channels_agree(emoji_cache: Path) -> None:
     size = (24, 40)
     rgb = build_dataset("emoji", image_size=size, channels=3)
@@ -179,6 +183,7 @@ def test_emoji_non_square_channels_agree(emoji_cache: Path) -> None:
     assert torch.equal(grey.images, torch.from_numpy(expected))
 
 
+@pytest.mark.slow
 def test_emoji_disk_cache_is_reused(emoji_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = build_dataset("emoji", image_size=(32, 32), channels=3)
     files = list((emoji_cache / "emoji").iterdir())
@@ -381,3 +386,25 @@ def test_batches_of_a_real_dataset_are_images() -> None:
         batch = next(iter(InfiniteBatches(dataset, batch_size=8, seed=0)))
     assert batch.shape == (8, 1, 28, 28) and batch.dtype == torch.float32
     assert batch.min() >= -1 and batch.max() <= 1
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda path: path.write_bytes(b"PK\x03\x04 not really a zip archive"),
+        lambda path: path.write_bytes(npy_bytes(np.zeros(3))),  # an .npy, not an .npz
+        lambda path: path.write_bytes(b""),
+    ],
+)
+def test_a_damaged_array_cache_reads_as_missing_so_it_is_rebuilt(tmp_path, write):
+    from fpa.data.cache import load_arrays
+
+    path = tmp_path / "cache.npz"
+    write(path)
+    assert load_arrays(path) is None

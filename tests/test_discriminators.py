@@ -40,6 +40,7 @@ def full_d_loss(discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.
     return loss
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [16, 32, (32, 64), (64, 16), 64], ids=str)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_lightgan_output_shapes(size, channels):
@@ -69,6 +70,7 @@ def test_small_output_shapes(size):
         discriminator.reconstruction_target(x)
 
 
+@pytest.mark.slow
 def test_lightgan_at_256_reconstructs_at_128_like_lightweight_gan():
     discriminator = LightGanDiscriminator(image_size=256, channels=1, aux_attention=False)
     assert discriminator.reconstruction_size == (128, 128)
@@ -128,6 +130,7 @@ def test_images_of_the_wrong_shape_raise_config_error(factory):
         discriminator(images(2, 1, (16, 32)))
 
 
+@pytest.mark.slow
 def test_decoder_runs_only_when_reconstruction_is_asked_for():
     discriminator = LightGanDiscriminator(image_size=32, channels=3)
     calls = []
@@ -177,6 +180,7 @@ def assert_no_dead_parameters(discriminator, channels: int) -> None:
     assert zero == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", lightgan_variants())
 def test_lightgan_every_parameter_gets_a_gradient(options):
     torch.manual_seed(0)
@@ -274,6 +278,7 @@ def test_lightgan_default_attention_follows_the_authors_setting():
     assert attention_layers(LightGanDiscriminator(image_size=32, channels=3)) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("size", "expected"), [(16, (16, 16)), (64, (32, 32)), ((64, 128), (32, 64))]
 )

@@ -20,9 +20,11 @@ import fpa
 from conftest import requires_cuda
 from fpa.cli import app
 from fpa.data import InfiniteBatches
+from fpa.runs.checkpoint import load_checkpoint
 from fpa.training import World, compiling, prepare_run, train
-from fpa.training.checkpoint import load_checkpoint
-from fpa.training.loop import DiscriminatorLoss, check_precision, unused_parameters
+from fpa.training.distributed import unused_parameters
+from fpa.training.losses import DiscriminatorLoss
+from fpa.training.precision import check_precision
 from tiny_runs import tiny
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -54,6 +56,7 @@ def metric_steps(run: Path) -> list[int]:
     return [r["step"] for r in records if "loss_d" in r]
 
 
+@pytest.mark.slow
 def test_two_processes_continue_a_run_as_one_model_and_one_process_resumes_it(tmp_path):
     # One process trains 2 steps; two processes resume to step 4 (rank 0 reads the checkpoint
     # and sends it to rank 1, which has no saved random state and draws fresh streams); then
@@ -96,21 +99,22 @@ def test_ranks_start_from_the_same_weights_and_draw_their_own_randomness(tmp_pat
     assert first[0].shape == (4, 8) and not torch.equal(first[0], first[1])
 
     # The same number of processes: each rank gets its own streams back, so a resume is exact.
-    state = ranks[0].state(rank_random=[ranks[1].random_state()])
+    state = ranks[0].state.checkpoint(rank_random=[ranks[1].state.random_streams()])
     following = [trainer.latents() for trainer in ranks]
     for trainer in ranks:
-        trainer.load_state(state)
+        trainer.state.load(state)
     assert all(torch.equal(t.latents(), f) for t, f in zip(ranks, following, strict=True))
 
     # A rank that the saving run did not have (it ran alone) draws fresh streams, reproducibly.
-    alone = ranks[0].state()
-    ranks[1].load_state(alone)
+    alone = ranks[0].state.checkpoint()
+    ranks[1].state.load(alone)
     fresh = ranks[1].latents()
     assert not any(torch.equal(fresh, seen) for seen in (*first, *following))
-    ranks[1].load_state(alone)
+    ranks[1].state.load(alone)
     assert torch.equal(ranks[1].latents(), fresh)
 
 
+@pytest.mark.slow
 def test_a_step_on_two_processes_equals_a_step_on_one_with_the_whole_batch(tmp_path):
     # Deterministic apart from the split: no augmentation, no mode-seeking pairs; lightgan has
     # an auxiliary head, a decoder for reals and (on step 0) the gradient penalty.
@@ -151,7 +155,7 @@ def test_a_step_on_two_processes_equals_a_step_on_one_with_the_whole_batch(tmp_p
 def initial_weights(config, part: str) -> dict:
     """The weights a run of ``config`` starts from (the step above must have moved them)."""
     torch.manual_seed(config.seed)
-    generator = fpa.FastWeightPainter(config=config.generator_config())
+    generator = fpa.FastWeightPainter(config=config.generator)
     discriminator = fpa.build_discriminator(
         config.discriminator, image_size=config.image_size, channels=config.channels
     )
@@ -247,6 +251,7 @@ def test_mode_seeking_needs_two_samples_per_process(tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failing", ["probe", "wrap"])
 def test_compile_falls_back_to_eager_with_a_warning(tmp_path, monkeypatch, failing):
     def no_compiler(*args, **kwargs):
@@ -271,6 +276,7 @@ class Counting(nn.Module):
         return self._orig_mod(*args, **kwargs)
 
 
+@pytest.mark.slow
 def test_compiled_modules_train_and_checkpoints_hold_the_plain_ones(tmp_path, monkeypatch):
     monkeypatch.setattr(compiling, "_probed", {"cpu": None})
     monkeypatch.setattr(torch, "compile", Counting)
@@ -279,7 +285,7 @@ def test_compiled_modules_train_and_checkpoints_hold_the_plain_ones(tmp_path, mo
         warnings.simplefilter("always")
         trainer.run()
     assert not [w for w in caught if "torch.compile" in str(w.message)]
-    assert trainer.fast_generator.calls > 0 and trainer.fast_discriminator.calls > 0
+    assert trainer.modules.generator.calls > 0 and trainer.modules.judge.calls > 0
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
     assert state["generator"].keys() == trainer.generator.state_dict().keys()
     assert not any("_orig_mod" in key for key in state["discriminator"])
@@ -292,7 +298,7 @@ def test_compiled_modules_train_and_checkpoints_hold_the_plain_ones(tmp_path, mo
     [{"painter": "lstm"}, {"painter": "transformer"}, {"refiner": "unet"}],
 )
 def test_every_trainable_weight_of_the_generator_feeds_its_images(changes):
-    generator = fpa.FastWeightPainter(config=tiny(**changes).generator_config())
+    generator = fpa.FastWeightPainter(config=tiny(**changes).generator)
     assert unused_parameters(generator, torch.zeros(2, 8)) == []
 
 
@@ -339,6 +345,6 @@ def test_compile_works_on_cuda(tmp_path):
         result = trainer.run()
     assert not [w for w in caught if "does not work here" in str(w.message)]
     assert result.step == settings.train_steps
-    assert isinstance(trainer.fast_generator, torch._dynamo.eval_frame.OptimizedModule)
+    assert isinstance(trainer.modules.generator, torch._dynamo.eval_frame.OptimizedModule)
     saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
     assert saved["generator"].keys() == trainer.generator.state_dict().keys()

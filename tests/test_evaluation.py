@@ -7,21 +7,20 @@ import shutil
 import warnings
 from typing import ClassVar
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 import fpa
-from conftest import plugged_in
+from conftest import image_folder, plugged_in
 from fpa.cli import app
 from fpa.errors import ConfigError
 from fpa.evaluation import Evaluator, evaluate
 from fpa.evaluation.real_stats import cache_path, data_fingerprint
 from fpa.features import FeatureExtractor, default_features
 from fpa.features.inception import WEIGHTS_FILE
-from fpa.training.checkpoint import load_checkpoint
+from fpa.runs.checkpoint import load_checkpoint
 from tiny_runs import tiny
 
 runner = CliRunner()
@@ -44,17 +43,6 @@ def tiny_run(tmp_path_factory):
 def evaluator(**changes) -> Evaluator:
     options = {"data": "mnist", "image_size": (16, 16), "channels": 1, "n": 100, **changes}
     return Evaluator(**options)
-
-
-def image_folder(path, count: int, *, colour: bool) -> str:
-    path.mkdir()
-    generator = np.random.default_rng(0)
-    for index in range(count):
-        pixels = generator.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
-        if not colour:
-            pixels[..., 1] = pixels[..., 2] = pixels[..., 0]
-        Image.fromarray(pixels).save(path / f"{index:03d}.png")
-    return str(path)
 
 
 class ScaledPixels(FeatureExtractor):
@@ -89,6 +77,7 @@ def test_built_in_data_defaults_to_offline_features():
         assert default_features("plugin-test-data") == "scaled-pixels"
 
 
+@pytest.mark.slow
 def test_digit_classifier_recognises_held_out_digits():
     from fpa.data import build_dataset
 
@@ -101,6 +90,7 @@ def test_digit_classifier_recognises_held_out_digits():
     assert extractor.about["test_accuracy"] > 0.95
 
 
+@pytest.mark.slow
 def test_evaluation_is_offline_cached_and_repeatable(tiny_run):
     first = evaluate(tiny_run, n=100, device="cpu")
     second = evaluate(tiny_run, n=100, device="cpu")
@@ -111,6 +101,7 @@ def test_evaluation_is_offline_cached_and_repeatable(tiny_run):
     assert first.n_generated == first.n_real == 100
 
 
+@pytest.mark.slow
 def test_cached_features_equal_fresh_ones():
     cached = evaluator().real
     fresh = evaluator(use_cache=False).real
@@ -120,6 +111,7 @@ def test_cached_features_equal_fresh_ones():
     torch.testing.assert_close(again.stats.features, fresh.stats.features)
 
 
+@pytest.mark.slow
 def test_cache_keys_separate_every_choice():
     base = evaluator().real
     assert evaluator().real.path == base.path
@@ -135,6 +127,7 @@ def test_cache_keys_separate_every_choice():
     assert all(other.origin == "computed" for other in others)
 
 
+@pytest.mark.slow
 def test_corrupt_cache_is_rebuilt_not_reused():
     path = evaluator().real.path
     path.write_bytes(b"not a cache file")
@@ -144,6 +137,36 @@ def test_corrupt_cache_is_rebuilt_not_reused():
     assert evaluator().real.origin == "cache"  # the rebuilt file is good again
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("spoil", "why"),
+    [
+        (lambda f: f.index_fill(0, torch.tensor([3]), float("nan")), "not finite"),
+        (lambda f: f[:, :-1], "features of width"),
+        (lambda f: f.to(torch.int64), "not floating"),
+        (lambda f: f[0], "no \\(N, D\\) table"),
+    ],
+)
+def test_a_cache_with_the_right_key_but_bad_features_is_rebuilt(spoil, why):
+    good = evaluator().real
+    content = torch.load(good.path, weights_only=True)
+    torch.save({"key": content["key"], "features": spoil(content["features"])}, good.path)
+    with pytest.warns(UserWarning, match=why):
+        rebuilt = evaluator().real
+    assert rebuilt.origin.startswith("rebuilt")
+    torch.testing.assert_close(rebuilt.stats.features, good.stats.features)
+    assert evaluator().real.origin == "cache"
+
+
+@pytest.mark.slow
+def test_a_cache_whose_key_is_not_a_table_is_rebuilt():
+    good = evaluator().real
+    torch.save({"key": ["mnist"], "features": good.stats.features.float()}, good.path)
+    with pytest.warns(UserWarning, match="rebuilt"):
+        assert evaluator().real.origin.startswith("rebuilt")
+
+
+@pytest.mark.slow
 def test_cache_made_for_another_extractor_is_rebuilt():
     with plugged_in(ScaledPixelsPlugin(), "scaled"):
         other = evaluator(features="scaled-pixels").real
@@ -176,6 +199,7 @@ def test_too_few_real_images_are_refused(tmp_path):
         evaluator(data=folder, channels=3, features="digits")
 
 
+@pytest.mark.slow
 def test_generated_features_are_seeded_and_keep_the_mode(tiny_run):
     generator = fpa.load(tiny_run).train()
     scorer = evaluator()
@@ -190,6 +214,7 @@ def test_cached_cache_path_is_under_the_cache_dir(tmp_path):
     assert cache_path(key).is_relative_to(tmp_path / "cache")
 
 
+@pytest.mark.slow
 def test_evaluate_command_prints_json(tiny_run, tmp_path):
     out = tmp_path / "scores.json"
     result = runner.invoke(
@@ -198,7 +223,8 @@ def test_evaluate_command_prints_json(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert json.loads(out.read_text()) == printed
-    assert printed["features"] == "digits" and printed["scores"]["fid"] > 0
+    assert printed["features"] == "digits"
+    assert printed["scores"] == evaluate(tiny_run, n=100, device="cpu").scores  # same defaults
 
 
 @pytest.mark.parametrize(
@@ -236,6 +262,7 @@ def test_grey_run_is_not_judged_by_colour_data(tiny_run, tmp_path):
     assert "in colour" in result.output
 
 
+@pytest.mark.slow
 def test_grey_run_may_be_judged_by_other_grey_data(tiny_run, tmp_path):
     folder = image_folder(tmp_path / "grey", 100, colour=False)
     arguments = ["--data", folder, "--n", "100", "--features", "digits", "--json"]
@@ -245,6 +272,7 @@ def test_grey_run_may_be_judged_by_other_grey_data(tiny_run, tmp_path):
     assert printed["data"] == folder and printed["n_real"] == 100
 
 
+@pytest.mark.slow
 def test_training_logs_scores_and_keeps_the_best_checkpoint(tmp_path):
     out = tmp_path / "run"
     fpa.train(tiny(eval_every=2, eval_n=100, train_steps=4), out=out)
@@ -273,6 +301,7 @@ class ReplayGenerator(torch.nn.Module):
         return self.images[index]
 
 
+@pytest.mark.slow
 def test_class_histogram_counts_what_is_painted():
     from fpa.data import build_dataset
     from fpa.evaluation import class_histogram
@@ -291,6 +320,7 @@ def test_class_histogram_counts_what_is_painted():
     )
 
 
+@pytest.mark.slow
 def test_evaluate_command_reports_classes(tiny_run):
     result = runner.invoke(app, ["evaluate", str(tiny_run), "--n", "100", "--classes", "--json"])
     assert result.exit_code == 0, result.output
@@ -299,6 +329,7 @@ def test_evaluate_command_reports_classes(tiny_run):
     assert 0 <= classes["entropy_bits"] <= classes["max_entropy_bits"]
 
 
+@pytest.mark.slow
 def test_emoji_features_recognise_a_shifted_emoji():
     from fpa.data import build_dataset
 
@@ -311,3 +342,42 @@ def test_emoji_features_recognise_a_shifted_emoji():
     distances = torch.cdist(extractor(changed), extractor(originals))
     found = (distances.argmin(dim=1) == torch.arange(len(originals))).float().mean()
     assert found > 0.9
+
+
+def test_evaluate_table_shows_the_top_classes_and_the_json_all_of_them(monkeypatch, tmp_path):
+    """With ~1,800 classes (the emoji features) the table stays short; the JSON is complete."""
+    from fpa.evaluation.evaluator import EvaluationResult
+
+    counts = [0] * 1800
+    for index, count in {7: 50, 1234: 40, 3: 30, 99: 5, 1799: 4}.items():
+        counts[index] = count
+    counts[500:520] = [1] * 20
+    classes = {"counts": counts, "entropy_bits": 2.5, "max_entropy_bits": 10.81}
+
+    def fake_evaluate(run, **options):
+        return EvaluationResult(
+            scores={"fid": 1.0},
+            features="emoji",
+            data="emoji",
+            n_generated=149,
+            n_real=149,
+            real_stats="cached",
+            classes=classes,
+        )
+
+    monkeypatch.setattr(fpa.evaluation, "evaluate", fake_evaluate)
+    monkeypatch.setenv("COLUMNS", "120")
+    result = runner.invoke(
+        app, ["evaluate", str(tmp_path), "--classes", "--out", tmp_path / "e.json"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) < 30, result.stdout
+    assert "2.500 of 10.810" in result.stdout and "25 of 1,800" in result.stdout
+    shown = [line for line in lines if "class " in line and "%" in line]
+    assert len(shown) == 10
+    assert "class 7 " in shown[0] and "50 (33.6%)" in shown[0] and "class 1234" in shown[1]
+    assert "--json" in result.stdout
+    assert json.loads((tmp_path / "e.json").read_text())["classes"]["counts"] == counts
+    printed = runner.invoke(app, ["evaluate", str(tmp_path), "--classes", "--json"])
+    assert json.loads(printed.stdout)["classes"]["counts"] == counts

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import fpa
 from conftest import plugged_in
+from fpa.generator import painting_record
 from rule_fixtures import ThirdPartyRules
 
 SMALL = {"hidden_size": 32, "input_size": 16}
@@ -18,7 +19,7 @@ SMALL_TRANSFORMER = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "input_
 def small_generator(*, painter="lstm", seed=0, **options):
     torch.manual_seed(seed)
     painter_options = SMALL if painter == "lstm" else SMALL_TRANSFORMER
-    options = {"image_size": 12, "channels": 3, "steps": 6, "latent_dim": 10, **options}
+    options = {"image_size": 12, "channels": 3, "paint_steps": 6, "latent_dim": 10, **options}
     return fpa.build_generator(painter=painter, **painter_options, **options).double().eval()
 
 
@@ -100,6 +101,27 @@ def test_a_third_party_rule_paints_a_generator():
     torch.testing.assert_close(generator(z), reference(z))
 
 
+@pytest.mark.parametrize(
+    ("rule", "asked", "used"),
+    [
+        ("delta", "parallel", "parallel"),
+        ("delta", "step", "step"),
+        ("step-only-delta", "parallel", "step"),
+    ],
+)
+def test_the_generator_says_what_paints_and_its_config_keeps_what_was_asked(rule, asked, used):
+    with plugged_in(ThirdPartyRules(), name="test-rules"):
+        generator = small_generator(rule=rule, rule_impl=asked)
+        assert generator.rule_impl_used == used
+        assert generator.config.rule_impl == asked
+        record = painting_record(generator.config)
+    assert record["rule_impl_used"] == used
+    fallback = asked != used
+    assert ("note" in record) == fallback
+    if fallback:
+        assert record["note"] == "step loop: rule 'step-only-delta' has no parallel form"
+
+
 def test_the_latent_feeds_the_image_through_every_v_mode():
     for mode in ("v1", "v2"):
         generator = small_generator(input_mode=mode)
@@ -117,13 +139,13 @@ def test_the_latent_feeds_the_image_through_every_v_mode():
         ({"input_mode": "v3"}, "input mode"),
         ({"hidden": 3}, "it takes:"),
         ({"image_size": (4, 4, 4)}, "image_size"),
-        ({"steps": 0}, "steps"),
+        ({"paint_steps": 0}, "paint_steps"),
         ({"rule_impl": "fast"}, "rule_impl"),
     ],
 )
 def test_bad_generator_options_give_readable_errors(options, message):
     with pytest.raises(fpa.FpaError, match=message):
-        fpa.build_generator(**{"image_size": 8, "steps": 2, **options})
+        fpa.build_generator(**{"image_size": 8, "paint_steps": 2, **options})
 
 
 def test_wrong_latent_shape_is_a_readable_error():
@@ -165,9 +187,33 @@ def test_normalized_features_make_the_head_blind_to_feature_scale():
         assert same is normalize
 
 
+@pytest.mark.parametrize(("per_row_rate", "rate_size"), [(False, 1), (True, 4)])
+@pytest.mark.parametrize("updates_per_step", [1, 2])
+def test_the_head_emits_rates_in_the_rules_layout(per_row_rate, rate_size, updates_per_step):
+    from fpa.painters import PaintHead
+
+    torch.manual_seed(0)
+    head = PaintHead(
+        in_features=16,
+        channels=2,
+        height=4,
+        width=3,
+        per_row_rate=per_row_rate,
+        updates_per_step=updates_per_step,
+    ).double()
+    commands = head(torch.randn(5, 3, 16, dtype=torch.float64))
+    steps = 3 * updates_per_step
+    assert commands.keys.shape == (5, 2, steps, 3)
+    assert commands.values.shape == (5, 2, steps, 4)
+    assert commands.rates.shape == (5, 2, steps, rate_size)
+    fpa.build_rule("delta").paint(commands.keys, commands.values, commands.rates)
+
+
 @pytest.mark.parametrize("painter", ["lstm", "transformer"])
 def test_several_updates_per_controller_step(painter):
-    generator = small_generator(painter=painter, steps=6, updates_per_step=3, per_row_rate=True)
+    generator = small_generator(
+        painter=painter, paint_steps=6, updates_per_step=3, per_row_rate=True
+    )
     z = torch.randn(4, 10, dtype=torch.float64)
     features = generator.painter(z)
     assert features.shape[:2] == (4, 2), "the controller runs T / U steps"
@@ -188,4 +234,4 @@ def test_several_updates_per_controller_step(painter):
 @pytest.mark.parametrize(("steps", "updates"), [(6, 4), (6, 0)])
 def test_updates_per_step_must_divide_the_steps(steps, updates):
     with pytest.raises(fpa.ConfigError, match="updates_per_step"):
-        small_generator(steps=steps, updates_per_step=updates)
+        small_generator(paint_steps=steps, updates_per_step=updates)

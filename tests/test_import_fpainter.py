@@ -8,6 +8,7 @@ hand-written LSTM, the sequential delta loop, their U-Net as functions); it call
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 from collections import OrderedDict
@@ -22,6 +23,8 @@ from typer.testing import CliRunner
 import fpa
 from fpa.cli import app
 from fpa.importers import FpainterFlags, import_fpainter, load_fpainter
+from fpa.runs import TrainConfig
+from fpa.viz.figure import figure_png, paint_figure
 
 runner = CliRunner()
 TYPES = ("lstm_delta", "lstm_delta_unet", "lstm_delta_split_v2", "lstm_delta_split_v2_unet")
@@ -450,6 +453,7 @@ def import_spec(tmp_path, spec: Spec):
     return imported, weights
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_the_imported_generator_is_the_authors_generator_in_float64(tmp_path, spec):
     imported, weights = import_spec(tmp_path, spec)
@@ -499,6 +503,7 @@ def import_args(path, spec: Spec, out):
     return args if spec.v2 else [*args, "--paint-steps", spec.steps]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_type", TYPES)
 def test_import_then_sample_paint_and_interpolate(tmp_path, model_type):
     spec = Spec(model_type, side=16, steps=4)
@@ -509,7 +514,13 @@ def test_import_then_sample_paint_and_interpolate(tmp_path, model_type):
     assert (
         f"imported {model_type}" in result.output and "discriminator: not imported" in result.output
     )
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.toml", "samples"]
+    # .lock: the import holds the run folder like a training does (one writer per run).
+    assert sorted(p.name for p in run.iterdir()) == [
+        ".lock",
+        "checkpoints",
+        "config.toml",
+        "samples",
+    ]
     assert not [p for p in run.parent.iterdir() if p.name.startswith(".")]
 
     # The run loads like any other: fpa.load gives the EMA generator = their GE.
@@ -529,9 +540,15 @@ def test_import_then_sample_paint_and_interpolate(tmp_path, model_type):
     assert result.exit_code == 0, result.output
     with Image.open(grid) as image:
         assert image.mode == "RGB" and image.size == (2 * 18 + 2, 2 * 18 + 2)
-    columns = 2 + (1 if spec.unet else 0)  # steps 2 and 4, and the refined image
-    with Image.open(painting) as image:
-        assert image.size == (columns * 18 + 2, 4 * 18 + 2)
+    # Steps 2 and 4, and the refined image: the labelled figure of that layout (tiles of 16
+    # pixels and 2 of padding, two rows per sample), whatever the label margins measure.
+    columns = 2 + (1 if spec.unet else 0)
+    generator = fpa.load(run)
+    figure = paint_figure(generator, torch.zeros(2, generator.latent_dim), every=2)
+    assert (figure.columns, figure.rows) == (columns, 4)
+    with Image.open(painting) as image, Image.open(io.BytesIO(figure_png(figure))) as expected:
+        assert image.size == expected.size
+        assert image.width > columns * 18 + 2 and image.height > 4 * 18 + 2
 
 
 def test_the_sampled_pixels_are_the_authors_clamped_pixels(tmp_path):
@@ -542,7 +559,10 @@ def test_the_sampled_pixels_are_the_authors_clamped_pixels(tmp_path):
     z = torch.randn(1, spec.latent)
     torch.save(z, tmp_path / "z.pt")
     out = tmp_path / "one"
-    result = invoke("sample", run, "--latents", tmp_path / "z.pt", "--individual", out)
+    grid = tmp_path / "grid.png"  # not the default samples.png in the working directory
+    result = invoke(
+        "sample", run, "--latents", tmp_path / "z.pt", "--individual", out, "--out", grid
+    )
     assert result.exit_code == 0, result.output
     expected, _ = authors_forward(weights["GE"], z.double(), spec)
     # Their generate(): clamp to [0, 1], then torchvision's save_image rounding.
@@ -561,11 +581,11 @@ def test_the_run_records_provenance_and_a_config_of_the_architecture(tmp_path):
     assert state["imported_from"]["model_type"] == spec.model_type
     assert state["imported_from"]["source"] == "IDSIA/fpainter"
     assert state["generator_config"]["refiner"] == "fpainter-unet"
-    config = fpa.training.TrainConfig.from_dict(state["config"])
-    assert config.paint_steps == spec.steps and config.channels == spec.channels
-    assert config.painter_options == imported.config.painter_options
-    assert config.refiner_options == imported.config.refiner_options
-    assert config.rule_options == {"first_step_unit_rate": True}
+    config = TrainConfig.from_dict(state["config"])
+    assert config.generator.paint_steps == spec.steps and config.channels == spec.channels
+    assert config.generator.painter_options == imported.config.painter_options
+    assert config.generator.refiner_options == imported.config.refiner_options
+    assert config.generator.rule_options == {"first_step_unit_rate": True}
 
 
 # ----------------------------------------------------------------- bad input
@@ -655,10 +675,11 @@ def test_the_run_config_rebuilds_the_imported_generator_exactly(tmp_path):
     authors_checkpoint(path, spec)
     imported = import_fpainter(path, model_type=spec.model_type, out=run)
     state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
-    config = fpa.training.TrainConfig.from_dict(state["config"])
-    assert config.generator_config() == imported.config  # output activation included
+    config = TrainConfig.from_dict(state["config"])
+    assert config.generator == imported.config  # output activation included
 
 
+@pytest.mark.slow
 def test_an_imported_run_cannot_resume_but_can_be_fine_tuned(tmp_path):
     from fpa.training import prepare_run, resolve_config
 

@@ -246,8 +246,8 @@ def test_cli_writes_a_gif_and_a_segment_grid(run, tmp_path):
         assert image.format == "GIF"
         assert image.n_frames == 9 and image.size == (2 * SIZE, 2 * SIZE)
     with Image.open(grid) as image:
-        # 2 segments (rows) × 5 frames (columns) with 2-pixel padding
-        assert image.size == (5 * (SIZE + 2) + 2, 2 * (SIZE + 2) + 2)
+        # 2 segments (rows) × 5 frames (columns) of 2×-enlarged tiles, with 2-pixel padding
+        assert image.size == (5 * (2 * SIZE + 2) + 2, 2 * (2 * SIZE + 2) + 2)
 
 
 def test_cli_apng_starts_at_the_first_anchor_from_a_file(run, generator, tmp_path):
@@ -272,6 +272,7 @@ def test_cli_steps_show_the_painting_of_every_frame(run, tmp_path):
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
         assert image.n_frames == 4 and image.size == (3 * SIZE + 4, SIZE)
+    assert f"{3 * SIZE + 4}×{SIZE} px" in result.output  # width × height, as viewers say
     with Image.open(grid) as image:
         assert image.size == (3 * (SIZE + 2) + 2, 4 * (SIZE + 2) + 2)
 

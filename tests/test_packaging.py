@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fpa-example-plugin"
+
+# Every test here starts a child Python (and pip): end to end, so slow.
+pytestmark = pytest.mark.slow
 
 
 def test_import_fpa_stays_light():
@@ -70,7 +74,7 @@ def test_the_installed_example_rule_paints_by_name(example_plugin_site):
 import torch, fpa
 rule = fpa.build_rule("soft-delta")
 assert not rule.has_parallel_form
-G = fpa.build_generator(rule="soft-delta", painter="lstm", image_size=8, channels=3, steps=4,
+G = fpa.build_generator(rule="soft-delta", painter="lstm", image_size=8, channels=3, paint_steps=4,
                         latent_dim=6, hidden_size=16, input_size=8)
 trace = G.paint_trace(torch.randn(2, 6))
 ranks = torch.linalg.matrix_rank(trace.updates.double(), atol=1e-6)
@@ -79,3 +83,45 @@ print(tuple(trace.images.shape), int(ranks.max()))
     done = run_with(example_plugin_site, "-c", code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["(2,", "3,", "8,", "8)", "1"]
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def readme_plugin_files() -> dict[str, str]:
+    """The README's plugin package: each block whose first line is ``# my-fpa-rule/PATH``."""
+    section = README.read_text(encoding="utf-8").split("## Plugins", 1)[1].split("\n## ", 1)[0]
+    files = {}
+    for _, body in FENCE.findall(section):
+        first, _, rest = body.partition("\n")
+        if first.startswith("# my-fpa-rule/"):
+            files[first.removeprefix("# ")] = rest
+    return files
+
+
+def test_the_readme_plugin_package_installs_and_its_rule_is_found(tmp_path):
+    files = readme_plugin_files()
+    assert set(files) == {"my-fpa-rule/pyproject.toml", "my-fpa-rule/src/my_fpa_rule/__init__.py"}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    subprocess.run(
+        [*pip, "--target", str(site), str(tmp_path / "my-fpa-rule")],
+        check=True,
+        capture_output=True,
+    )
+    listed = run_with(site, "-m", "fpa", "plugins", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [r for r in json.loads(listed.stdout)["components"] if r["name"] == "my-rule"]
+    assert (row["kind"], row["distribution"], row["version"]) == ("rules", "my-fpa-rule", "0.1.0")
+    code = """
+import torch, fpa
+G = fpa.build_generator(rule="my-rule", image_size=8, paint_steps=4, latent_dim=6, hidden_size=16)
+print(G.config.rule_impl, G.rule_impl_used, tuple(G(torch.randn(2, 6)).shape))
+"""
+    painted = run_with(site, "-c", code)
+    assert painted.returncode == 0, painted.stderr
+    assert painted.stdout.split() == ["parallel", "step", "(2,", "1,", "8,", "8)"]

@@ -126,3 +126,56 @@ def test_an_entry_point_with_an_invalid_hook_is_broken_not_fatal(tmp_path, monke
         source="import fpa\n\n@fpa.hookimpl\ndef fpa_register_rules(wrong_name):\n    pass\n",
     )
     assert "wrong_name" in failure.error
+
+
+def test_an_entry_point_that_calls_sys_exit_on_import_is_broken_not_fatal(tmp_path, monkeypatch):
+    failure = load_with_fake_distribution(
+        tmp_path,
+        monkeypatch,
+        name="fpa-exiting-demo",
+        entry="exiting",
+        source="import sys\n\nsys.exit(3)\n",
+    )
+    assert "SystemExit" in failure.error and "3" in failure.error
+
+
+def test_fpa_plugins_lists_a_plugin_that_exits_on_import_as_broken(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from fpa.cli import app
+
+    load_with_fake_distribution(
+        tmp_path, monkeypatch, name="fpa-exiting-cli", entry="exiting", source="raise SystemExit\n"
+    )
+    monkeypatch.delitem(sys.modules, "exiting_module", raising=False)
+    monkeypatch.setattr(plugins, "_LOADER", plugins._Loader())
+    result = CliRunner().invoke(app, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    (broken,) = [b for b in json.loads(result.stdout)["broken"] if b["plugin"] == "exiting"]
+    assert broken["distribution"] == "fpa-exiting-cli" and "SystemExit" in broken["error"]
+
+
+def test_ctrl_c_while_a_plugin_imports_still_interrupts(tmp_path, monkeypatch):
+    with pytest.raises(KeyboardInterrupt):
+        load_with_fake_distribution(
+            tmp_path,
+            monkeypatch,
+            name="fpa-interrupted-demo",
+            entry="interrupted",
+            source="raise KeyboardInterrupt\n",
+        )
+
+
+def test_a_hook_that_calls_sys_exit_is_reported_as_broken():
+    class Exiting:
+        @fpa.hookimpl
+        def fpa_register_rules(self, register):
+            sys.exit("no licence")
+
+    with plugged_in(Exiting(), name="exiting-hook"):
+        current = fpa.registry()
+        (broken,) = [b for b in current.broken if b.plugin == "exiting-hook"]
+        assert "no licence" in broken.error
+        assert "delta" in current.components["rules"]

@@ -1,4 +1,4 @@
-"""Invariants every registered learning rule must hold (DESIGN §4), checked with hypothesis.
+"""Invariants every registered learning rule must hold (docs/design.md §3), checked with hypothesis.
 
 The rules under test are every name in the registry plus a third-party rule that implements
 only ``step`` and reaches fpa through the plugin manager.
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+from einops import repeat
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,7 +42,8 @@ class Problem:
 
 @st.composite
 def problems(draw, *, dtype=torch.float64, allow_initial=True):
-    """Random batched painting problems with bounded inputs: (B, C, T, ·) tensors."""
+    """Random batched painting problems with bounded inputs: (B, C, T, ·) tensors, rates
+    ``(B, C, T, 1)`` or ``(B, C, T, H)``."""
     batch, channels = draw(st.integers(1, 3)), draw(st.integers(1, 2))
     steps, height, width = draw(st.integers(1, 8)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
     per_row = draw(st.booleans())
@@ -54,9 +56,7 @@ def problems(draw, *, dtype=torch.float64, allow_initial=True):
     lead = (batch, channels, steps)
     keys = normal(*lead, width) / math.sqrt(width)
     values = normal(*lead, height)
-    lr = torch.rand(
-        *lead, *((height,) if per_row else ()), generator=generator, dtype=torch.float64
-    )
+    lr = torch.rand(*lead, height if per_row else 1, generator=generator, dtype=torch.float64)
     initial = 0.5 * normal(batch, channels, height, width) if with_initial else None
     problem = Problem(keys, values, lr, initial)
     return Problem(*(t.to(dtype) if t is not None else None for t in vars(problem).values()))
@@ -68,14 +68,11 @@ def paint(rule, problem: Problem, **kwargs):
 
 def fold_steps(rule, problem: Problem) -> torch.Tensor:
     """The reference written here, independent of LearningRule.paint_by_steps."""
-    rates = rule.effective_rates(
-        problem.lr if problem.lr.dim() == problem.values.dim() else problem.lr.unsqueeze(-1)
-    )
-    per_row = problem.lr.dim() == problem.values.dim()
+    rates = rule.effective_rates(problem.lr)
     shape = (*problem.keys.shape[:-2], problem.values.shape[-1], problem.keys.shape[-1])
     matrix = problem.initial if problem.initial is not None else problem.keys.new_zeros(shape)
     for t in range(problem.keys.shape[-2]):
-        rate = rates[..., t, :] if per_row else rates[..., t, 0]
+        rate = rates[..., t, :]
         matrix = rule.step(matrix, problem.keys[..., t, :], problem.values[..., t, :], rate)
     return matrix
 
@@ -102,6 +99,23 @@ def test_gradients_of_paint_equal_gradients_of_step_fold(rule, problem):
         gradients.append(torch.autograd.grad((out * weights).sum(), inputs))
     for fast, slow in zip(*gradients, strict=True):
         torch.testing.assert_close(fast, slow, rtol=0, atol=1e-9 * scale_of(slow))
+
+
+@given(problem=problems())
+def test_one_rate_per_step_equals_that_rate_repeated_on_every_row(rule, problem):
+    per_step = problem.lr[..., :1]
+    per_row = repeat(per_step, "... step 1 -> ... step row", row=problem.values.shape[-1])
+    # A nonzero matrix, so that the step's correction term (delta, Oja) takes part.
+    matrix = problem.initial if problem.initial is not None else paint(rule, problem)
+    for t in range(problem.keys.shape[-2]):
+        key, value = problem.keys[..., t, :], problem.values[..., t, :]
+        one = rule.step(matrix, key, value, per_step[..., t, :])
+        assert torch.equal(one, rule.step(matrix, key, value, per_row[..., t, :]))
+    painted = [
+        paint(rule, Problem(problem.keys, problem.values, lr, problem.initial))
+        for lr in (per_step, per_row)
+    ]
+    torch.testing.assert_close(*painted, rtol=0, atol=1e-10 * scale_of(painted[1]))
 
 
 @given(problem=problems())

@@ -23,7 +23,7 @@ def test_hebb_ignores_the_order_of_steps(seed, steps, per_row):
     generator = torch.Generator().manual_seed(seed)
     keys = torch.randn(2, steps, 5, generator=generator, dtype=torch.float64)
     values = torch.randn(2, steps, 4, generator=generator, dtype=torch.float64)
-    lr = torch.rand(2, steps, *((4,) if per_row else ()), generator=generator, dtype=torch.float64)
+    lr = torch.rand(2, steps, 4 if per_row else 1, generator=generator, dtype=torch.float64)
     order = torch.randperm(steps, generator=generator)
     hebb = fpa.build_rule("hebb")
     torch.testing.assert_close(
@@ -37,7 +37,7 @@ def test_delta_with_unit_rate_retrieves_every_value_of_orthonormal_keys(seed, st
     values = torch.randn(
         steps, 5, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64
     )
-    painted = fpa.build_rule("delta").paint(keys, values, torch.ones(steps, dtype=torch.float64))
+    painted = fpa.build_rule("delta").paint(keys, values, torch.ones(steps, 1, dtype=torch.float64))
     torch.testing.assert_close(painted @ keys.T, values.T)
 
 
@@ -49,7 +49,7 @@ def test_delta_repeated_key_with_unit_rate_overwrites(seed, first, gap):
     values = torch.randn(
         steps, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
     )
-    painted = fpa.build_rule("delta").paint(keys, values, torch.ones(steps, dtype=torch.float64))
+    painted = fpa.build_rule("delta").paint(keys, values, torch.ones(steps, 1, dtype=torch.float64))
     torch.testing.assert_close(painted @ keys[first], values[-1])
     others = [i for i in range(steps - 1) if i != first]
     torch.testing.assert_close(painted @ keys[others].T, values[others].T)
@@ -58,7 +58,7 @@ def test_delta_repeated_key_with_unit_rate_overwrites(seed, first, gap):
 def test_hebb_with_repeated_key_accumulates_instead_of_overwriting():
     key = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
     values = torch.tensor([[1.0], [2.0]], dtype=torch.float64)
-    painted = fpa.build_rule("hebb").paint(key, values, torch.ones(2, dtype=torch.float64))
+    painted = fpa.build_rule("hebb").paint(key, values, torch.ones(2, 1, dtype=torch.float64))
     assert painted[0, 0].item() == pytest.approx(3.0)
 
 
@@ -66,13 +66,13 @@ def test_delta_first_step_unit_rate_writes_v1_k1_without_the_rate():
     generator = torch.Generator().manual_seed(0)
     keys = torch.randn(2, 3, 6, 5, generator=generator, dtype=torch.float64).softmax(-1)
     values = torch.randn(2, 3, 6, 4, generator=generator, dtype=torch.float64)
-    lr = torch.rand(2, 3, 6, generator=generator, dtype=torch.float64)
+    lr = torch.rand(2, 3, 6, 1, generator=generator, dtype=torch.float64)
     authors = fpa.build_rule("delta", first_step_unit_rate=True)
     partial = authors.paint(keys, values, lr, return_all=True)
     first = values[..., 0, :, None] * keys[..., 0, None, :]
     torch.testing.assert_close(partial[..., 0, :, :], first)
     unit_first = lr.clone()
-    unit_first[..., 0] = 1.0
+    unit_first[..., 0, :] = 1.0
     torch.testing.assert_close(
         partial[..., -1, :, :], fpa.build_rule("delta").paint(keys, values, unit_first)
     )
@@ -84,7 +84,7 @@ def test_oja_is_the_delta_rule_on_the_transposed_matrix():
     generator = torch.Generator().manual_seed(1)
     keys = torch.randn(3, 7, 5, generator=generator, dtype=torch.float64) / 3
     values = torch.randn(3, 7, 4, generator=generator, dtype=torch.float64) / 3
-    lr = torch.rand(3, 7, generator=generator, dtype=torch.float64)
+    lr = torch.rand(3, 7, 1, generator=generator, dtype=torch.float64)
     initial = torch.randn(3, 4, 5, generator=generator, dtype=torch.float64)
     oja = fpa.build_rule("oja").paint(keys, values, lr, initial=initial)
     delta = fpa.build_rule("delta").paint(values, keys, lr, initial=initial.mT)
@@ -99,22 +99,48 @@ def test_per_row_rates_equal_painting_each_row_with_its_own_scalar_rate():
     delta = fpa.build_rule("delta")
     painted = delta.paint(keys, values, lr)
     for row in range(3):
-        alone = delta.paint(keys, values[:, row : row + 1], lr[:, row])
+        alone = delta.paint(keys, values[:, row : row + 1], lr[:, row : row + 1])
         torch.testing.assert_close(painted[row : row + 1], alone)
 
 
 @pytest.mark.parametrize("name", ["hebb", "delta", "oja"])
 def test_built_in_rules_have_a_parallel_form(name):
-    assert fpa.build_rule(name).has_parallel_form
+    rule = fpa.build_rule(name)
+    assert rule.has_parallel_form
+    # The contract of the override: ``paint`` paints what the step loop paints (one rate per
+    # step or per row, from a given matrix, every partial matrix too) without calling ``step``.
+    generator = torch.Generator().manual_seed(4)
+    keys = torch.randn(2, 6, 5, generator=generator, dtype=torch.float64).softmax(-1)
+    values = torch.randn(2, 6, 4, generator=generator, dtype=torch.float64)
+    initial = torch.randn(2, 4, 5, generator=generator, dtype=torch.float64)
+    rates = [
+        torch.rand(shape, generator=generator, dtype=torch.float64)
+        for shape in [(2, 6, 1), (2, 6, 4)]
+    ]
+    cases = [
+        (lr, start, every) for lr in rates for start in (None, initial) for every in (False, True)
+    ]
+    looped = [
+        rule.paint_by_steps(keys, values, lr, initial=start, return_all=every)
+        for lr, start, every in cases
+    ]
+
+    def no_step(*args):
+        raise AssertionError("the parallel form called step()")
+
+    rule.step = no_step
+    for (lr, start, every), expected in zip(cases, looped, strict=True):
+        painted = rule.paint(keys, values, lr, initial=start, return_all=every)
+        torch.testing.assert_close(painted, expected)
 
 
 @pytest.mark.parametrize(
     ("keys_shape", "values_shape", "lr_shape", "initial_shape", "message"),
     [
-        ((2, 5, 4), (2, 6, 3), (2, 5), None, "must agree"),
-        ((2, 5, 4), (2, 5, 3), (2, 4), None, "lr must have shape"),
+        ((2, 5, 4), (2, 6, 3), (2, 5, 1), None, "must agree"),
+        ((2, 5, 4), (2, 5, 3), (2, 4, 1), None, "lr must have shape"),
         ((2, 5, 4), (2, 5, 3), (2, 5, 4), None, "lr must have shape"),
-        ((2, 5, 4), (2, 5, 3), (2, 5), (2, 4, 3), "initial matrix"),
+        ((2, 5, 4), (2, 5, 3), (2, 5, 1), (2, 4, 3), "initial matrix"),
         ((5,), (5,), (5,), None, "need shape"),
     ],
 )
@@ -134,6 +160,19 @@ def test_bad_shapes_give_a_readable_error(
                 )
 
 
+@pytest.mark.parametrize("lr_shape", [(2, 5), (2, 5, 2), (2, 5, 3, 1), (2, 5, 1, 1)])
+def test_a_rate_without_a_trailing_axis_of_1_or_h_names_the_expected_layout(lr_shape):
+    keys, values = torch.zeros(2, 5, 4), torch.zeros(2, 5, 3)
+    expected = r"\(\.\.\., T, 1\) = \(2, 5, 1\).*\(\.\.\., T, H\) = \(2, 5, 3\)"
+    for name in fpa.available("rules"):
+        rule = fpa.build_rule(name)
+        for paint in (rule.paint, rule.paint_by_steps):
+            with pytest.raises(fpa.ConfigError, match=expected) as error:
+                paint(keys, values, torch.zeros(lr_shape))
+            # A bare (..., T) rate, the old layout, is told how to add its axis.
+            assert ("lr[..., None]" in str(error.value)) == (lr_shape == (2, 5))
+
+
 def test_unknown_rule_option_names_the_accepted_ones():
     with pytest.raises(fpa.ConfigError, match="first_step_unit_rate"):
         fpa.build_rule("delta", first_step=True)
@@ -147,7 +186,7 @@ def test_cuda_painting_matches_the_cpu(name, dtype):
     generator = torch.Generator().manual_seed(3)
     keys = torch.randn(4, 3, 16, 12, generator=generator).softmax(-1)
     values = torch.randn(4, 3, 16, 10, generator=generator) / 10**0.5
-    lr = torch.rand(4, 3, 16, generator=generator)
+    lr = torch.rand(4, 3, 16, 1, generator=generator)
     inputs = [t.to(dtype) for t in (keys, values, lr)]
     rule = fpa.build_rule(name)
     # The reference paints the same (rounded) inputs in float64 on the CPU.

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import fpa
 from conftest import plugged_in, requires_cuda
 from fpa.cli import app
+from fpa.runs.checkpoint import CheckpointError, check_components, load_checkpoint
 from fpa.training import (
     PRESETS,
     TrainConfig,
@@ -26,8 +27,7 @@ from fpa.training import (
     resolve_config,
     train,
 )
-from fpa.training.checkpoint import CheckpointError, load_checkpoint
-from rule_fixtures import StepOnlyDeltaRule
+from rule_fixtures import StepOnlyDeltaRule, ThirdPartyRules
 from tiny_runs import tiny
 
 runner = CliRunner()
@@ -60,6 +60,7 @@ EXACT_KEYS = (
 )
 
 
+@pytest.mark.slow
 def test_resume_is_exact(tmp_path):
     train(tiny(), out=tmp_path / "straight", progress=False)
     train(tiny(train_steps=2), out=tmp_path / "split", progress=False)
@@ -77,12 +78,13 @@ def test_resume_is_exact(tmp_path):
     assert losses("straight") == losses("split")
 
 
+@pytest.mark.slow
 def test_run_directory_holds_config_metrics_samples_and_checkpoints(tmp_path):
     result = train(tiny(), out=tmp_path / "run", progress=False)
     run = tmp_path / "run"
     assert result.status == "finished" and result.step == 4
     saved = TrainConfig.from_dict(
-        __import__("fpa.training.config", fromlist=["read_toml"]).read_toml(run / "config.toml")
+        __import__("fpa.runs.config", fromlist=["read_toml"]).read_toml(run / "config.toml")
     )
     assert saved == tiny()
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -102,6 +104,7 @@ def test_run_directory_holds_config_metrics_samples_and_checkpoints(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_load_returns_the_ema_generator_ready_to_sample(tmp_path):
     train(tiny(), out=tmp_path / "run", progress=False)
     generator = fpa.load(tmp_path / "run")
@@ -119,6 +122,7 @@ def test_load_returns_the_ema_generator_ready_to_sample(tmp_path):
     assert torch.equal(raw.head.linear.weight, step2["generator"]["head.linear.weight"])
 
 
+@pytest.mark.slow
 def test_a_third_party_rule_trains_and_its_checkpoint_names_the_missing_plugin(tmp_path):
     class Plugin:
         @fpa.hookimpl
@@ -130,10 +134,49 @@ def test_a_third_party_rule_trains_and_its_checkpoint_names_the_missing_plugin(t
             tiny(rule="step-only-delta", train_steps=2), out=tmp_path / "run", progress=False
         )
         assert result.step == 2
+    saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
+    assert saved["rule_impl_used"] == "step"  # what painted: the rule has no parallel form
+    assert saved["generator_config"]["rule_impl"] == "parallel"  # what was asked
     with pytest.raises(CheckpointError, match="needs rule 'step-only-delta'"):
         fpa.load(tmp_path / "run")
 
 
+def test_cli_dry_run_says_a_rule_without_a_parallel_form_paints_with_the_step_loop(tmp_path):
+    with plugged_in(ThirdPartyRules(), name="test-rules"):
+        result = runner.invoke(
+            app, ["train", "--dry-run", "--rule", "step-only-delta", "--out", str(tmp_path / "r")]
+        )
+    assert result.exit_code == 0, result.output
+    assert 'rule_impl = "parallel"' in result.output
+    assert '"rule_impl_used": "step"' in result.output
+    assert "step loop: rule 'step-only-delta' has no parallel form" in result.output
+    plain = runner.invoke(app, ["train", "--dry-run", "--out", str(tmp_path / "r")])
+    assert '"rule_impl_used": "parallel"' in plain.output and "note" not in plain.output
+
+
+def test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_option(tmp_path):
+    state = {
+        "components": {
+            "rules": {
+                "name": "my-rule",
+                "plugin": "my_rules",
+                "distribution": "my-local-rules",
+                "version": "0.3.1",
+            }
+        }
+    }
+    with pytest.raises(CheckpointError) as raised:
+        check_components(state, tmp_path / "x.pt")
+    message = str(raised.value)
+    assert "needs rule 'my-rule'" in message and "\n" not in message
+    assert "my-local-rules 0.3.1" in message and "plugin 'my_rules'" in message
+    assert "pip install my-local-rules==0.3.1" in message and "pip install -e" in message
+    runtime = {"components": {"rules": {"name": "my-rule", "plugin": "p", "distribution": None}}}
+    with pytest.raises(CheckpointError, match="registered at runtime"):
+        check_components(runtime, tmp_path / "x.pt")
+
+
+@pytest.mark.slow
 def test_out_folder_with_a_run_is_refused_without_resume_or_overwrite(tmp_path):
     train(tiny(train_steps=1), out=tmp_path / "run", progress=False)
     before = (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes()
@@ -148,6 +191,7 @@ def test_out_folder_with_a_run_is_refused_without_resume_or_overwrite(tmp_path):
         prepare_run(tiny(), out=tmp_path / "other", overwrite=True)
 
 
+@pytest.mark.slow
 def test_resume_refuses_to_change_the_maths_of_the_run(tmp_path):
     train(tiny(train_steps=1), out=tmp_path / "run", progress=False)
     with pytest.raises(fpa.ConfigError, match="cannot change rule"):
@@ -156,6 +200,7 @@ def test_resume_refuses_to_change_the_maths_of_the_run(tmp_path):
         prepare_run(None, out=tmp_path / "empty", resume=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "content",
     [b"not a checkpoint at all", b"PK\x03\x04 truncated zip"],
@@ -181,6 +226,18 @@ def test_checkpoints_with_code_objects_are_refused(tmp_path):
         load_checkpoint(path)
 
 
+def test_a_checkpoint_with_code_objects_is_refused_without_advice_to_load_it_anyway(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "fpa-checkpoint", "payload": Payload()}, path)
+    result = runner.invoke(app, ["sample", str(path), "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"error: {path} is not a readable fpa checkpoint")
+    assert "refuses" in line and "Payload" in line
+    assert "weights_only" not in line and "can still be loaded" not in line
+    assert "\x1b" not in line
+
+
 class NanOnCall(StepOnlyDeltaRule):
     """Paints NaN on chosen calls (counted across instances), to test divergence recovery."""
 
@@ -199,6 +256,7 @@ class NanPlugin:
         register("nan-on-call", NanOnCall)
 
 
+@pytest.mark.slow
 def test_a_nan_loss_reloads_the_last_good_checkpoint_and_continues(tmp_path):
     NanOnCall.calls, NanOnCall.poisoned = 0, {4}  # step 2, discriminator pass
     with plugged_in(NanPlugin(), name="nan-plugin"):
@@ -213,6 +271,7 @@ def test_a_nan_loss_reloads_the_last_good_checkpoint_and_continues(tmp_path):
     assert all(torch.isfinite(t).all() for t in state["generator"].values())
 
 
+@pytest.mark.slow
 def test_a_run_that_keeps_diverging_stops_with_a_clear_message(tmp_path):
     NanOnCall.calls, NanOnCall.poisoned = 0, set(range(3, 1000))
     diverges = pytest.raises(TrainingDivergedError, match="NaN")
@@ -221,6 +280,7 @@ def test_a_run_that_keeps_diverging_stops_with_a_clear_message(tmp_path):
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["step"] == 0
 
 
+@pytest.mark.slow
 def test_a_stop_request_saves_a_resumable_checkpoint(tmp_path):
     trainer = prepare_run(tiny(train_steps=6), out=tmp_path / "run")
     result = trainer.run(stop_requested=lambda: trainer.step >= 3)
@@ -230,6 +290,7 @@ def test_a_stop_request_saves_a_resumable_checkpoint(tmp_path):
     assert resumed.step == 6
 
 
+@pytest.mark.slow
 def test_sigterm_saves_and_exits_cleanly(tmp_path):
     run = tmp_path / "run"
     config = tmp_path / "tiny.toml"
@@ -267,7 +328,7 @@ def test_presets_config_files_and_flags_layer_in_order(tmp_path):
 
 
 def test_config_round_trips_through_toml(tmp_path):
-    from fpa.training.config import read_toml
+    from fpa.runs.config import read_toml
 
     config = tiny(betas=[0.5, 0.9], rule_options={"first_step_unit_rate": True})
     path = tmp_path / "c.toml"
@@ -305,6 +366,7 @@ def test_cli_dry_run_prints_config_and_sizes_and_writes_nothing(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_cli_trains_with_a_config_file_and_flags(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(tiny().to_toml())
@@ -326,11 +388,12 @@ def test_cli_trains_with_a_config_file_and_flags(tmp_path):
     )
     assert result.exit_code == 0, result.output
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
-    assert state["config"]["rule"] == "hebb" and state["step"] == 2
-    assert state["config"]["updates_per_step"] == 2
+    assert state["config"]["generator"]["rule"] == "hebb" and state["step"] == 2
+    assert state["config"]["generator"]["updates_per_step"] == 2
     assert os.path.exists(tmp_path / "run" / "samples" / "latest.png")
 
 
+@pytest.mark.slow
 def test_cli_time_budget_stops_with_a_checkpoint_and_resume_goes_on(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(tiny(train_steps=5).to_toml())
@@ -368,7 +431,7 @@ def test_the_rule_solve_stays_in_float32_under_autocast():
     generator = torch.Generator().manual_seed(0)
     keys = torch.randn(2, 32, 16, generator=generator).softmax(-1).cuda()
     values = torch.randn(2, 32, 16, generator=generator).cuda()
-    lr = torch.rand(2, 32, generator=generator).cuda()
+    lr = torch.rand(2, 32, 1, generator=generator).cuda()
     rule = fpa.build_rule("delta")
     reference = rule.paint(keys, values, lr)
     with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -396,6 +459,7 @@ def test_ema_decay_warms_up_then_settles():
     assert warmup_decay(0.995, 0) == 0.1 and warmup_decay(0.995, 10_000) == 0.995
 
 
+@pytest.mark.slow
 def test_cli_dry_run_of_a_resume_shows_the_runs_own_config(tmp_path):
     train(tiny(rule="hebb", train_steps=1), out=tmp_path / "run", progress=False)
     result = runner.invoke(
@@ -406,6 +470,7 @@ def test_cli_dry_run_of_a_resume_shows_the_runs_own_config(tmp_path):
     assert 'rule = "hebb"' in result.output and "train_steps = 9" in result.output
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_to_start_leaves_the_folder_untouched(tmp_path):
     result = runner.invoke(
         app, ["train", "--out", str(tmp_path / "run"), "--image-size", "20", "--quiet"]
@@ -422,13 +487,25 @@ def test_a_run_that_fails_to_start_leaves_the_folder_untouched(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("painter", ["lstm", "transformer"])
 def test_the_default_painter_options_fit_every_built_in_painter(tmp_path, painter):
-    defaults = TrainConfig().painter_options
+    defaults = TrainConfig().generator.painter_options
     config = tiny(painter=painter, painter_options=defaults, train_steps=1)
     assert train(config, out=tmp_path / painter, progress=False).step == 1
+    # Taken, not merely accepted: the run keeps the options and its painter is built from them,
+    # hidden_size wide and reading code_size numbers per step (neither is the painter's default).
+    state = load_checkpoint(tmp_path / painter / "checkpoints" / "latest.pt")
+    assert state["config"]["generator"]["painter"] == painter
+    assert state["config"]["generator"]["painter_options"] == defaults
+    generator = fpa.load(tmp_path / painter)
+    assert generator.painter.out_features == defaults["hidden_size"]
+    assert generator.painter.inputs.expand.out_features == 4 * defaults["code_size"]
+    images = generator(torch.randn(2, 8))
+    assert images.shape == (2, 1, 16, 16) and torch.isfinite(images).all()
 
 
+@pytest.mark.slow
 def test_resume_survives_a_metrics_line_cut_short_by_a_crash(tmp_path):
     train(tiny(train_steps=2), out=tmp_path / "run", progress=False)
     with (tmp_path / "run" / "metrics.jsonl").open("a") as file:
@@ -439,6 +516,7 @@ def test_resume_survives_a_metrics_line_cut_short_by_a_crash(tmp_path):
     assert [json.loads(line)["step"] for line in lines] == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_nan_recovery_keeps_the_metrics_log_in_step_order_and_the_count_survives_resume(
     tmp_path,
 ):
@@ -452,7 +530,7 @@ def test_nan_recovery_keeps_the_metrics_log_in_step_order_and_the_count_survives
         steps = [r["step"] for r in records if "event" not in r]
         assert steps == sorted(set(steps)) == [1, 2, 3, 4]
         trainer = prepare_run(None, out=tmp_path / "run", resume=True, changes={"train_steps": 5})
-        assert trainer.nan_restarts == 1
+        assert trainer.state.nan_restarts == 1
 
 
 def test_wrongly_typed_options_are_one_line_errors(tmp_path):
@@ -482,13 +560,31 @@ def test_a_second_interrupt_is_one_line_and_exit_code_130(tmp_path, monkeypatch)
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_resolves_and_builds(name):
     config = resolve_config(preset_name=name)
+    # The preset's choices are taken as written; every other option keeps its default.
+    resolved, defaults = config.settings(), TrainConfig().settings()
+    for key, value in resolved.items():
+        assert value == PRESETS[name].get(key, defaults[key]), key
+    # Its generator paints images of the preset's shape and its discriminator scores them.
+    generator = config.build_generator().eval()
+    discriminator = fpa.build_discriminator(
+        config.discriminator,
+        image_size=config.image_size,
+        channels=config.channels,
+        **config.discriminator_options,
+    ).eval()
+    with torch.no_grad():
+        images = generator(torch.randn(2, config.latent_dim))
+        logits = discriminator(images).logits
+    assert images.shape == (2, config.channels, *config.image_size)
+    assert torch.isfinite(images).all() and logits.shape == (2,)
     sizes = describe(config)
-    assert sizes["generator"] > 0 and sizes["discriminator"] > 0
+    assert sizes["generator"] == sum(p.numel() for p in generator.parameters())
+    assert sizes["discriminator"] == sum(p.numel() for p in discriminator.parameters())
 
 
 def test_fpa_64_is_the_paper_recipe_with_our_changes():
-    paper = resolve_config(preset_name="paper-64").to_dict()
-    ours = resolve_config(preset_name="fpa-64").to_dict()
+    paper = resolve_config(preset_name="paper-64").settings()
+    ours = resolve_config(preset_name="fpa-64").settings()
     changed = {key for key in paper if paper[key] != ours[key]}
     assert changed == {
         "rate_activation",

@@ -183,7 +183,7 @@ def test_generator_with_unet_refiner_paints_then_refines(image_size):
         refiner_options={"width": 16},
         image_size=image_size,
         channels=1,
-        steps=4,
+        paint_steps=4,
         latent_dim=8,
         **PAINTER,
     )

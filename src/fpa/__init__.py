@@ -5,9 +5,14 @@ rank-1 update per step, written by a synaptic learning rule that a controller ne
 (Irie & Schmidhuber, "Images as Weight Matrices", ICLR 2023).
 
 The public API: :func:`available`, :func:`build_rule`, :func:`build_generator`,
-:class:`LearningRule`, :data:`hookimpl`. Importing fpa loads torch but nothing heavier
-(no torchvision, no datasets).
+:class:`LearningRule`, :data:`hookimpl`, and :func:`train`, :func:`evaluate`, :func:`ablate`,
+:func:`load` (the real functions of fpa.training, fpa.evaluation, fpa.ablation and fpa.runs,
+imported on first use). Importing fpa loads torch but nothing heavier (no torchvision, no
+datasets). Painters and refiners follow the protocols of :mod:`fpa.protocols`.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from fpa._version import __version__
 from fpa.errors import ConfigError, FpaError, PluginConflictError, UnknownComponentError
@@ -23,38 +28,32 @@ from fpa.plugins import (
     hookimpl,
     registry,
 )
+from fpa.protocols import Painter, Refiner
 from fpa.rules.base import LearningRule
 
+# The high-level calls, imported on first use so that ``import fpa`` stays light: each name is
+# the real function, with its own signature and docstring.
+LAZY_FUNCTIONS = {
+    "train": ("fpa.training", "train"),
+    "evaluate": ("fpa.evaluation", "evaluate"),
+    "ablate": ("fpa.ablation", "ablate"),
+    "load": ("fpa.runs.checkpoint", "load_generator"),
+}
 
-def load(path, *, ema: bool = True, device: str = "cpu") -> FastWeightPainter:
-    """The generator of a run directory or checkpoint file, ready to sample (EMA weights).
-
-    Loading never executes code from the file (``torch.load(weights_only=True)``).
-    """
-    from fpa.training.checkpoint import load_generator
-
-    return load_generator(path, ema=ema, device=device)
-
-
-def evaluate(source, **options):
-    """FID/KID of a run or checkpoint; see :func:`fpa.evaluation.evaluate`."""
-    from fpa.evaluation import evaluate as run_evaluation
-
-    return run_evaluation(source, **options)
+if TYPE_CHECKING:
+    from fpa.ablation import ablate
+    from fpa.evaluation import evaluate
+    from fpa.runs.checkpoint import load_generator as load
+    from fpa.training import train
 
 
-def ablate(axes, *, out, **options):
-    """Train, score and tabulate a grid of configs; see :func:`fpa.ablation.ablate`."""
-    from fpa.ablation import ablate as run_ablation
-
-    return run_ablation(axes, out=out, **options)
-
-
-def train(config=None, *, out, resume: bool = False, overwrite: bool = False, **changes):
-    """Train a fast weight painter as a GAN; see :func:`fpa.training.train`."""
-    from fpa.training import train as run_training
-
-    return run_training(config, out=out, resume=resume, overwrite=overwrite, **changes)
+def __getattr__(name: str) -> Any:
+    if name not in LAZY_FUNCTIONS:
+        raise AttributeError(f"module 'fpa' has no attribute {name!r}")
+    module, attribute = LAZY_FUNCTIONS[name]
+    function = getattr(importlib.import_module(module), attribute)
+    globals()[name] = function
+    return function
 
 
 __all__ = [
@@ -64,7 +63,9 @@ __all__ = [
     "GeneratorConfig",
     "LearningRule",
     "PaintTrace",
+    "Painter",
     "PluginConflictError",
+    "Refiner",
     "UnknownComponentError",
     "__version__",
     "ablate",

@@ -2,53 +2,54 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from fpa.errors import ConfigError
+from fpa.config_checks import check_field_types, check_known_keys, choose, field_names
+from fpa.errors import ConfigError, PluginContractError
 from fpa.painters.head import PaintCommands, PaintHead, activation
 from fpa.plugins import build_painter, build_refiner, build_rule
+from fpa.rules.base import LearningRule
+from fpa.sizes import image_hw
 
 RULE_IMPLS = ("parallel", "step")
+# Keywords every painter factory receives from the generator, with the setting behind each.
+PAINTER_KEYWORDS_SET_BY_THE_GENERATOR = {
+    "steps": "paint_steps (T, rank-1 updates per image)",
+    "latent_dim": "the generator's latent_dim",
+}
 
 
-def image_hw(image_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
-    """Normalise an image size given as an int or an (H, W) pair."""
-    if isinstance(image_size, int):
-        height = width = image_size
-    else:
-        sizes = tuple(image_size)
-        if len(sizes) != 2:
-            raise ConfigError(f"image_size must be an int or an (H, W) pair; got {image_size!r}")
-        height, width = (int(size) for size in sizes)
-    if height < 1 or width < 1:
-        raise ConfigError(f"image sides must be positive; got {height}×{width}")
-    return height, width
-
-
-def check_updates_per_step(updates_per_step: int, steps: int, *, steps_name: str) -> None:
+def check_updates_per_step(updates_per_step: int, paint_steps: int) -> None:
     """Refuse U rank-1 updates per controller step unless U ≥ 1 divides the T steps."""
-    if updates_per_step < 1 or steps % updates_per_step:
+    if updates_per_step < 1 or paint_steps % updates_per_step:
         raise ConfigError(
-            f"updates_per_step must divide {steps_name} ({steps}) and be ≥ 1; "
+            f"updates_per_step must divide paint_steps ({paint_steps}) and be ≥ 1; "
             f"got {updates_per_step}"
         )
 
 
 @dataclass
 class GeneratorConfig:
-    """Everything needed to rebuild a generator; round-trips through ``asdict``/checkpoints."""
+    """Every generator setting, in its one home: ``build_generator``'s keywords, the
+    ``[generator]`` table of a run's ``config.toml``, ``fpa train``'s flags and ``--set`` keys
+    all use these names. Round-trips through :meth:`to_dict` into checkpoints.
+
+    Adding a generator option means adding a field here and using it in the component that
+    needs it; the training config, the CLI's ``--set`` and the checkpoints carry it unchanged.
+    """
 
     rule: str = "delta"
     painter: str = "lstm"
     refiner: str = "identity"
     image_size: tuple[int, int] = (32, 32)
     channels: int = 1
-    steps: int = 16
+    # T: rank-1 updates per image (per channel).
+    paint_steps: int = 16
     latent_dim: int = 64
     key_activation: str = "softmax"
     value_activation: str = "none"
@@ -57,6 +58,7 @@ class GeneratorConfig:
     per_row_rate: bool = False
     learned_canvas: bool = False
     normalize_features: bool = False
+    # U: rank-1 updates per controller step; the controller runs T / U steps.
     updates_per_step: int = 1
     rule_impl: str = "parallel"
     rule_options: dict[str, Any] = field(default_factory=dict)
@@ -65,22 +67,30 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         self.image_size = image_hw(self.image_size)
+        check_field_types(self)
+        for name in ("rule_options", "painter_options", "refiner_options"):
+            setattr(self, name, dict(getattr(self, name)))
         if self.channels < 1:
             raise ConfigError(f"channels must be at least 1; got {self.channels}")
-        if self.steps < 1:
-            raise ConfigError(f"steps (rank-1 updates per image) must be ≥ 1; got {self.steps}")
-        check_updates_per_step(self.updates_per_step, self.steps, steps_name="steps")
+        if self.paint_steps < 1:
+            raise ConfigError(
+                f"paint_steps (rank-1 updates per image) must be ≥ 1; got {self.paint_steps}"
+            )
+        check_updates_per_step(self.updates_per_step, self.paint_steps)
         if self.latent_dim < 1:
             raise ConfigError(f"latent_dim must be ≥ 1; got {self.latent_dim}")
-        if self.rule_impl not in RULE_IMPLS:
-            raise ConfigError(
-                f"rule_impl must be one of {', '.join(RULE_IMPLS)}; got {self.rule_impl!r}"
-            )
+        choose("rule_impl", self.rule_impl, RULE_IMPLS)
+        # The painter receives these from the generator: as painter options they would clash.
+        for reserved, instead in PAINTER_KEYWORDS_SET_BY_THE_GENERATOR.items():
+            if reserved in self.painter_options:
+                raise ConfigError(
+                    f"{reserved!r} is not a painter option: the generator sets it; use {instead}"
+                )
 
     @property
     def controller_steps(self) -> int:
-        """Steps the controller runs: ``steps / updates_per_step``."""
-        return self.steps // self.updates_per_step
+        """Steps the controller runs: ``paint_steps / updates_per_step``."""
+        return self.paint_steps // self.updates_per_step
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -89,11 +99,19 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown generator config keys: {', '.join(unknown)}")
+        check_known_keys(data, known=field_names(cls), what="generator option")
         return cls(**data)
+
+    @classmethod
+    def from_options(cls, **options: Any) -> GeneratorConfig:
+        """A config from keywords: the fields by name, any other keyword a painter option
+        (``hidden_size=512``), merged over ``painter_options``."""
+        names = field_names(cls)
+        settings = {key: value for key, value in options.items() if key in names}
+        extra = {key: value for key, value in options.items() if key not in names}
+        if extra:
+            settings["painter_options"] = {**settings.get("painter_options", {}), **extra}
+        return cls(**settings)
 
 
 @dataclass
@@ -132,6 +150,13 @@ class FastWeightPainter(nn.Module):
             steps=config.controller_steps,
             **config.painter_options,
         )
+        if not isinstance(self.painter, nn.Module) or not isinstance(
+            getattr(self.painter, "out_features", None), int
+        ):
+            raise ConfigError(
+                f"painter {config.painter!r} must be an nn.Module with an int out_features "
+                "(the width of its features; docs/design.md §4)"
+            )
         self.head = PaintHead(
             in_features=self.painter.out_features,
             channels=config.channels,
@@ -167,8 +192,14 @@ class FastWeightPainter(nn.Module):
         return self.config.latent_dim
 
     @property
-    def steps(self) -> int:
-        return self.config.steps
+    def rule_impl_used(self) -> str:
+        """What paints: ``"parallel"`` when asked for and the rule has a parallel form,
+        ``"step"`` (the loop) otherwise. ``config.rule_impl`` keeps what was asked."""
+        return rule_impl_used(self.config.rule_impl, self.rule)
+
+    @property
+    def paint_steps(self) -> int:
+        return self.config.paint_steps
 
     def sample_latents(
         self, n: int, *, generator: torch.Generator | None = None, device=None
@@ -192,11 +223,17 @@ class FastWeightPainter(nn.Module):
         return self.canvas.expand(batch, *self.canvas.shape)
 
     def _paint(self, commands: PaintCommands, *, return_all: bool) -> Tensor:
-        paint = self.rule.paint if self.config.rule_impl == "parallel" else self.rule.paint_by_steps
+        paint = self.rule.paint if self.rule_impl_used == "parallel" else self.rule.paint_by_steps
         initial = self.initial_matrices(commands.keys.shape[0])
-        return paint(
+        painted = paint(
             commands.keys, commands.values, commands.rates, initial=initial, return_all=return_all
         )
+        height, width = self.config.image_size
+        steps = (self.config.paint_steps,) if return_all else ()
+        expected = (*commands.keys.shape[:-2], *steps, height, width)
+        if not isinstance(painted, Tensor) or painted.shape != expected:
+            raise rule_contract_error(self.config.rule, painted, expected, return_all=return_all)
+        return painted
 
     def freeze_painter(self) -> None:
         """Train only the refiner: the painting runs without autograd (a stop-gradient) and
@@ -234,51 +271,47 @@ class FastWeightPainter(nn.Module):
         )
 
 
-def build_generator(
-    *,
-    rule: str = "delta",
-    painter: str = "lstm",
-    image_size: int | tuple[int, int] = 32,
-    channels: int = 1,
-    steps: int = 16,
-    latent_dim: int = 64,
-    refiner: str = "identity",
-    key_activation: str = "softmax",
-    value_activation: str = "none",
-    rate_activation: str = "sigmoid",
-    output_activation: str = "tanh",
-    per_row_rate: bool = False,
-    learned_canvas: bool = False,
-    normalize_features: bool = False,
-    updates_per_step: int = 1,
-    rule_impl: str = "parallel",
-    rule_options: dict[str, Any] | None = None,
-    refiner_options: dict[str, Any] | None = None,
-    **painter_options: Any,
-) -> FastWeightPainter:
+def rule_impl_used(asked: str, rule: LearningRule) -> str:
+    """``"parallel"`` only for a rule that has a parallel form; the step loop otherwise."""
+    return "parallel" if asked == "parallel" and rule.has_parallel_form else "step"
+
+
+def painting_record(config: GeneratorConfig) -> dict[str, str]:
+    """``{"rule_impl_used": ...}`` for ``config``, with a ``note`` when the parallel form was
+    asked for and the rule has none (``fpa train`` says so; ``--dry-run`` shows both)."""
+    used = rule_impl_used(config.rule_impl, build_rule(config.rule, **config.rule_options))
+    if used == config.rule_impl:
+        return {"rule_impl_used": used}
+    return {
+        "rule_impl_used": used,
+        "note": f"step loop: rule {config.rule!r} has no parallel form",
+    }
+
+
+def rule_contract_error(
+    rule: str, painted: object, expected: tuple[int, ...], *, return_all: bool
+) -> PluginContractError:
+    """The error for a rule whose ``paint`` returned the wrong thing, naming its plugin."""
+    from fpa.plugins import registry
+
+    component = registry().components["rules"].get(rule)
+    source = f" (plugin {component.plugin!r}, {component.origin})" if component else ""
+    got = (
+        f"a tensor of shape {tuple(painted.shape)}"
+        if isinstance(painted, Tensor)
+        else f"a {type(painted).__name__}"
+    )
+    axes = "(B, C, T, H, W)" if return_all else "(B, C, H, W)"
+    return PluginContractError(
+        f"rule {rule!r}{source} returned {got} from paint(return_all={return_all}); "
+        f"expected a tensor {axes} = {expected}"
+    )
+
+
+def build_generator(**options: Any) -> FastWeightPainter:
     """Compose a fast weight painter from registered components by name.
 
-    Extra keyword arguments go to the painter's factory (e.g. ``hidden_size=512``).
+    The keywords are :class:`GeneratorConfig`'s fields; any other keyword goes to the painter's
+    factory (e.g. ``hidden_size=512``).
     """
-    config = GeneratorConfig(
-        rule=rule,
-        painter=painter,
-        refiner=refiner,
-        image_size=image_hw(image_size),
-        channels=channels,
-        steps=steps,
-        latent_dim=latent_dim,
-        key_activation=key_activation,
-        value_activation=value_activation,
-        rate_activation=rate_activation,
-        output_activation=output_activation,
-        per_row_rate=per_row_rate,
-        learned_canvas=learned_canvas,
-        normalize_features=normalize_features,
-        updates_per_step=updates_per_step,
-        rule_impl=rule_impl,
-        rule_options=dict(rule_options or {}),
-        painter_options=dict(painter_options),
-        refiner_options=dict(refiner_options or {}),
-    )
-    return FastWeightPainter(config=config)
+    return FastWeightPainter(config=GeneratorConfig.from_options(**options))

@@ -8,21 +8,38 @@ party's. A plugin that fails to import is recorded as broken and the others stil
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.metadata
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from fpa import hookspecs
 from fpa._version import __version__
-from fpa.errors import ConfigError, PluginConflictError, UnknownComponentError
+from fpa.errors import (
+    ConfigError,
+    PluginConflictError,
+    UnknownComponentError,
+    closest_name,
+    error_summary,
+)
+from fpa.protocols import Painter, Refiner
+
+if TYPE_CHECKING:  # the base classes live above this module: their packages register here
+    from torch import nn
+
+    from fpa.features.base import FeatureExtractor
+    from fpa.rules.base import LearningRule
 
 hookimpl = pluggy.HookimplMarker("fpa")
+
+# What a plugin may raise while it imports or registers and still only be listed as broken:
+# any error, and ``sys.exit()`` too (it would otherwise end every fpa command, ``fpa plugins``
+# included, with no word). Ctrl-C (KeyboardInterrupt) is the user's and still interrupts.
+PLUGIN_FAILURES: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 ENTRY_POINT_GROUP = "fpa"
 KINDS: tuple[str, ...] = (
@@ -95,8 +112,7 @@ class Registry:
         if name in table:
             return table[name]
         known = sorted(table)
-        closest = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-        raise UnknownComponentError(kind, name, known, closest[0] if closest else None)
+        raise UnknownComponentError(kind, name, known, closest_name(name, known, cutoff=0.5))
 
 
 class _Loader:
@@ -130,7 +146,7 @@ class _Loader:
                 if manager.is_registered(plugin):
                     continue
                 manager.register(plugin, name=plugin_name)
-            except Exception as error:
+            except PLUGIN_FAILURES as error:
                 self.load_failures.append(BrokenPlugin(plugin_name, origin, _describe(error)))
                 continue
             self.origins[plugin_name] = origin
@@ -141,7 +157,7 @@ class _Loader:
                 origin = Origin("fpa", __version__)
                 try:
                     module = importlib.import_module(module_name)
-                except Exception as error:
+                except PLUGIN_FAILURES as error:
                     self.load_failures.append(BrokenPlugin(name, origin, _describe(error)))
                     continue
                 if not manager.is_registered(module):
@@ -157,7 +173,12 @@ def _unique_name(manager: pluggy.PluginManager, name: str, origin: Origin) -> st
 
 
 def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    if isinstance(error, SystemExit):
+        return f"SystemExit: the plugin called sys.exit({error.code!r})"
+    # Every line, joined: a plugin's own message (pluggy's names the hook and the argument on
+    # its later lines) is what its author needs, and ``fpa plugins`` shows one row per plugin.
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {'; '.join(lines)}"
 
 
 _LOADER = _Loader()
@@ -213,7 +234,7 @@ def registry() -> Registry:
 
             try:
                 impl.function(register)
-            except Exception as error:
+            except PLUGIN_FAILURES as error:
                 if plugin_name not in failed:
                     failed.add(plugin_name)
                     result.broken.append(BrokenPlugin(plugin_name, origin, _describe(error)))
@@ -253,7 +274,9 @@ def build(kind: str, name: str, **options: Any) -> Any:
     except (ValueError, TypeError) as error:
         if isinstance(error, ConfigError):
             raise
-        raise ConfigError(f"{kind[:-1]} {name!r} cannot be built: {error}") from error
+        raise ConfigError(
+            f"{kind[:-1]} {name!r} cannot be built: {error_summary(error)}"
+        ) from error
 
 
 def check_options(component: Component, options: dict[str, Any]) -> None:
@@ -272,30 +295,31 @@ def check_options(component: Component, options: dict[str, Any]) -> None:
         ]
         raise ConfigError(
             f"{component.kind[:-1]} {component.name!r} cannot be built with these options: "
-            f"{error} (it takes: {', '.join(accepted) or 'no options'})"
+            f"{error_summary(error)} (it takes: {', '.join(accepted) or 'no options'})"
         ) from error
 
 
-def build_rule(name: str, **options: Any):
+def build_rule(name: str, **options: Any) -> LearningRule:
     """Build a learning rule by name, e.g. ``build_rule("delta", first_step_unit_rate=True)``."""
     return build("rules", name, **options)
 
 
-def build_painter(name: str, **options: Any):
+def build_painter(name: str, **options: Any) -> Painter:
     """Build a painter (controller) by name."""
     return build("painters", name, **options)
 
 
-def build_discriminator(name: str, **options: Any):
-    """Build a discriminator by name."""
+def build_discriminator(name: str, **options: Any) -> nn.Module:
+    """Build a discriminator by name: a module whose call on images returns a
+    :class:`~fpa.discriminators.output.DiscriminatorOutput` (docs/design.md §4)."""
     return build("discriminators", name, **options)
 
 
-def build_refiner(name: str, **options: Any):
+def build_refiner(name: str, **options: Any) -> Refiner:
     """Build a refiner by name."""
     return build("refiners", name, **options)
 
 
-def build_features(name: str, **options: Any):
+def build_features(name: str, **options: Any) -> FeatureExtractor:
     """Build a feature extractor (for FID/KID) by name, e.g. ``build_features("digits")``."""
     return build("features", name, **options)

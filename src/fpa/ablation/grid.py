@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fpa.errors import ConfigError
-from fpa.training.config import TrainConfig, check_keys
+from fpa.runs.config import TrainConfig, check_keys
 
 # Axis names that get a short form in run-directory names.
 SHORT_NAMES = {
@@ -55,12 +55,12 @@ def expand(
         if len(set(map(repr, values))) != len(values):
             raise ConfigError(f"the ablation axis {key!r} repeats a value: {values}")
     if one_at_a_time:
-        current = base.to_dict()
-        changes = [{}] + [
+        current = base.settings()
+        changes: list[dict[str, Any]] = [{}] + [
             {key: value}
             for key, values in axes.items()
             for value in values
-            if base.with_overrides({key: value}).to_dict()[key] != current[key]
+            if base.with_overrides({key: value}).settings()[key] != current[key]
         ]
     else:
         changes = [

@@ -21,12 +21,13 @@ from rich.console import Console
 from fpa.ablation.claims import claim, release
 from fpa.ablation.grid import Cell, expand
 from fpa.ablation.report import contact_sheet, rich_table, write_tables
-from fpa.errors import ConfigError, FpaError
+from fpa.errors import ConfigError, FpaError, error_summary
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
 from fpa.files import atomic_write_bytes
+from fpa.limits import check_buildable
+from fpa.runs.checkpoint import load_generator
+from fpa.runs.config import RESUMABLE_FIELDS
 from fpa.training import TrainConfig, check_time_budget, train
-from fpa.training.checkpoint import load_generator
-from fpa.training.config import RESUMABLE_FIELDS
 
 RESULT_FILE = "ablation.json"
 SHEET_FILE = "contact_sheet.png"
@@ -71,6 +72,7 @@ def ablate(
     metrics = check_metrics(metrics)
     check_time_budget(time_budget)
     cells = expand(base, axes, one_at_a_time=one_at_a_time)
+    check_cells(cells)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     console = console or Console(stderr=True)
@@ -113,11 +115,21 @@ def ablate(
             if row is not None:
                 rows[cell.name] = row
                 waiting.remove(cell)
-    rows = [rows[cell.name] for cell in cells]
-    csv_path, json_path = write_tables(rows, out)
-    sheet = atomic_write_bytes(out / SHEET_FILE, sheet_of(rows, out, samples_per_cell))
-    console.print(rich_table(rows, title=f"ablation in {out}"))
-    return AblationResult(rows=rows, csv=csv_path, json=json_path, contact_sheet=sheet)
+    table = [rows[cell.name] for cell in cells]
+    csv_path, json_path = write_tables(table, out)
+    sheet = atomic_write_bytes(out / SHEET_FILE, sheet_of(table, out, samples_per_cell))
+    console.print(rich_table(table, title=f"ablation in {out}"))
+    return AblationResult(rows=table, csv=csv_path, json=json_path, contact_sheet=sheet)
+
+
+def check_cells(cells: list[Cell]) -> None:
+    """Check every cell (its components, their options, its size) before the first one
+    trains: a bad name in the grid's last cell must not cost the training of the others."""
+    for cell in cells:
+        try:
+            check_buildable(cell.config)
+        except FpaError as error:
+            raise ConfigError(f"ablation cell {cell.name}: {error_summary(error)}") from None
 
 
 def finished_row(cell: Cell, run_dir: Path) -> dict[str, Any] | None:
@@ -131,10 +143,10 @@ def finished_row(cell: Cell, run_dir: Path) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError):
         return None
     try:  # read through TrainConfig: fields added to fpa since then take their defaults
-        before = TrainConfig.from_dict(saved.get("config", {})).to_dict()
+        before = TrainConfig.from_dict(saved.get("config", {})).settings()
     except FpaError:
         before = {}
-    now = cell.config.to_dict()
+    now = cell.config.settings()
     same = bool(before) and all(
         before[key] == now[key] for key in now if key not in PRESENTATION_FIELDS
     )

@@ -7,8 +7,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from fpa.generator import image_hw
 from fpa.plugins import build
+from fpa.sizes import image_hw
 
 
 @dataclass

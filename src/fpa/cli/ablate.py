@@ -19,7 +19,7 @@ def split_list(text: str | None) -> list[str]:
 
 def parse_axis(item: str) -> tuple[str, list[Any]]:
     """``KEY=[v1, v2]`` (a TOML array) or ``KEY=v1,v2`` (each value read as TOML)."""
-    from fpa.training.config import tomllib
+    from fpa.runs.config import tomllib
 
     key, separator, text = item.partition("=")
     if not separator or not key.strip() or not text.strip():

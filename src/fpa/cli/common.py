@@ -7,17 +7,36 @@ from pathlib import Path
 import torch
 
 from fpa.devices import resolve_device
-from fpa.errors import ConfigError
+from fpa.errors import ConfigError, error_summary
+from fpa.files import atomic_write, load_tensors
 from fpa.generator import FastWeightPainter
+from fpa.limits import check_picture
+from fpa.runs.config import GeneratorModule
 
 
 def load_generator_for_cli(
     path: Path, *, device: str = "auto", ema: bool = True
-) -> FastWeightPainter:
+) -> GeneratorModule:
     """The generator of a run directory or checkpoint on the chosen device, in eval mode."""
-    from fpa.training.checkpoint import load_generator
+    from fpa.runs.checkpoint import load_generator
 
     return load_generator(path, ema=ema, device=resolve_device(device))
+
+
+def load_run_for_cli(
+    path: Path, *, device: str = "auto", ema: bool = True
+) -> tuple[GeneratorModule, torch.Tensor | None]:
+    """:func:`load_generator_for_cli`, and the run's fixed latents (those of its sample grids,
+    ``samples/latest.png``), or None for a checkpoint without them (an imported one)."""
+    from fpa.runs.checkpoint import load_generator_and_state
+
+    generator, state = load_generator_and_state(path, ema=ema, device=resolve_device(device))
+    fixed = state.get("fixed_latents")
+    if not isinstance(fixed, torch.Tensor) or fixed.dim() != 2:
+        return generator, None
+    if fixed.shape[1] != generator.latent_dim:
+        return generator, None
+    return generator, fixed.detach().float().cpu()
 
 
 def require_painter(generator, *, what: str) -> FastWeightPainter:
@@ -30,27 +49,55 @@ def require_painter(generator, *, what: str) -> FastWeightPainter:
     return generator
 
 
+LATENT_FORMATS = (".npy", ".pt")
+
+
+def latents_format(path: Path, *, option: str = "latents") -> str:
+    """``.npy`` (a NumPy array) or ``.pt`` (a torch tensor), by the file's extension."""
+    suffix = path.suffix.lower()
+    if suffix not in LATENT_FORMATS:
+        raise ConfigError(f"{option} must be a .npy or .pt file; got {path.name}")
+    return suffix
+
+
+def write_latents(path: Path, latents: torch.Tensor) -> Path:
+    """Write latents ``(N, latent_dim)`` atomically in the format the extension names, so that
+    :func:`read_latents` (``--latents``) reads them back exactly."""
+    suffix = latents_format(path, option="--save-latents")
+    latents = latents.detach().float().cpu()
+    if suffix == ".npy":
+        import numpy as np
+
+        return atomic_write(path, lambda file: np.save(file, latents.numpy(), allow_pickle=False))
+    return atomic_write(path, lambda file: torch.save(latents.clone(), file))
+
+
 def read_latents(path: Path, *, latent_dim: int) -> torch.Tensor:
     """Latents ``(N, latent_dim)`` from a ``.pt`` (a tensor) or ``.npy`` file."""
     if not path.is_file():
         raise ConfigError(f"latents file {path} does not exist")
-    if path.suffix == ".npy":
+    if latents_format(path) == ".npy":
         import numpy as np
 
         try:
-            latents = torch.from_numpy(np.load(path, allow_pickle=False)).float()
-        except ValueError as error:
-            raise ConfigError(f"{path} is not a plain .npy array: {error}") from None
-    elif path.suffix == ".pt":
+            array = np.load(path, allow_pickle=False)
+            if not isinstance(array, np.ndarray):  # a zip archive: .npz, or a torch file
+                raise ValueError("it holds an archive, not one array (a torch file? name it .pt)")
+            latents = torch.from_numpy(array).float()
+        except (ValueError, TypeError, OSError, EOFError) as error:
+            raise ConfigError(
+                f"{path} is not a plain .npy array of numbers: {error_summary(error)}"
+            ) from None
+    else:
         try:
-            latents = torch.load(path, map_location="cpu", weights_only=True)
+            latents = load_tensors(path)
         except Exception as error:
-            raise ConfigError(f"{path} is not a readable tensor file: {error}") from None
+            raise ConfigError(
+                f"{path} is not a readable tensor file: {error_summary(error)}"
+            ) from None
         if not isinstance(latents, torch.Tensor):
             raise ConfigError(f"{path} must hold one tensor of latents")
         latents = latents.float()
-    else:
-        raise ConfigError(f"latents must be a .pt or .npy file; got {path.name}")
     if latents.dim() == 1:
         latents = latents.unsqueeze(0)
     if latents.dim() != 2 or latents.shape[1] != latent_dim:
@@ -61,18 +108,35 @@ def read_latents(path: Path, *, latent_dim: int) -> torch.Tensor:
     return latents
 
 
-def seeded_latents(generator: FastWeightPainter, n: int, seed: int) -> torch.Tensor:
+def seeded_latents(generator: GeneratorModule, n: int, seed: int) -> torch.Tensor:
     """``n`` standard normal latents from ``seed`` (the same on every device)."""
     return torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
 
 
 def chosen_latents(
-    generator: FastWeightPainter, *, latents: Path | None, n: int, seed: int
+    generator: GeneratorModule, *, latents: Path | None, n: int, seed: int
 ) -> torch.Tensor:
     """Latents from a file when one is given, else ``n`` seeded ones."""
     if latents is not None:
         return read_latents(latents, latent_dim=generator.latent_dim)
     return seeded_latents(generator, n, seed)
+
+
+def run_latents(generator: GeneratorModule, fixed: torch.Tensor | None, n: int) -> torch.Tensor:
+    """The first ``n`` of a run's fixed latents, then seeded ones (seed 0) beyond them."""
+    seeded = seeded_latents(generator, n, 0)
+    if fixed is None:
+        return seeded
+    kept = fixed[:n]
+    return torch.cat([kept, seeded[len(kept) :]])
+
+
+def check_images(count: int, generator, *, tiles_per_image: int = 1, what: str, advice: str):
+    """Refuse, before any latent is drawn, a picture of ``count`` images (each shown as
+    ``tiles_per_image`` tiles, with the 2-pixel grid padding) that is too large to write."""
+    height, width = generator.config.image_size
+    pixels = count * tiles_per_image * (height + 2) * (width + 2)
+    check_picture(pixels, what=f"{what} of {count:,} {height}×{width} images", advice=advice)
 
 
 def require_positive(option: str, value: int) -> int:
@@ -87,3 +151,14 @@ def require_writable_folder(path: Path) -> Path:
     if not folder.is_dir():
         raise ConfigError(f"cannot write {path}: folder {folder} does not exist")
     return path
+
+
+def pixel_size(image: bytes) -> str:
+    """``W×H px``: the width and height of an encoded image (PNG, GIF), as viewers print them."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(image)) as opened:
+        width, height = opened.size
+    return f"{width}×{height} px"

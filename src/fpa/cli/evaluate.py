@@ -5,15 +5,42 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from fpa.cli.app import command
 from fpa.cli.common import require_positive, require_writable_folder
 from fpa.files import atomic_write_bytes
+from fpa.limits import check_seed
+
+TOP_CLASSES = 10
+
+
+def class_rows(classes: dict[str, Any]) -> list[tuple[str, str]]:
+    """Table rows of a class histogram: its entropy, how many classes were painted, and the
+    ``TOP_CLASSES`` most painted ones (the whole histogram is in the JSON)."""
+    counts = classes["counts"]
+    total = sum(counts) or 1
+    painted = sum(1 for count in counts if count)
+    rows = [
+        (
+            "class entropy (bits)",
+            f"{classes['entropy_bits']:.3f} of {classes['max_entropy_bits']:.3f}",
+        ),
+        ("classes painted", f"{painted:,} of {len(counts):,}"),
+    ]
+    ranked = sorted(
+        (index for index, count in enumerate(counts) if count), key=lambda i: -counts[i]
+    )
+    for index in ranked[:TOP_CLASSES]:
+        rows.append((f"class {index}", f"{counts[index]:,} ({counts[index] / total:.1%})"))
+    if painted > TOP_CLASSES:
+        rows.append(("other classes", "the full histogram: --json or --out"))
+    return rows
 
 
 @command("evaluate")
@@ -38,7 +65,10 @@ def evaluate_command(
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the real-stats cache."),
     classes: bool = typer.Option(
-        False, "--classes", help="Also the histogram of painted classes (digits features)."
+        False,
+        "--classes",
+        help="Also the classes painted (classifier features: digits, emoji): the entropy and "
+        "the top 10 in the table, the full histogram with --json or --out.",
     ),
     out: Path = typer.Option(None, help="Also write the result as JSON to this file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -48,6 +78,7 @@ def evaluate_command(
 
     require_positive("--n", n)
     require_positive("--batch-size", batch_size)
+    check_seed(seed)
     if out is not None:
         require_writable_folder(out)
     console = Console(stderr=True)
@@ -63,7 +94,7 @@ def evaluate_command(
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -101,9 +132,8 @@ def evaluate_command(
     for name, value in result.scores.items():
         table.add_row(name, f"{value:.6g}")
     if result.classes is not None:
-        counts = result.classes["counts"]
-        table.add_row("class entropy (bits)", f"{result.classes['entropy_bits']:.3f}")
-        table.add_row("class counts", " ".join(str(count) for count in counts))
+        for row in class_rows(result.classes):
+            table.add_row(*row)
     Console().print(table)
     console.print(
         f"{result.checkpoint}: {result.n_generated} generated vs {result.n_real} real "

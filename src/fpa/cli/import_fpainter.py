@@ -77,7 +77,7 @@ def import_fpainter_command(
     refiner = f", refiner {config.refiner}" if config.refiner != "identity" else ""
     typer.echo(
         f"imported {imported.model_type} into {out}: {height}×{width}, {config.channels} "
-        f"channels, {config.steps} steps, LSTM {hidden}{refiner}"
+        f"channels, {config.paint_steps} steps, LSTM {hidden}{refiner}"
     )
     for note in imported.notes:
         typer.echo(f"note: {note}")

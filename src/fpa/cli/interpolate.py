@@ -10,14 +10,17 @@ from einops import rearrange
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    check_images,
     chosen_latents,
     load_generator_for_cli,
+    pixel_size,
     require_painter,
     require_positive,
     require_writable_folder,
 )
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
+from fpa.limits import check_seed
 from fpa.viz.interpolate import (
     animation_bytes,
     interpolation_frames,
@@ -68,7 +71,9 @@ def interpolate_command(
         False, "--steps", help="Show the painting steps of each frame side by side."
     ),
     step_columns: int = typer.Option(8, help="Painting steps shown with --steps."),
-    scale: int = typer.Option(4, help="Enlarge animation pixels to scale×scale blocks."),
+    scale: int = typer.Option(
+        1, help="Enlarge every pixel of the animation and grid to scale×scale blocks."
+    ),
     duration_ms: int = typer.Option(80, help="Milliseconds per frame (GIF: 10 ms units)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw ones."),
@@ -77,6 +82,7 @@ def interpolate_command(
     if n < 2 and latents is None:
         raise ConfigError(f"--n must be at least 2; got {n}")
     require_positive("--frames", frames)
+    check_seed(seed)
     require_positive("--scale", scale)
     require_positive("--duration-ms", duration_ms)
     require_positive("--step-columns", step_columns)
@@ -88,14 +94,30 @@ def interpolate_command(
             raise ConfigError("--grid and --out must be different files")
         _writable(grid, "--grid")
     generator = load_generator_for_cli(run, device=device, ema=ema)
+
+    def check_size(anchor_count: int) -> None:
+        """The animation (and the grid, as large) holds every frame of the walk."""
+        count = anchor_count * frames if loop else (anchor_count - 1) * frames + 1
+        tiles = (step_columns if steps else 1) * scale * scale
+        check_images(
+            count,
+            generator,
+            tiles_per_image=tiles,
+            what=f"the animation at --scale {scale}",
+            advice="lower --n, --frames or --scale",
+        )
+
+    if latents is None:
+        check_size(n)
     anchors = chosen_latents(generator, latents=latents, n=n, seed=seed)
     if anchors.shape[0] < 2:
         raise ConfigError(f"{latents} holds {anchors.shape[0]} latent; need at least 2")
+    check_size(anchors.shape[0])
 
     path = interpolation_path(anchors, frames_between=frames, loop=loop)
     if steps:
-        require_painter(generator, what="fpa interpolate --steps")
-        strips = painting_strip(generator, path, steps_shown=step_columns)
+        painter = require_painter(generator, what="fpa interpolate --steps")
+        strips = painting_strip(painter, path, steps_shown=step_columns)
         shown = strip_frames(strips)
         grid_images = rearrange(strips, "frame step c h w -> (frame step) c h w")
         columns = strips.shape[1]
@@ -104,14 +126,13 @@ def interpolate_command(
         grid_images = segment_grid(shown, frames_between=frames, loop=loop)
         columns = frames + 1
     animation = animation_bytes(shown, format=kind, duration_ms=duration_ms, scale=scale)
-    grid_png = png_bytes(grid_images, columns=columns) if grid is not None else None
+    grid_png = png_bytes(grid_images, columns=columns, scale=scale) if grid is not None else None
 
     atomic_write_bytes(out, animation)
     if grid_png is not None:
         atomic_write_bytes(grid, grid_png)
-    height, width = shown.shape[-2:]
-    also = f" and {grid}" if grid is not None else ""
+    also = f" and {grid} ({pixel_size(grid_png)})" if grid_png is not None else ""
     typer.echo(
-        f"wrote {out}{also} ({path.shape[0]} frames through {anchors.shape[0]} anchors, "
-        f"{height * scale}×{width * scale} px)"
+        f"wrote {out} ({path.shape[0]} frames through {anchors.shape[0]} anchors, "
+        f"{pixel_size(animation)}){also}"
     )

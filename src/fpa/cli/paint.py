@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import typer
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    check_images,
     chosen_latents,
     load_generator_for_cli,
+    pixel_size,
     require_painter,
     require_positive,
     require_writable_folder,
 )
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
-from fpa.viz import png_bytes
+from fpa.limits import check_seed
 
 ANIMATION_FORMATS = {".gif": "gif", ".png": "apng", ".apng": "apng"}
+PAINT_CHUNK = 64
 
 
 @command("paint")
@@ -30,34 +34,75 @@ def paint_command(
     every: int = typer.Option(1, help="Show every K-th step (the last step always)."),
     out: Path = typer.Option(Path("painting.png"), help="The figure PNG."),
     animate: Path = typer.Option(None, help="Also write an animation: .gif, or .png/.apng."),
-    plots: Path = typer.Option(None, help="Also write keys/values/rates plots into this folder."),
+    plots: Path = typer.Option(
+        None,
+        help="Also write each sample's keys/values/rates plots (I-keys.png, …) into this "
+        "folder, created if missing; needs matplotlib (pip install 'fpa[plots]').",
+    ),
     duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
-    scale: int = typer.Option(4, help="Animation: integer upscaling of each pixel."),
+    scale: int = typer.Option(
+        1, help="Enlarge every pixel of the figure and animation to scale×scale blocks."
+    ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
 ) -> None:
-    """The paper's figure: rank-1 updates above partial images M_1 … M_T, per sample."""
-    from fpa.viz.figure import paint_figure, painting_frames, shown_steps
+    """The paper's figure: rank-1 updates above partial images M_1 … M_T, per sample, with
+    the step numbers above the columns and the row labels in a margin."""
+    from fpa.viz.figure import PaintFigure, figure_png, paint_figure, painting_frames, shown_steps
 
     require_positive("--n", n)
     require_positive("--duration-ms", duration_ms)
+    check_seed(seed)
     require_positive("--scale", scale)
     require_writable_folder(out)
     if animate is not None:
         require_writable_folder(animate)
         if animate.suffix.lower() not in ANIMATION_FORMATS:
             raise ConfigError(f"--animate must end in .gif, .png or .apng; got {animate.name}")
-    if plots is not None and not plots.is_dir():
-        raise ConfigError(f"--plots folder {plots} does not exist")
+    if plots is not None:
+        if plots.exists() and not plots.is_dir():
+            raise ConfigError(f"--plots {plots} is a file, not a folder")
+        require_writable_folder(plots)
     generator = require_painter(
         load_generator_for_cli(run, device=device, ema=ema), what="fpa paint"
     )
-    shown_steps(generator.steps, every)
+    # Each sample is two rows of a tile per shown step (and one more with a refiner); the
+    # animation has a frame per shown step, each a row of all the samples, scaled.
+    columns = len(shown_steps(generator.paint_steps, every)) + 1
+
+    def check_size(count: int) -> None:
+        check_images(
+            count,
+            generator,
+            tiles_per_image=2 * columns * scale * scale,
+            what=f"the figure at --scale {scale}",
+            advice="lower --n or --scale",
+        )
+        if animate is not None:
+            check_images(
+                count,
+                generator,
+                tiles_per_image=columns * scale * scale,
+                what=f"the animation at --scale {scale}",
+                advice="lower --n or --scale",
+            )
+
+    if latents is None:
+        check_size(n)
     z = chosen_latents(generator, latents=latents, n=n, seed=seed).to(
         next(generator.parameters()).device
     )
-    figure = paint_figure(generator, z, every=every)
-    figure_png = png_bytes(figure.tiles, columns=figure.columns)
+    check_size(len(z))
+    # Painted PAINT_CHUNK samples at a time: a painting keeps every step of every sample.
+    figures = [paint_figure(generator, chunk, every=every) for chunk in z.split(PAINT_CHUNK)]
+    figure = PaintFigure(
+        tiles=torch.cat([part.tiles for part in figures]),
+        rows=sum(part.rows for part in figures),
+        columns=figures[0].columns,
+        steps=figures[0].steps,
+        refined=figures[0].refined,
+    )
+    figure_bytes = figure_png(figure, scale=scale)
     animation = None
     if animate is not None:
         from fpa.viz.interpolate import animation_bytes
@@ -69,16 +114,21 @@ def paint_command(
             duration_ms=duration_ms,
             scale=scale,
         )
+    plot_pngs = {}
     if plots is not None:
-        from fpa.viz.plots import save_command_plots
+        from fpa.viz.plots import command_plot_pngs
 
-        save_command_plots(generator, z, plots)
-    atomic_write_bytes(out, figure_png)
+        plot_pngs = command_plot_pngs(generator, z)
+    atomic_write_bytes(out, figure_bytes)
     if animation is not None:
         atomic_write_bytes(animate, animation)
+    if plots is not None:
+        plots.mkdir(exist_ok=True)
+        for name, png in plot_pngs.items():
+            atomic_write_bytes(plots / name, png)
     typer.echo(
-        f"wrote {out} ({len(z)} samples × {len(figure.steps)} steps"
-        + (f"; animation {animate}" if animate else "")
-        + (f"; plots in {plots}" if plots else "")
+        f"wrote {out} ({len(z)} samples × {len(figure.steps)} steps, {pixel_size(figure_bytes)}"
+        + (f"; animation {animate}, {pixel_size(animation)}" if animation is not None else "")
+        + (f"; {len(plot_pngs)} plots in {plots}" if plots else "")
         + ")"
     )

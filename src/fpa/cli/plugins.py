@@ -6,6 +6,7 @@ import json
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fpa.cli.app import command
@@ -49,11 +50,16 @@ def plugins_report() -> dict:
     return {"components": components, "plugins": plugins, "broken": broken}
 
 
-@command("plugins")
+def plugins_help() -> str:
+    """The command's help, naming every component kind that ``fpa.plugins.KINDS`` holds."""
+    return f"List every registered component: {', '.join(KINDS[:-1])} and {KINDS[-1]}."
+
+
+@command("plugins", help=plugins_help())
 def plugins_command(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
-    """List every registered rule, painter, discriminator and refiner."""
+    """List every registered component (the help text is :func:`plugins_help`)."""
     report = plugins_report()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -79,4 +85,5 @@ def plugins_command(
     console.print(hooks)
     for row in report["broken"]:
         origin = row["distribution"] or "registered at runtime"
-        console.print(f"[red]broken plugin[/red] {row['plugin']} ({origin}): {row['error']}")
+        about = escape(f"{row['plugin']} ({origin}): {row['error']}")
+        console.print(f"[red]broken plugin[/red] {about}")

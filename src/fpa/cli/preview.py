@@ -12,6 +12,7 @@ from fpa.cli.options import parse_image_size, resolve_device
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
 from fpa.generator import build_generator
+from fpa.limits import check_picture, check_seed
 from fpa.viz import painting_progress, png_bytes
 
 
@@ -35,17 +36,25 @@ def preview_command(
     """Paint with an untrained generator: each row shows one image being painted step by step."""
     if n < 1:
         raise ConfigError(f"--n must be at least 1; got {n}")
+    check_seed(seed)
     if channels not in (1, 3, 4):
         raise ConfigError(f"--channels must be 1, 3 or 4; got {channels}")
+    size = parse_image_size(image_size)
+    shown = min(columns, paint_steps)
+    check_picture(
+        n * max(shown, 1) * (size[0] + 2) * (size[1] + 2),
+        what=f"the preview of {n} rows × {shown} {size[0]}×{size[1]} images",
+        advice="lower --image-size, --n or --columns",
+    )
     torch.manual_seed(seed)
     target = resolve_device(device)
     generator = (
         build_generator(
             rule=rule,
             painter=painter,
-            image_size=parse_image_size(image_size),
+            image_size=size,
             channels=channels,
-            steps=paint_steps,
+            paint_steps=paint_steps,
             latent_dim=latent_dim,
         )
         .to(target)

@@ -83,8 +83,17 @@ def train_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print config and model sizes only."),
 ) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
-    from fpa.training import World, describe, resolve_config, train
+    from fpa.runs.presets import chosen_settings
+    from fpa.training import (
+        World,
+        check_time_budget,
+        describe,
+        painting,
+        resolve_config,
+        train,
+    )
 
+    check_time_budget(time_budget)  # --dry-run checks it too
     main_process = World.from_env().is_main
 
     flags = {
@@ -120,31 +129,39 @@ def train_command(
         "freeze_painter": freeze_painter,
         "reset_discriminator": reset_discriminator,
     }
-    changes = {key: value for key, value in flags.items() if value is not None}
+    changes: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
     changes.update(parse_set_options(set_option or []))
     if init_from is not None and not resume:
         # The picture a refiner works on is the init run's, unless asked otherwise.
         init = saved_config(init_from)
         changes.setdefault("image_size", init.image_size)
         changes.setdefault("channels", init.channels)
+    console = Console(stderr=True)
+    resolved = None
     if resume:
         if preset or config:
             raise ConfigError(
                 "--resume continues with the run's own config; drop --preset/--config"
             )
-        resolved = None
     else:
-        resolved = resolve_config(
-            preset_name=preset, config_file=str(config) if config else None, overrides=changes
-        )
-    console = Console(stderr=True)
+        config_file = str(config) if config else None
+        resolved = resolve_config(preset_name=preset, config_file=config_file, overrides=changes)
+        chosen = chosen_settings(preset_name=preset, config_file=config_file, overrides=changes)
+        if "channels" not in chosen and resolved.data not in FIXED_COLOURS:
+            resolved, note = with_data_channels(resolved)
+            if main_process:
+                console.print(note, highlight=False, soft_wrap=True)
     if dry_run:
         shown = resolved or saved_config(out).with_overrides(changes)
         sizes = describe(shown)
         if main_process:
             console.print(shown.to_toml(), highlight=False, markup=False)
-            console.print(json.dumps({"parameters": sizes}, indent=2), highlight=False)
+            report = {"parameters": sizes, **painting(shown)}
+            console.print(json.dumps(report, indent=2), highlight=False)
         return
+    note = painting(resolved).get("note") if resolved is not None else None
+    if note and main_process:
+        console.print(f"note: {note}", highlight=False)
     result = train(
         resolved,
         out=out,
@@ -160,15 +177,25 @@ def train_command(
             f"stopped at step {result.step}; checkpoint saved. Continue with: "
             f"fpa train --out {out} --resume",
             highlight=False,
+            soft_wrap=True,  # the command stays on one line, to be copied (also from a log)
         )
         raise typer.Exit(code=INTERRUPTED)
     if not main_process:
+        return
+    if result.status == "already_finished":
+        console.print(
+            f"the run in {out} already finished at step {result.step}; to train it further: "
+            f"fpa train --out {out} --resume --train-steps {2 * result.step or 1}",
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     if result.status == "budget":
         console.print(
             f"time budget reached at step {result.step} ({result.elapsed_seconds:.0f} s of "
             f"training); checkpoint saved. Continue with: fpa train --out {out} --resume",
             highlight=False,
+            soft_wrap=True,
         )
         return
     console.print(
@@ -178,17 +205,39 @@ def train_command(
     )
 
 
+# Built-in data whose channels are the user's (or the preset's) choice alone: the digits are
+# grey, and the emoji train in grey unless asked (the cpu-emoji preset asks for colour).
+FIXED_COLOURS = ("mnist", "emoji")
+
+
+def with_data_channels(config):
+    """``config`` with the channels of its data (1 for grey images, 3 for colour), and the
+    line that says so."""
+    from fpa.data import data_is_grey
+
+    grey = data_is_grey(
+        config.data,
+        image_size=config.image_size,
+        root=config.data_root or None,
+        download=config.download,
+    )
+    channels = 1 if grey else 3
+    kind = "grey" if grey else "in colour"
+    note = f"channels: {channels} (the images of {config.data} are {kind}; --channels sets them)"
+    return config.with_overrides({"channels": channels}), note
+
+
 def saved_config(out: Path):
     """The config of the run in ``out``, from its latest checkpoint."""
+    from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
     from fpa.training import TrainConfig
-    from fpa.training.checkpoint import find_checkpoint, load_checkpoint
 
     return TrainConfig.from_dict(load_checkpoint(find_checkpoint(out))["config"])
 
 
 def parse_set_options(items: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` pairs whose values are read as TOML (strings may go unquoted)."""
-    from fpa.training.config import tomllib
+    from fpa.runs.config import tomllib
 
     parsed: dict[str, Any] = {}
     for item in items:

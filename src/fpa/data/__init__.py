@@ -6,7 +6,16 @@
 Importing this package never imports torchvision.
 """
 
+from fpa.data.arrays import ImageDataset
 from fpa.data.batches import InfiniteBatches, infinite_batches
+from fpa.data.colours import data_is_grey
 from fpa.data.registry import build_dataset, dataset_names
 
-__all__ = ["InfiniteBatches", "build_dataset", "dataset_names", "infinite_batches"]
+__all__ = [
+    "ImageDataset",
+    "InfiniteBatches",
+    "build_dataset",
+    "data_is_grey",
+    "dataset_names",
+    "infinite_batches",
+]

@@ -9,7 +9,18 @@ from torch.utils.data import Dataset
 from fpa.data.pixels import to_unit_range
 
 
-class ArrayDataset(Dataset):
+class ImageDataset(Dataset[torch.Tensor]):
+    """The base of every dataset fpa builds: a length, and float32 ``(C, H, W)`` items in
+    [-1, 1]."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class ArrayDataset(ImageDataset):
     """Images held as one uint8 tensor ``(N, C, H, W)``; item ``i`` is float32 ``(C, H, W)``
     in [-1, 1] (no label). Keeping uint8 until read costs a quarter of float32's memory.
 

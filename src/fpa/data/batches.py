@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
+from fpa.data.arrays import ImageDataset
 from fpa.errors import ConfigError, DataError
 
 Sampler = Callable[[int], Sequence[int]] | Iterable[int]
@@ -66,7 +67,7 @@ class InfiniteBatches:
 
     def __init__(
         self,
-        dataset: Dataset,
+        dataset: ImageDataset,
         *,
         batch_size: int,
         seed: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,12 @@ def data_dir() -> Path:
 def load_arrays(path: Path) -> dict[str, np.ndarray] | None:
     """Read a cached ``.npz``; ``None`` when it is missing or unreadable (then rebuild it)."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array
+            return None
+        with loaded as archive:
             return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, KeyError):
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
         return None
 
 
@@ -44,7 +48,7 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as out:
-                np.savez_compressed(out, **arrays)
+                np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
             os.chmod(temp, 0o644)  # mkstemp makes it private; a cache can be shared
             os.replace(temp, path)
         except BaseException:

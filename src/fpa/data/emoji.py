@@ -75,7 +75,7 @@ def render_emoji(*, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """
     openmoji = _openmoji()
     height, width = size
-    shaping = features.check("raqm")
+    shaping = bool(features.check("raqm"))
     layout = ImageFont.Layout.RAQM if shaping else ImageFont.Layout.BASIC
     with resources.as_file(openmoji.get_openmoji_font_data() / "glyf_colr0.ttf") as path:
         reference = ImageFont.truetype(str(path), size=1000, layout_engine=layout)
@@ -111,10 +111,10 @@ def _cached_render(*, size: tuple[int, int]) -> np.ndarray:
     layout = "raqm" if features.check("raqm") else "basic"
     name = f"openmoji-{version}-{layout}-r{RENDER_VERSION}-{size[0]}x{size[1]}.npz"
     path = cache_dir() / "emoji" / name
-    cached = load_arrays(path)
-    if cached and cached.get("images", np.empty(0)).shape[1:] == (*size, 4):
-        images, names = cached["images"], cached["names"]
-    else:
+    cached = load_arrays(path) or {}
+    images, names = cached.get("images", np.empty(0)), cached.get("names", np.empty(0))
+    usable = images.shape[1:] == (*size, 4) and images.dtype == np.uint8
+    if not usable or names.shape != images.shape[:1]:  # missing or damaged: render again
         images, names = render_emoji(size=size)
         save_arrays(path, {"images": images, "names": names})
     _RENDERS[size] = (images, names)

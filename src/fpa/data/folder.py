@@ -20,7 +20,7 @@ from PIL import Image
 
 from fpa.data.arrays import ArrayDataset
 from fpa.data.pixels import pil_to_uint8
-from fpa.errors import DataError
+from fpa.errors import DataError, error_summary
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
@@ -39,7 +39,8 @@ class ImageFolderDataset(ArrayDataset):
 def find_images(folder: Path) -> list[Path]:
     """Image files below ``folder`` (recursive, following links but never into a loop), sorted
     for a stable order."""
-    found, seen = [], {os.path.realpath(folder)}
+    found: list[Path] = []
+    seen = {os.path.realpath(folder)}
     for parent, dirs, files in os.walk(folder, followlinks=True):
         unseen = []
         for name in sorted(dirs):
@@ -52,7 +53,7 @@ def find_images(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _decode(
+def decode_image(
     path: Path, *, size: tuple[int, int], channels: int
 ) -> tuple[np.ndarray | None, str | None]:
     """Decode one file, or return the reason it cannot be used."""
@@ -60,7 +61,7 @@ def _decode(
         with Image.open(path) as image:
             return pil_to_uint8(image, size=size, channels=channels, fit="cover"), None
     except Exception as error:  # Pillow raises many types for a bad file
-        return None, f"{type(error).__name__}: {error}"
+        return None, f"{type(error).__name__}: {error_summary(error)}"
 
 
 def build_folder(
@@ -79,7 +80,9 @@ def build_folder(
 
     workers = min(8, os.cpu_count() or 1)  # Pillow releases the GIL while decoding and resizing
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda p: _decode(p, size=image_size, channels=channels), paths))
+        results = list(
+            pool.map(lambda p: decode_image(p, size=image_size, channels=channels), paths)
+        )
     kept = [path for path, (array, _) in zip(paths, results, strict=True) if array is not None]
     skipped = [
         (path, reason)

@@ -1,7 +1,7 @@
 """Pixel plumbing shared by every dataset: channel conversion, resizing, [-1, 1] scaling.
 
 All datasets keep their images as uint8 until an item is read, then map them to float32 in
-[-1, 1] (DESIGN.md section 3). Channel conventions (``channels`` is 1, 3 or 4):
+[-1, 1] (docs/design.md §2). Channel conventions (``channels`` is 1, 3 or 4):
 
 - grey -> RGB replicates the grey value; RGB -> grey is ITU-R BT.601 luma, like Pillow's "L";
 - an image with an alpha channel is composited onto **white** for 1 or 3 channels;
@@ -20,6 +20,7 @@ import torch
 from PIL import Image, ImageOps
 
 from fpa.errors import ConfigError
+from fpa.sizes import image_hw
 
 _LUMA_16 = (19595, 38470, 7471)  # BT.601 luma weights in 1/65536, as Pillow's
 CHANNELS = (1, 3, 4)
@@ -28,14 +29,10 @@ Fit = Literal["cover", "contain"]
 
 def check_request(*, image_size: int | tuple[int, int], channels: int) -> tuple[int, int]:
     """Validate the requested size and channel count; return the size as (H, W)."""
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
-        raise ConfigError(
-            f"image_size must be a positive int or an (H, W) pair, got {image_size!r}"
-        )
+    size = image_hw(image_size)
     if channels not in CHANNELS:
         raise ConfigError(f"channels must be 1, 3 or 4, got {channels!r}")
-    return size[0], size[1]
+    return size
 
 
 def to_channels(pixels: np.ndarray, *, channels: int) -> np.ndarray:

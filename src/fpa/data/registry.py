@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-from torch.utils.data import Dataset
-
+from fpa.data.arrays import ImageDataset
 from fpa.data.emoji import build_emoji
 from fpa.data.folder import build_folder
 from fpa.data.mnist import build_mnist
 from fpa.data.pixels import check_request
 from fpa.data.torchvision_sets import FACTORIES as TORCHVISION_FACTORIES
-from fpa.errors import DataError
+from fpa.errors import DataError, did_you_mean
 
-Factory = Callable[..., Dataset]
+Factory = Callable[..., ImageDataset]
 
 # Every factory takes keyword-only image_size=(H, W), channels, root and download.
 DATASETS: dict[str, Factory] = {
@@ -38,7 +36,7 @@ def build_dataset(
     channels: int,
     root: str | os.PathLike[str] | None = None,
     download: bool = False,
-) -> Dataset:
+) -> ImageDataset:
     """Build a dataset whose items are float32 ``(channels, H, W)`` tensors in [-1, 1].
 
     ``source`` is a built-in name (see :func:`dataset_names`) or a path to a folder of images.
@@ -46,16 +44,13 @@ def build_dataset(
     torchvision datasets: where their files live and whether to fetch them if missing.
     """
     size = check_request(image_size=image_size, channels=channels)
-    options = {"image_size": size, "channels": channels, "root": root, "download": download}
     factory = DATASETS.get(str(source))
     if factory is not None:
-        return factory(**options)
+        return factory(image_size=size, channels=channels, root=root, download=download)
     path = Path(source).expanduser()
     if path.exists() or len(path.parts) > 1:  # a path-like source: the folder explains itself
-        return build_folder(path, **options)
-    close = difflib.get_close_matches(str(source), DATASETS, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+        return build_folder(path, image_size=size, channels=channels, root=root, download=download)
     raise DataError(
-        f"unknown dataset {str(source)!r}: {hint}not a built-in name "
-        f"({', '.join(dataset_names())}) and no folder at {str(path)!r}"
+        f"unknown dataset {str(source)!r}{did_you_mean(str(source), DATASETS)} (not a built-in "
+        f"name: {', '.join(dataset_names())}; and no folder at {str(path)!r})"
     )

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
+from fpa.data.arrays import ImageDataset
 from fpa.data.pixels import Fit, pil_to_uint8, to_unit_range
 from fpa.errors import DataError
 
@@ -73,11 +73,11 @@ SOURCES: dict[str, TorchvisionSource] = {
 }
 
 
-class TorchvisionImages(Dataset):
+class TorchvisionImages(ImageDataset):
     """A torchvision dataset's images (labels dropped) as float32 ``(C, H, W)`` in [-1, 1]."""
 
     def __init__(
-        self, base: Dataset, *, name: str, size: tuple[int, int], channels: int, fit: Fit
+        self, base: Any, *, name: str, size: tuple[int, int], channels: int, fit: Fit
     ) -> None:
         self.base, self.name = base, name
         self.size, self.channels, self.fit = size, channels, fit

@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fpa.discriminators.output import DiscriminatorOutput
 from fpa.errors import ConfigError
-
-
-def parse_image_size(image_size: int | Sequence[int]) -> tuple[int, int]:
-    """An int (square) or an ``(H, W)`` pair as ``(H, W)``; anything else is a ConfigError."""
-    if isinstance(image_size, int) and not isinstance(image_size, bool):
-        size = (image_size, image_size)
-    elif (
-        isinstance(image_size, Sequence)
-        and len(image_size) == 2
-        and all(isinstance(side, int) and not isinstance(side, bool) for side in image_size)
-    ):
-        size = (int(image_size[0]), int(image_size[1]))
-    else:
-        raise ConfigError(
-            f"image_size must be an int or an (H, W) pair of ints; got {image_size!r}"
-        )
-    if min(size) < 1:
-        raise ConfigError(f"image_size must be positive; got {format_size(size)}")
-    return size
-
-
-def format_size(size: tuple[int, int]) -> str:
-    """``(32, 64)`` -> ``"32×64"``, for error messages."""
-    return f"{size[0]}×{size[1]}"
-
-
-def is_power_of_two(n: int) -> bool:
-    return n >= 1 and n & (n - 1) == 0
+from fpa.sizes import format_size, is_power_of_two
 
 
 def check_power_of_two_sides(

@@ -25,6 +25,8 @@ class Blur(nn.Module):
     Applied before every stride-2 step so that down-sampling does not alias.
     """
 
+    kernel: Tensor
+
     def __init__(self) -> None:
         super().__init__()
         taps = torch.tensor([1.0, 2.0, 1.0])

@@ -12,8 +12,6 @@ from fpa.discriminators.base import (
     Discriminator,
     check_channels,
     check_power_of_two_sides,
-    format_size,
-    parse_image_size,
 )
 from fpa.discriminators.blocks import (
     Blur,
@@ -26,6 +24,7 @@ from fpa.discriminators.blocks import (
 )
 from fpa.discriminators.output import DiscriminatorOutput
 from fpa.errors import ConfigError
+from fpa.sizes import format_size, image_hw
 
 FEATURE_SIDE = 8  # the stack stops when the shorter side of the feature map is 8
 AUX_SIDE = 32  # the auxiliary head sees a copy whose shorter side is at most 32
@@ -85,7 +84,7 @@ class LightGanDiscriminator(Discriminator):
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.image_size = parse_image_size(image_size)
+        self.image_size = image_hw(image_size)
         self.channels = check_channels(channels)
         check_power_of_two_sides("lightgan", self.image_size, smallest=16, largest=256)
         height, width_px = self.image_size

@@ -10,11 +10,11 @@ from fpa.discriminators.base import (
     Discriminator,
     check_channels,
     check_power_of_two_sides,
-    parse_image_size,
 )
 from fpa.discriminators.blocks import apply_spectral_norm
 from fpa.discriminators.output import DiscriminatorOutput
 from fpa.errors import ConfigError
+from fpa.sizes import image_hw
 
 FINAL_SIDE = 4  # strided convs stop when the shorter side is 4
 
@@ -64,7 +64,7 @@ class SmallDiscriminator(Discriminator):
         minibatch_std_group: int = 4,
     ) -> None:
         super().__init__()
-        self.image_size = parse_image_size(image_size)
+        self.image_size = image_hw(image_size)
         self.channels = check_channels(channels)
         check_power_of_two_sides("small", self.image_size, smallest=8, largest=512)
         if width < 1 or max_width < 1 or minibatch_std_group < 1:

@@ -9,9 +9,15 @@ import torch
 from fpa.devices import resolve_device
 from fpa.errors import ConfigError
 from fpa.evaluation.classes import class_histogram
-from fpa.evaluation.evaluator import METRICS, EvaluationResult, Evaluator, Progress, no_progress
-
-PROBE_IMAGES = 32
+from fpa.evaluation.evaluator import (
+    METRICS,
+    EvaluationResult,
+    Evaluator,
+    Progress,
+    check_metrics,
+    no_progress,
+)
+from fpa.runs import TrainConfig, find_checkpoint, load_checkpoint, load_generator
 
 
 def evaluate(
@@ -40,9 +46,6 @@ def evaluate(
     ``classes`` adds the histogram of the classes the generator paints (classifier features,
     such as ``digits``, only) and its entropy.
     """
-    from fpa.training import TrainConfig
-    from fpa.training.checkpoint import find_checkpoint, load_checkpoint, load_generator
-
     checkpoint = find_checkpoint(source)
     state = load_checkpoint(checkpoint)
     config = TrainConfig.from_dict(state["config"])
@@ -51,13 +54,13 @@ def evaluate(
     data = str(data or config.data)
     root = data_root or config.data_root or None
     if data != config.data:
-        check_channels(data, config.channels, config.image_size, root=root, download=download)
+        check_data_colours(data, config.channels, config.image_size, root=root, download=download)
     evaluator = Evaluator(
         data=data,
         image_size=config.image_size,
         channels=config.channels,
         n=n,
-        metrics=metrics,
+        metrics=check_metrics(metrics),
         features=features,
         data_root=root,
         download=download,
@@ -80,16 +83,14 @@ def evaluate(
     return result
 
 
-def check_channels(
+def check_data_colours(
     data: str, channels: int, image_size: tuple[int, int], *, root: str | None, download: bool
 ) -> None:
     """Refuse to judge a colour generator by grey data, or a grey one by colour data (the run's
     own training data is always accepted: it was converted the same way for training)."""
-    from fpa.data import build_dataset
+    from fpa.data import data_is_grey
 
-    dataset = build_dataset(data, image_size=image_size, channels=3, root=root, download=download)
-    probe = torch.stack([dataset[i] for i in range(min(PROBE_IMAGES, len(dataset)))])
-    grey = bool((probe[:, 0] == probe[:, 1]).all() and (probe[:, 1] == probe[:, 2]).all())
+    grey = data_is_grey(data, image_size=image_size, root=root, download=download)
     if grey and channels > 1:
         raise ConfigError(
             f"the checkpoint paints {channels}-channel colour images but {data} is grey; "

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from fpa.errors import ConfigError
 from fpa.evaluation.sampling import seeded_images
+from fpa.runs.config import GeneratorModule
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,18 @@ class ClassHistogram:
         return math.log2(len(self.counts))
 
 
+@runtime_checkable
+class Classifier(Protocol):
+    """A feature extractor that also classifies (the offline ``digits`` net does)."""
+
+    num_classes: int
+
+    def logits(self, images: Tensor) -> Tensor: ...
+
+
 @torch.no_grad()
 def class_histogram(
-    generator: nn.Module,
+    generator: GeneratorModule,
     classifier: nn.Module,
     *,
     n: int = 2000,
@@ -47,7 +58,7 @@ def class_histogram(
     seed: int = 0,
 ) -> ClassHistogram:
     """Classify ``n`` samples from seeded latents with ``classifier.logits``."""
-    if not hasattr(classifier, "logits") or not hasattr(classifier, "num_classes"):
+    if not isinstance(classifier, Classifier):
         raise ConfigError("class histograms need a classifier feature extractor, e.g. digits")
     predicted = [
         classifier.logits(images).argmax(dim=1).cpu()

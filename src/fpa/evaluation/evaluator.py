@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from fpa.errors import ConfigError
 from fpa.evaluation.metrics import FeatureStats, scores
@@ -23,8 +22,10 @@ from fpa.evaluation.real_stats import SUBSET_SEED, RealStats, real_stats, stats_
 from fpa.evaluation.sampling import seeded_images
 from fpa.features.base import FeatureExtractor, check_extractor, default_features
 from fpa.plugins import build_features
+from fpa.runs.config import EVAL_METRICS, GeneratorModule, TrainConfig
 
-METRICS = ("fid", "kid")
+# The metric names, as the training config validates them (one home: fpa.runs.config).
+METRICS = EVAL_METRICS
 # Below this many images FID and KID are too noisy to mean anything; refuse rather than mislead.
 MIN_IMAGES = 100
 Progress = Callable[[str, int, int], None]
@@ -107,22 +108,27 @@ class Evaluator:
         self.metrics = check_metrics(metrics)
         self.n, self.batch_size, self.progress = n, batch_size, progress
         self.device = torch.device(device)
-        self.image_size, self.channels, self.data = tuple(image_size), channels, str(data)
-        self.features_name, extractor = build_extractor(
-            features, data=self.data, inception_weights=inception_weights, download=download
-        )
-        self.extractor = extractor.to(self.device).eval()
-        dataset = build_dataset(
-            self.data,
-            image_size=self.image_size,
-            channels=channels,
-            root=data_root,
-            download=download,
-        )
-        self.real = self._real_stats(dataset, use_cache=use_cache)
+        self.image_size: tuple[int, int] = (int(image_size[0]), int(image_size[1]))
+        self.channels, self.data = channels, str(data)
+        # Built with the global random stream forked: making an evaluator (whose networks draw
+        # their initial weights before loading the real ones) must not change what a training
+        # run draws next, or a resumed run with --eval-every would differ from a straight one.
+        with torch.random.fork_rng(devices=[]):
+            self.features_name, extractor = build_extractor(
+                features, data=self.data, inception_weights=inception_weights, download=download
+            )
+            self.extractor = extractor.to(self.device).eval()
+            dataset = build_dataset(
+                self.data,
+                image_size=self.image_size,
+                channels=channels,
+                root=data_root,
+                download=download,
+            )
+            self.real = self._real_stats(dataset, use_cache=use_cache)
 
     @classmethod
-    def for_config(cls, config: Any, *, device: torch.device | str) -> Evaluator:
+    def for_config(cls, config: TrainConfig, *, device: torch.device | str) -> Evaluator:
         """The evaluator a training run uses (``--eval-every``): its data, ``eval_n`` and
         ``eval_features``, cached like any other evaluation."""
         return cls(
@@ -169,9 +175,12 @@ class Evaluator:
                 self.progress("real", min(start + self.batch_size, count), count)
             return torch.cat(chunks)
 
-        return real_stats(key, compute, use_cache=use_cache)
+        width = getattr(self.extractor, "feature_dim", None)
+        return real_stats(
+            key, compute, use_cache=use_cache, width=width if isinstance(width, int) else None
+        )
 
-    def generated_features(self, generator: nn.Module, *, seed: int = 0) -> torch.Tensor:
+    def generated_features(self, generator: GeneratorModule, *, seed: int = 0) -> torch.Tensor:
         """Features of ``n`` images from seeded latents; the generator's mode is restored."""
         expected = (self.channels, *self.image_size)
         chunks, done = [], 0
@@ -186,12 +195,14 @@ class Evaluator:
             self.progress("generated", done, self.n)
         return torch.cat(chunks)
 
-    def score(self, generator: nn.Module, *, seed: int = 0) -> dict[str, float]:
+    def score(self, generator: GeneratorModule, *, seed: int = 0) -> dict[str, float]:
         """The metrics of ``generator`` (lower is better for both)."""
         fake = FeatureStats.of(self.generated_features(generator, seed=seed))
         return scores(self.real.stats, fake, self.metrics)
 
-    def result(self, generator: nn.Module, *, seed: int = 0, **about: Any) -> EvaluationResult:
+    def result(
+        self, generator: GeneratorModule, *, seed: int = 0, **about: Any
+    ) -> EvaluationResult:
         return EvaluationResult(
             scores=self.score(generator, seed=seed),
             features=self.features_name,

@@ -23,7 +23,7 @@ import torch
 from fpa.data.cache import cache_dir
 from fpa.errors import FpaError
 from fpa.evaluation.metrics import FeatureStats
-from fpa.files import atomic_write_bytes
+from fpa.files import atomic_write_bytes, load_tensors
 
 # Bump when the path from dataset to extractor input changes, so old caches are rebuilt.
 PREPROCESS_VERSION = 1
@@ -76,29 +76,50 @@ def cache_path(key: dict[str, Any]) -> Path:
     return cache_dir() / "real-stats" / f"{label}-{digest}.pt"
 
 
-def read_cached(path: Path, key: dict[str, Any]) -> tuple[torch.Tensor | None, str]:
-    """The cached features, or ``None`` and why they cannot be used."""
+def read_cached(
+    path: Path, key: dict[str, Any], *, width: int | None = None
+) -> tuple[torch.Tensor | None, str]:
+    """The cached features, or ``None`` and why they cannot be used: a file that is not a
+    cache, was made for another key, or holds features that are not ``(count, width)`` finite
+    floats (``width``: the extractor's feature size, when known)."""
     if not path.is_file():
         return None, "computed"
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
+        content = load_tensors(path)
         stored_key, features = content["key"], content["features"]
     except Exception as error:
         return None, f"rebuilt (the cache file was unreadable: {type(error).__name__})"
+    if not isinstance(stored_key, dict):
+        return None, "rebuilt (the cache file held no key)"
     if stored_key != key:
         changed = sorted(k for k in set(key) | set(stored_key) if key.get(k) != stored_key.get(k))
         return None, f"rebuilt (the cache file was made for other {', '.join(changed)})"
-    if not isinstance(features, torch.Tensor) or features.shape[0] != key["count"]:
+    if not isinstance(features, torch.Tensor) or features.dim() != 2:
+        return None, "rebuilt (the cache file held no (N, D) table of features)"
+    if features.shape[0] != key["count"]:
         return None, "rebuilt (the cache file held the wrong number of features)"
+    if width is not None and features.shape[1] != width:
+        return None, (
+            f"rebuilt (the cache file held features of width {features.shape[1]}, "
+            f"not the extractor's {width})"
+        )
+    if not features.is_floating_point():
+        return None, "rebuilt (the cache file held features that are not floating point)"
+    if not torch.isfinite(features).all():
+        return None, "rebuilt (the cache file held features that are not finite)"
     return features, "cache"
 
 
 def real_stats(
-    key: dict[str, Any], compute: Callable[[], torch.Tensor], *, use_cache: bool = True
+    key: dict[str, Any],
+    compute: Callable[[], torch.Tensor],
+    *,
+    use_cache: bool = True,
+    width: int | None = None,
 ) -> RealStats:
     """Features for ``key`` from the cache, else ``compute()`` them and write the cache."""
     path = cache_path(key)
-    features, origin = read_cached(path, key) if use_cache else (None, "computed")
+    features, origin = read_cached(path, key, width=width) if use_cache else (None, "computed")
     if features is None:
         if origin.startswith("rebuilt"):
             warnings.warn(f"real-image statistics {path}: {origin}", stacklevel=2)

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from torch import nn
+
+from fpa.limits import check_seed
+from fpa.runs.config import GeneratorModule
 
 
 @torch.no_grad()
 def seeded_images(
-    generator: nn.Module, *, n: int, batch_size: int, seed: int
+    generator: GeneratorModule, *, n: int, batch_size: int, seed: int
 ) -> Iterator[torch.Tensor]:
     """``n`` images in batches of at most ``batch_size``, as float, from standard normal
     latents drawn with ``seed``; the generator runs in eval mode and gets its mode back."""
+    check_seed(seed)
     device = next(generator.parameters()).device
     latents = torch.Generator().manual_seed(seed)
     was_training = generator.training

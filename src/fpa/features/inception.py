@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 
-from fpa.errors import ConfigError
+from fpa.errors import ConfigError, error_summary
 from fpa.features.base import FeatureExtractor
+from fpa.files import load_tensors
 
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + WEIGHTS_FILE
@@ -71,9 +72,11 @@ class InceptionFeatures(FeatureExtractor):
             ) from error
         path = find_weights(weights, download=download)
         try:
-            torch.load(path, map_location="cpu", weights_only=True)
+            load_tensors(path)
         except Exception as error:
-            raise ConfigError(f"{path} is not an Inception weights file: {error}") from None
+            raise ConfigError(
+                f"{path} is not an Inception weights file: {error_summary(error)}"
+            ) from None
         self.network = FeatureExtractorInceptionV3(
             "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path)
         )

@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 
 import torch
 
-from fpa.errors import ConfigError
+from fpa.errors import ConfigError, error_summary
 from fpa.features.base import FeatureExtractor
 from fpa.features.network import SmallConvNet
+from fpa.files import load_tensors
 
 
 def read_weights(path: Path) -> tuple[dict[str, Any], str]:
@@ -26,9 +27,9 @@ def read_weights(path: Path) -> tuple[dict[str, Any], str]:
     except OSError as error:
         raise ConfigError(f"cannot read feature weights {path}: {error.strerror}") from None
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
+        content = load_tensors(path)
     except Exception as error:
-        raise ConfigError(f"{path} is not a feature-weights file: {error}") from None
+        raise ConfigError(f"{path} is not a feature-weights file: {error_summary(error)}") from None
     if not isinstance(content, dict) or "state_dict" not in content:
         raise ConfigError(f"{path} is not a feature-weights file (no state_dict)")
     return content, hashlib.sha256(data).hexdigest()[:12]
@@ -57,7 +58,9 @@ class OfflineFeatures(FeatureExtractor):
         try:
             self.network.load_state_dict(state)
         except RuntimeError as error:
-            raise ConfigError(f"{path} does not fit {type(self).__name__}: {error}") from None
+            raise ConfigError(
+                f"{path} does not fit {type(self).__name__}: {error_summary(error)}"
+            ) from None
         self.network.eval().requires_grad_(False)
         self.feature_dim = self.network.feature_dim
         self.num_classes = self.network.classifier.out_features

@@ -32,12 +32,8 @@ the values of the authors' published scripts as defaults. Sizes are read from th
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,9 +43,13 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-from fpa.errors import ConfigError, FpaError
-from fpa.files import atomic_write_bytes
+from fpa.errors import ConfigError, FpaError, did_you_mean, error_summary
+from fpa.files import load_tensors
 from fpa.generator import FastWeightPainter, GeneratorConfig
+from fpa.runs import RunDir, TrainConfig, resolve_config
+from fpa.runs.checkpoint import checkpoint_bytes, model_state
+from fpa.runs.lock import RunLock
+from fpa.sizes import is_power_of_two
 
 SOURCE = "IDSIA/fpainter"
 SUPPORTED_TYPES = (
@@ -176,8 +176,7 @@ def find_model_type(name: str) -> ModelType:
             f"model type {name!r} of the authors' code is not supported; fpa imports the "
             f"paper's FPAs: {supported}"
         )
-    closest = difflib.get_close_matches(name, list(SUPPORTED_TYPES), n=1)
-    hint = f"; did you mean {closest[0]!r}?" if closest else ""
+    hint = did_you_mean(name, SUPPORTED_TYPES)
     raise FpainterImportError(
         f"unknown fpainter model type {name!r}{hint} (supported: {supported})"
     )
@@ -206,7 +205,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FpainterImportError(f"no checkpoint file at {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_tensors(path)
     except Exception as error:  # torch raises many types for foreign or damaged files
         text = " ".join(str(error).split())
         found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
@@ -262,10 +261,6 @@ class Architecture:
     notes: list[str] = field(default_factory=list)
 
 
-def is_power_of_two(n: int) -> bool:
-    return n >= 1 and n & (n - 1) == 0
-
-
 def head_layouts(rows: int, channel_counts: tuple[int, ...]) -> list[tuple[int, int, int]]:
     """``(side, channels, rate_size)`` with ``channels · (2·side + rate_size) == rows`` and a
     power-of-two side (their trainer takes no other); one rate per step first."""
@@ -297,7 +292,8 @@ def read_architecture(
     rows = kvb.shape[0]
     notes: list[str] = []
 
-    unet_width, multipliers, unet_channels = 0, (), None
+    unet_width, unet_channels = 0, None
+    multipliers: tuple[int, ...] = ()
     if kind.unet:
         stem = weights["u_net.init_conv.weight"]
         unet_width, unet_channels = stem.shape[0], stem.shape[1]
@@ -417,7 +413,7 @@ def generator_config(kind: ModelType, arch: Architecture, flags: FpainterFlags) 
         refiner="fpainter-unet" if kind.unet else "identity",
         image_size=(arch.side, arch.side),
         channels=arch.channels,
-        steps=arch.steps,
+        paint_steps=arch.steps,
         latent_dim=arch.latent_dim,
         key_activation="softmax" if flags.softmax_keys else "none",
         value_activation="tanh" if flags.value_tanh else "none",
@@ -547,7 +543,7 @@ def load_fpainter(
     except (KeyError, IndexError) as error:  # a damaged or hand-edited state dict
         raise FpainterImportError(
             f"{path}: the {kind.name} generator's weights are incomplete or misshapen "
-            f"({type(error).__name__}: {error})"
+            f"({type(error).__name__}: {error_summary(error)})"
         ) from None
     config = generator_config(kind, arch, flags)
     models = []
@@ -609,105 +605,43 @@ def import_fpainter(
     is built and checked before a file is written, and written in a hidden folder first.
     """
     out = Path(out)
-    check_out(out, overwrite=overwrite)
-    imported = load_fpainter(
-        path, model_type=model_type, image_size=image_size, paint_steps=paint_steps, flags=flags
-    )
-    config_toml, checkpoint = run_files(imported)
-    write_run(out, config_toml, checkpoint, overwrite=overwrite)
+    run_dir = RunDir(out)
+    # One writer per run folder, as for training: --overwrite must not remove the files of a
+    # run another process is training.
+    with RunLock(out):
+        run_dir.check(resume=False, overwrite=overwrite)
+        imported = load_fpainter(
+            path, model_type=model_type, image_size=image_size, paint_steps=paint_steps, flags=flags
+        )
+        config_toml, checkpoint = run_files(imported)
+        run_dir.start(config_toml=config_toml, checkpoint=checkpoint, replace=overwrite)
     imported.run_dir = out
     return imported
 
 
-def check_out(out: Path, *, overwrite: bool) -> None:
-    """Refuse ``--out`` as a new training run would (see RunDir.check)."""
-    from fpa.training.run_dir import RunDir
-
-    RunDir(out).check(resume=False, overwrite=overwrite)
-
-
 def run_files(imported: FpainterImport) -> tuple[str, bytes]:
     """``config.toml`` text and ``latest.pt`` bytes of the imported run."""
-    from fpa._version import __version__
-    from fpa.training import resolve_config
-    from fpa.training.checkpoint import checkpoint_bytes, component_origins
-
-    config = imported.config
     train_config = resolve_config(
         preset_name="paper-64",
-        overrides={
-            "rule": config.rule,
-            "painter": config.painter,
-            "refiner": config.refiner,
-            "image_size": list(config.image_size),
-            "channels": config.channels,
-            "paint_steps": config.steps,
-            "latent_dim": config.latent_dim,
-            "key_activation": config.key_activation,
-            "value_activation": config.value_activation,
-            "rate_activation": config.rate_activation,
-            "output_activation": config.output_activation,
-            "per_row_rate": config.per_row_rate,
-            "learned_canvas": config.learned_canvas,
-            "normalize_features": config.normalize_features,
-            "updates_per_step": config.updates_per_step,
-            "rule_options": dict(config.rule_options),
-            "painter_options": dict(config.painter_options),
-            "refiner_options": dict(config.refiner_options),
-            "train_steps": 0,
-        },
+        overrides={"generator": imported.config.to_dict(), "train_steps": 0},
     )
     try:
-        discriminator = fresh_discriminator(train_config.discriminator, config)
+        discriminator = fresh_discriminator(train_config)
     except ConfigError:  # lightgan takes sides from 16 to 256; the small one takes the rest
         train_config = train_config.with_overrides({"discriminator": "small"})
-        discriminator = fresh_discriminator(train_config.discriminator, config)
-    state = {
-        "fpa_version": __version__,
-        "step": 0,
-        "config": train_config.to_dict(),
-        "generator_config": config.to_dict(),
-        "components": component_origins(train_config.components()),
-        "generator": imported.generator.state_dict(),
-        "ema_generator": imported.ema_generator.state_dict(),
-        "discriminator": discriminator.state_dict(),
-        "imported_from": imported.provenance,
-    }
+        discriminator = fresh_discriminator(train_config)
+    state = model_state(
+        train_config,
+        generator=imported.generator,
+        ema_generator=imported.ema_generator,
+        discriminator=discriminator,
+    )
+    state["imported_from"] = imported.provenance
     return train_config.to_toml(), checkpoint_bytes(state)
 
 
-def fresh_discriminator(name: str, config: GeneratorConfig) -> torch.nn.Module:
+def fresh_discriminator(config: TrainConfig) -> torch.nn.Module:
     """A freshly initialised discriminator, the same every time (the global RNG is kept)."""
-    from fpa.plugins import build_discriminator
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        return build_discriminator(name, image_size=config.image_size, channels=config.channels)
-
-
-def write_run(out: Path, config_toml: str, checkpoint: bytes, *, overwrite: bool) -> None:
-    """Write the run into a hidden folder beside ``out``, then move it into place."""
-    from fpa.training.checkpoint import CHECKPOINT_DIR, LATEST
-    from fpa.training.run_dir import CONFIG, RUN_FILES
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
-    try:
-        (staging / CHECKPOINT_DIR).mkdir()
-        (staging / "samples").mkdir()
-        atomic_write_bytes(staging / CHECKPOINT_DIR / LATEST, checkpoint)
-        atomic_write_bytes(staging / CONFIG, config_toml.encode())
-        if not out.exists():
-            os.replace(staging, out)
-            return
-        if overwrite:  # RunDir.check let only a run through: replace its files, keep others
-            for name in RUN_FILES:
-                target = out / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-        for entry in staging.iterdir():
-            os.replace(entry, out / entry.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        return config.build_discriminator()

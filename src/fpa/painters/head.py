@@ -1,11 +1,10 @@
 """The head shared by every controller: per-step features -> keys, values and rates per channel.
 
-Activations live here, not in the rules (DESIGN §3), so rules stay pure linear algebra.
+Activations live here, not in the rules (docs/design.md §2), so rules stay pure linear algebra.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from fpa.errors import ConfigError
+from fpa.errors import ConfigError, did_you_mean
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "none": lambda x: x,
@@ -34,8 +33,7 @@ def activation(name: str, role: str) -> Callable[[Tensor], Tensor]:
     """Look up an activation by name, with the closest known name in the error."""
     if name in ACTIVATIONS:
         return ACTIVATIONS[name]
-    closest = difflib.get_close_matches(name, list(ACTIVATIONS), n=1)
-    hint = f"; did you mean {closest[0]!r}?" if closest else ""
+    hint = did_you_mean(name, ACTIVATIONS)
     raise ConfigError(
         f"unknown {role} activation {name!r}{hint} (known: {', '.join(sorted(ACTIVATIONS))})"
     )
@@ -44,7 +42,8 @@ def activation(name: str, role: str) -> Callable[[Tensor], Tensor]:
 @dataclass
 class PaintCommands:
     """What the head emits for the rule, per channel: ``keys (B, C, T, W)``,
-    ``values (B, C, T, H)`` and ``rates (B, C, T)`` or ``(B, C, T, H)`` with per-row rates."""
+    ``values (B, C, T, H)`` and ``rates (B, C, T, R)``, R = 1 or H with per-row rates: the
+    layout :meth:`fpa.LearningRule.paint` takes, so the rule reads them as they are."""
 
     keys: Tensor
     values: Tensor
@@ -98,9 +97,8 @@ class PaintHead(nn.Module):
             channel=self.channels,
         )
         keys, values, rates = out.split([self.width, self.height, self.rate_size], dim=-1)
-        rates = self.rate_activation(rates)
         return PaintCommands(
             keys=self.key_activation(keys),
             values=self.value_activation(values),
-            rates=rates if self.per_row_rate else rates.squeeze(-1),
+            rates=self.rate_activation(rates),
         )

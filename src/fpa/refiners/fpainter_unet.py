@@ -28,9 +28,9 @@ from fpa.refiners.unet import (
     FullAttention,
     PreNormResidual,
     ResnetBlock,
-    _image_hw,
     check_level_sides,
 )
+from fpa.sizes import image_hw
 
 BLOCKS_PER_LEVEL = 2
 
@@ -110,7 +110,7 @@ class FpainterUNetRefiner(nn.Module):
         unit_pixels: bool = True,
     ) -> None:
         super().__init__()
-        height, width_px = _image_hw(image_size)
+        height, width_px = image_hw(image_size, what="fpainter-unet image_size")
         width = height if width is None else int(width)
         multipliers = tuple(int(m) for m in multipliers)
         self._check(height, width_px, channels, width, multipliers, groups)

@@ -20,21 +20,12 @@ from torch import Tensor, nn
 
 from fpa.discriminators.blocks import ChanNorm, LinearAttention
 from fpa.errors import ConfigError
+from fpa.sizes import image_hw
 
 # The residual output works in the logit domain: images (clamped to [-1, 1]) are scaled by
 # (1 - EDGE) before atanh, so that ±1 maps to a finite logit (atanh(0.999) ≈ 3.8). At
 # initialisation this is the only change: |refine(x) - x| ≤ EDGE·|x|, below one 8-bit level.
 EDGE = 1e-3
-
-
-def _image_hw(image_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
-    """``(H, W)`` from an int or a pair; a ConfigError for anything else."""
-    if isinstance(image_size, int):
-        return image_size, image_size
-    sizes = tuple(image_size)
-    if len(sizes) != 2:
-        raise ConfigError(f"unet image_size must be an int or an (H, W) pair; got {image_size!r}")
-    return int(sizes[0]), int(sizes[1])
 
 
 class ResnetBlock(nn.Module):
@@ -183,7 +174,7 @@ class UNetRefiner(nn.Module):
         residual: bool = True,
     ) -> None:
         super().__init__()
-        height, width_px = _image_hw(image_size)
+        height, width_px = image_hw(image_size, what="unet image_size")
         multipliers = tuple(int(m) for m in multipliers)
         self._check(height, width_px, channels, width, multipliers, blocks_per_level, groups)
         self.image_size, self.channels, self.residual = (height, width_px), channels, residual
@@ -227,7 +218,7 @@ class UNetRefiner(nn.Module):
         self.out = nn.Conv2d(width, channels, 1)
         if residual:
             nn.init.zeros_(self.out.weight)
-            nn.init.zeros_(self.out.bias)
+            nn.init.zeros_(self.out.bias)  # type: ignore[arg-type]  # Conv2d has a bias here
 
     @staticmethod
     def _check(

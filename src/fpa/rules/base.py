@@ -1,13 +1,16 @@
 """The learning-rule contract: one rank-1 update per step (``step``) and all steps (``paint``).
 
-Tensor conventions (DESIGN §3): ``keys (..., T, W)``, ``values (..., T, H)``, rates
-``lr (..., T)`` (one per step) or ``(..., T, H)`` (one per row). The painted matrix is
-``(..., H, W)``: values index rows, keys index columns. A rule receives finished keys, values
-and rates; activations belong to the painter's head.
+Tensor conventions (docs/design.md §2): ``keys (..., T, W)``, ``values (..., T, H)`` and rates
+``lr (..., T, R)`` with R = 1 (one rate per step) or R = H (one per row). The rate keeps its
+R axis everywhere, from the head through ``paint`` to ``step``, so a step's rate ``(..., R)``
+scales ``value (..., H)`` by plain broadcasting. The painted matrix is ``(..., H, W)``: values
+index rows, keys index columns. A rule receives finished keys, values and rates; activations
+belong to the painter's head.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -24,18 +27,19 @@ class LearningRule(nn.Module):
 
     A subclass implements :meth:`step`; :meth:`paint` then folds ``step`` over the T steps.
     Rules with a parallel form override :meth:`paint` and keep :meth:`paint_by_steps` as the
-    reference. ``options()`` returns the constructor keywords, so a rule round-trips through a
-    checkpoint's config.
+    reference. ``options()`` returns the constructor keywords, which the rule's ``repr`` shows
+    (a generator is rebuilt from its config's ``rule_options``, not from this).
     """
 
     def step(self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor) -> Tensor:
         """One update: ``matrix (..., H, W)``, ``key (..., W)``, ``value (..., H)``,
-        ``lr (...)`` or ``(..., H)``; returns the next matrix ``(..., H, W)``."""
+        ``lr (..., R)`` with R = 1 or H (so ``lr * value`` scales the rows); returns the next
+        matrix ``(..., H, W)``."""
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
 
     def effective_rates(self, rates: Tensor) -> Tensor:
-        """The rates actually used, given as ``(..., T, 1)`` or ``(..., T, H)``; a rule may fix
-        some of them (the delta rule's first-step option does)."""
+        """The rates actually used, ``(..., T, R)`` in and out; a rule may fix some of them
+        (the delta rule's first-step option does)."""
         return rates
 
     def paint(
@@ -47,7 +51,8 @@ class LearningRule(nn.Module):
         initial: Tensor | None = None,
         return_all: bool = False,
     ) -> Tensor:
-        """Apply all T updates; ``(..., H, W)``, or ``(..., T, H, W)`` with ``return_all``."""
+        """Apply all T updates with rates ``lr (..., T, 1)`` or ``(..., T, H)``; returns
+        ``(..., H, W)``, or ``(..., T, H, W)`` with ``return_all``."""
         return self.paint_by_steps(keys, values, lr, initial=initial, return_all=return_all)
 
     def paint_by_steps(
@@ -61,13 +66,11 @@ class LearningRule(nn.Module):
     ) -> Tensor:
         """The reference: fold :meth:`step` over the steps, one update at a time."""
         check_rule_inputs(keys, values, lr, initial)
-        per_row = lr.dim() == values.dim()
-        rates = self.effective_rates(rates_with_row_axis(lr, values))
+        rates = self.effective_rates(lr)
         matrix = initial_matrix(keys, values, initial)
         partial = []
         for t in range(keys.shape[-2]):
-            rate = rates[..., t, :] if per_row else rates[..., t, 0]
-            matrix = self.step(matrix, keys[..., t, :], values[..., t, :], rate)
+            matrix = self.step(matrix, keys[..., t, :], values[..., t, :], rates[..., t, :])
             partial.append(matrix)
         return torch.stack(partial, dim=-3) if return_all else matrix
 
@@ -75,7 +78,7 @@ class LearningRule(nn.Module):
         return self.paint(keys, values, lr, **kwargs)
 
     def options(self) -> dict[str, Any]:
-        """Constructor keywords that rebuild this rule (stored in generator configs)."""
+        """Constructor keywords that rebuild this rule, shown by its ``repr``."""
         return {}
 
     @property
@@ -98,11 +101,13 @@ def check_rule_inputs(keys: Tensor, values: Tensor, lr: Tensor, initial: Tensor 
             f"keys {tuple(keys.shape)} and values {tuple(values.shape)} must agree on every "
             "dimension but the last (..., T)"
         )
-    scalar_shape, row_shape = values.shape[:-1], values.shape
-    if lr.shape not in (scalar_shape, row_shape):
+    per_step, per_row = (*values.shape[:-1], 1), tuple(values.shape)
+    if tuple(lr.shape) not in (per_step, per_row):
+        hint = "; give one rate per step its own axis: lr[..., None]"
         raise ConfigError(
-            f"lr must have shape {tuple(scalar_shape)} (one rate per step) or "
-            f"{tuple(row_shape)} (one per row); got {tuple(lr.shape)}"
+            f"lr must have shape (..., T, 1) = {per_step} (one rate per step) or "
+            f"(..., T, H) = {per_row} (one per row); got {tuple(lr.shape)}"
+            + (hint if lr.shape == values.shape[:-1] else "")
         )
     if initial is not None:
         expected = (*keys.shape[:-2], values.shape[-1], keys.shape[-1])
@@ -118,16 +123,6 @@ def initial_matrix(keys: Tensor, values: Tensor, initial: Tensor | None) -> Tens
     if initial is None:
         return keys.new_zeros(shape)
     return initial.expand(shape)
-
-
-def rates_with_row_axis(lr: Tensor, values: Tensor) -> Tensor:
-    """Rates as ``(..., T, 1)`` (one per step) or ``(..., T, H)`` (one per row)."""
-    return lr if lr.dim() == values.dim() else lr.unsqueeze(-1)
-
-
-def rate_for_rows(lr: Tensor, value: Tensor) -> Tensor:
-    """A single step's rate shaped to scale the rows of ``value (..., H)``."""
-    return lr if lr.dim() == value.dim() else lr.unsqueeze(-1)
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -150,9 +145,12 @@ def sum_rank_one(
 class ParallelPaint:
     """Shared plumbing of parallel rules: validate, upcast half precision, assemble, cast back.
 
-    A rule using it implements ``rank_one_factors(keys, values, rates, initial)`` returning
-    ``(rows (..., T, H), columns (..., T, W))`` with ``M_T = M_0 + Σ_t rows_t columns_tᵀ``.
+    A rule using it implements ``rank_one_factors(keys, values, rates, initial)``, rates
+    ``(..., T, R)``, returning ``(rows (..., T, H), columns (..., T, W))`` with
+    ``M_T = M_0 + Σ_t rows_t columns_tᵀ``.
     """
+
+    effective_rates: Callable[[Tensor], Tensor]  # LearningRule's: this is mixed into one
 
     def paint(
         self,
@@ -171,7 +169,7 @@ class ParallelPaint:
         # painting drifts visibly; the matmuls here are a small part of a training step.
         with torch.autocast(device_type=keys.device.type, enabled=False):
             keys, values = keys.to(work), values.to(work)
-            rates = self.effective_rates(rates_with_row_axis(lr, values)).to(work)
+            rates = self.effective_rates(lr).to(work)
             if initial is not None:
                 initial = initial.to(work)
             rows, columns = self.rank_one_factors(keys, values, rates, initial)

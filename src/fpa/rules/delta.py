@@ -16,7 +16,6 @@ from torch import Tensor
 from fpa.rules.base import (
     LearningRule,
     ParallelPaint,
-    rate_for_rows,
     solve_unit_lower,
     strictly_lower,
 )
@@ -44,7 +43,7 @@ class DeltaRule(ParallelPaint, LearningRule):
 
     def step(self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor) -> Tensor:
         retrieved = einsum(matrix, key, "... row col, ... col -> ... row")
-        written = rate_for_rows(lr, value) * (value - retrieved)
+        written = lr * (value - retrieved)
         return matrix + einsum(written, key, "... row, ... col -> ... row col")
 
     def rank_one_factors(

@@ -12,7 +12,6 @@ from torch import Tensor
 from fpa.rules.base import (
     LearningRule,
     ParallelPaint,
-    rate_for_rows,
     solve_unit_lower,
     strictly_lower,
 )
@@ -23,7 +22,7 @@ class OjaRule(ParallelPaint, LearningRule):
 
     def step(self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor) -> Tensor:
         corrected_key = key - einsum(matrix, value, "... row col, ... row -> ... col")
-        written = rate_for_rows(lr, value) * value
+        written = lr * value
         return matrix + einsum(written, corrected_key, "... row, ... col -> ... row col")
 
     def rank_one_factors(

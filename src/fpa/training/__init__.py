@@ -6,21 +6,28 @@ joins the process group and trains one model on all the processes (docs/scale-ou
 
 from __future__ import annotations
 
+import math
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from fpa.errors import ConfigError
-from fpa.training.checkpoint import CheckpointError, find_checkpoint, load_checkpoint
-from fpa.training.config import PAINTER_FIELDS, RESUMABLE_FIELDS, TrainConfig
-from fpa.training.distributed import World
-from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult, per_rank_batch
-from fpa.training.presets import PRESETS, resolve_config
+from fpa.generator import painting_record
+from fpa.limits import check_training_memory
+from fpa.runs import PRESETS, CheckpointError, RunDir, TrainConfig, resolve_config
+from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
+from fpa.runs.config import RESUMABLE_FIELDS
+from fpa.runs.lock import RunLock
+from fpa.training.distributed import World, per_rank_batch
+from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult
 from fpa.training.progress import ProgressReporter
-from fpa.training.run_dir import RunDir
 from fpa.training.stopping import stop_on_signals
 
 __all__ = [
     "PRESETS",
+    "AlreadyFinishedError",
     "CheckpointError",
     "TrainConfig",
     "TrainResult",
@@ -29,18 +36,27 @@ __all__ = [
     "World",
     "check_time_budget",
     "describe",
+    "painting",
     "prepare_run",
     "resolve_config",
     "train",
 ]
 
 
+class AlreadyFinishedError(Exception):
+    """A resumed run had already reached its ``train_steps``: there is nothing to do."""
+
+    def __init__(self, step: int, elapsed: float) -> None:
+        super().__init__(f"the run already finished at step {step}")
+        self.step, self.elapsed = step, elapsed
+
+
 def resumed_config(saved: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
     """The saved config with the changes a resume may make; anything else is refused."""
-    current = saved.to_dict()
+    current = saved.settings()
     refused = sorted(
         key
-        for key, value in saved.with_overrides(changes).to_dict().items()
+        for key, value in saved.with_overrides(changes).settings().items()
         if value != current[key] and key not in RESUMABLE_FIELDS
     )
     if refused:
@@ -60,7 +76,7 @@ def painter_of(init_state: dict[str, Any], config: TrainConfig) -> TrainConfig:
                 f"--init-from {config.init_from} was trained with {field_name} "
                 f"{getattr(init, field_name)}, this run asks for {getattr(config, field_name)}"
             )
-    return config.with_overrides({name: getattr(init, name) for name in PAINTER_FIELDS})
+    return config.with_generator_of(init)
 
 
 def read_run(
@@ -105,8 +121,15 @@ def prepare_run(
     overwrite: bool = False,
     changes: dict[str, Any] | None = None,
     world: World | None = None,
+    hold: ExitStack | None = None,
 ) -> Trainer:
     """Check the run folder, build the trainer, and restore it when resuming.
+
+    With ``hold``, rank 0 first takes the run folder's lock (:class:`fpa.runs.lock.RunLock`)
+    into that stack, to keep it for the whole run.
+
+    Resuming a run that has reached its ``train_steps`` raises :class:`AlreadyFinishedError` before
+    anything is built or written.
 
     With a ``world`` of several processes (inside its process group), rank 0 alone reads and
     writes the run folder and sends what it read to the others, so nodes need not share a file
@@ -114,26 +137,43 @@ def prepare_run(
     """
     world = world or World()
     run_dir = RunDir(out)
-    config, state, init_state = world.on_main(
-        lambda: read_run(run_dir, config, resume=resume, overwrite=overwrite, changes=changes or {})
-    )
+
+    def read() -> tuple[TrainConfig, dict[str, Any] | None, dict[str, Any] | None]:
+        if hold is not None:
+            hold.enter_context(RunLock(out))
+        return read_run(run_dir, config, resume=resume, overwrite=overwrite, changes=changes or {})
+
+    config, state, init_state = world.on_main(read)
+    if state is not None and int(state["step"]) >= config.train_steps:
+        raise AlreadyFinishedError(int(state["step"]), float(state["elapsed"]))
+    check_training_memory(config, processes=world.size)  # before any model or data exists
     trainer = Trainer(config, run_dir, world=world)
     if init_state is not None:
-        trainer.initialize_from(init_state)
+        trainer.state.initialize_from(init_state)
     if state is not None:
-        trainer.load_state(state)
-    if world.is_main:
-        run_dir.create(replace=overwrite and not resume)
-        if state is not None:
+        trainer.state.load(state)
+    # Everything is built and tried (the evaluator, one forward and backward) before the
+    # folder is touched: a run that fails to start leaves the run it was to replace as it was.
+    trainer.prepare_evaluator()
+    trainer.rehearse()
+    if state is not None:
+        if world.is_main:
             run_dir.truncate_metrics(trainer.step)
-        run_dir.write_config(config.to_toml())
+            run_dir.write_config(config.to_toml())
+            if hold is not None:  # the run's lock is held: no other process writes here
+                run_dir.remove_temporaries()
+        return trainer
+    first = trainer.checkpoint()
+    if first is not None:
+        run_dir.start(config_toml=config.to_toml(), checkpoint=first, replace=overwrite)
     return trainer
 
 
 def check_time_budget(time_budget: float | None) -> None:
-    """Refuse a time budget that is not a positive number of seconds (train and ablate)."""
-    if time_budget is not None and time_budget <= 0:
-        raise ConfigError(f"--time-budget must be positive; got {time_budget}")
+    """Refuse a time budget that is not a positive number of seconds (train and ablate); NaN
+    would pass a ``<= 0`` check and then never stop the run."""
+    if time_budget is not None and not (math.isfinite(time_budget) and time_budget > 0):
+        raise ConfigError(f"--time-budget must be positive and finite (seconds); got {time_budget}")
 
 
 def train(
@@ -153,27 +193,41 @@ def train(
 
     Started by ``torchrun``, every process calls this: they join one process group and train
     one model, ``batch_size`` being the global batch over all of them.
+
+    Resuming a run that already reached its ``train_steps`` changes nothing and returns
+    status ``"already_finished"``.
     """
     check_time_budget(time_budget)
     world = World.from_env()
     if not resume:  # refuse a batch that does not split before waiting for the other ranks
         per_rank_batch((config or TrainConfig()).with_overrides(changes), world)
-    with world.joined():
-        trainer = prepare_run(
-            config, out=out, resume=resume, overwrite=overwrite, changes=changes, world=world
-        )
+    with world.joined(), ExitStack() as hold:
+        try:
+            trainer = prepare_run(
+                config,
+                out=out,
+                resume=resume,
+                overwrite=overwrite,
+                changes=changes,
+                world=world,
+                hold=hold,
+            )
+        except AlreadyFinishedError as finished:
+            return TrainResult(
+                RunDir(out).root, finished.step, "already_finished", 0.0, finished.elapsed
+            )
         c = trainer.config
         reporter = ProgressReporter(
             total=c.train_steps,
             start=trainer.step,
             quiet=c.quiet or not progress,
-            every=c.sample_every,
+            every=c.log_every,
             shown=world.is_main,
         )
         with stop_on_signals() as stop, reporter:
 
             def stop_requested() -> bool:
-                over_budget = time_budget is not None and trainer.elapsed >= time_budget
+                over_budget = time_budget is not None and trainer.state.elapsed >= time_budget
                 return stop() or over_budget
 
             result = trainer.run(stop_requested=stop_requested, on_step=reporter.update)
@@ -182,19 +236,18 @@ def train(
     return result
 
 
+def painting(config: TrainConfig) -> dict[str, str]:
+    """What will paint (:func:`fpa.generator.painting_record`); empty for a baseline."""
+    return {} if config.baseline else painting_record(config.generator)
+
+
 def describe(config: TrainConfig) -> dict[str, Any]:
     """Model sizes for a config, without loading data or training (``--dry-run``)."""
-    from fpa.plugins import build_discriminator
-
+    check_training_memory(config)  # what the run would refuse, refused before building it
     generator = config.build_generator()
-    discriminator = build_discriminator(
-        config.discriminator,
-        image_size=config.image_size,
-        channels=config.channels,
-        **config.discriminator_options,
-    )
+    discriminator = config.build_discriminator()
 
-    def count(module) -> int:
+    def count(module: torch.nn.Module) -> int:
         return sum(p.numel() for p in module.parameters())
 
     parts = ("painter", "head", "refiner")

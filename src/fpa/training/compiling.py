@@ -10,9 +10,12 @@ that fails, training goes on without compiling and says why in a warning.
 from __future__ import annotations
 
 import warnings
+from typing import cast
 
 import torch
 from torch import nn
+
+from fpa.errors import error_summary
 
 _probed: dict[str, str | None] = {}
 
@@ -44,9 +47,9 @@ def compile_modules(modules: list[nn.Module], *, device: torch.device) -> list[n
     reason = compile_unavailable(device)
     if reason is None:
         try:
-            return [torch.compile(module) for module in modules]
+            return [cast(nn.Module, torch.compile(module)) for module in modules]
         except Exception as error:  # e.g. a Python version that Dynamo does not support
-            reason = f"{type(error).__name__}: {error}"
+            reason = f"{type(error).__name__}: {error_summary(error)}"
     warnings.warn(
         f"--compile: torch.compile does not work here ({reason}); training without it",
         RuntimeWarning,

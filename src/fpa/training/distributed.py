@@ -7,10 +7,11 @@ its place through environment variables: ``RANK`` (0 … N−1 over all nodes), 
 process, and every collective below returns its input unchanged, so the training loop has a
 single code path and a one-process run is exactly what it was before scale-out existed.
 
-The models train under PyTorch's ``DistributedDataParallel``; this module only joins the
-process group (NCCL for CUDA tensors, gloo for CPU tensors) and offers the few small collectives
-the loop needs around it: agreeing on a stop or a NaN, averaging logged losses, sending rank 0's
-checkpoint to the others and gathering every rank's random state into it.
+The models train under PyTorch's ``DistributedDataParallel``; this module joins the process
+group (NCCL for CUDA tensors, gloo for CPU tensors), wraps the modules the steps call
+(:func:`step_modules`, probing for unused parameters first), and offers the few small
+collectives the loop needs around it: agreeing on a stop or a NaN, averaging logged losses,
+sending rank 0's checkpoint to the others and gathering every rank's random state into it.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from fpa.errors import ConfigError, FpaError
+from fpa.runs.config import TrainConfig
+from fpa.training.compiling import compile_modules
+from fpa.training.losses import DiscriminatorLoss
+from fpa.training.precision import autocast_dtype
 
 T = TypeVar("T")
 
@@ -148,8 +153,8 @@ class World:
         torch.distributed.gather_object(item, gathered, dst=0)
         return gathered
 
-    def broadcast(self, item: T | None) -> T:
-        """Rank 0's ``item`` on every rank."""
+    def broadcast(self, item: T) -> T:
+        """Rank 0's ``item`` on every rank (the others pass a placeholder)."""
         if not self.launched:
             return item
         box = [item]
@@ -165,7 +170,8 @@ class World:
         """
         if not self.launched:
             return work()
-        result, failure = None, None
+        result: T | None = None
+        failure: str | None = None
         if self.is_main:
             try:
                 result = work()
@@ -176,7 +182,7 @@ class World:
         result, failure = self.broadcast((result, failure))
         if failure is not None:
             raise RankFailedError(f"rank 0 failed: {failure}")
-        return result
+        return cast(T, result)
 
     # ------------------------------------------------------------------ models
     def data_parallel(
@@ -196,9 +202,10 @@ class World:
 
 def gradient_sync(module: nn.Module, *, last: bool) -> AbstractContextManager[Any]:
     """Skip DDP's gradient all-reduce on all but the ``last`` micro-batch of an accumulation."""
-    if last or not hasattr(module, "no_sync"):
+    no_sync = getattr(module, "no_sync", None)
+    if last or no_sync is None:
         return nullcontext()
-    return module.no_sync()
+    return no_sync()
 
 
 def rank_seed(seed: int, rank: int, *more: int) -> int:
@@ -215,4 +222,111 @@ def rank_seed(seed: int, rank: int, *more: int) -> int:
     key = (rank, *(value % 2**64 for value in more))
     return int(
         np.random.SeedSequence(seed % 2**64, spawn_key=key).generate_state(1, np.uint64)[0] >> 1
+    )
+
+
+def per_rank_batch(config: TrainConfig, world: World) -> int:
+    """Each process's share of the global ``batch_size``; refuses a split the losses cannot use."""
+    share = world.split(config.batch_size)
+    if config.diversity_weight > 0 and share < 2:
+        raise ConfigError(
+            f"diversity_weight pairs samples within each process's batch, which holds {share} "
+            f"image(s) (batch_size {config.batch_size} over {world.size} process(es)); use "
+            f"batch_size ≥ {2 * world.size} or diversity_weight 0"
+        )
+    return share
+
+
+def unused_parameters(module: nn.Module, *inputs: Any, **options: Any) -> list[str]:
+    """Names of ``module``'s trainable parameters that its output does not depend on.
+
+    One forward, then a walk of its autograd graph, as DDP's own search does. The probe leaves
+    no trace: the random state is forked, and the buffers (spectral norm's power-iteration
+    vectors, running statistics) are put back. DDP is told to search at every step only where
+    this finds something: the search costs a graph walk per step, and DDP warns about it when
+    nothing is unused.
+    """
+    trainable = {id(p): name for name, p in module.named_parameters() if p.requires_grad}
+    buffers = {name: buffer.detach().clone() for name, buffer in module.named_buffers()}
+    device = next(module.parameters()).device
+    cuda = []
+    if device.type == "cuda":
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda), torch.enable_grad():
+        outputs = module(*inputs, **options)
+    with torch.no_grad():
+        for name, buffer in module.named_buffers():
+            buffer.copy_(buffers[name])
+    if isinstance(outputs, Tensor):
+        outputs = [outputs]
+    stack: list[Any] = [
+        t.grad_fn for t in outputs if isinstance(t, Tensor) and t.grad_fn is not None
+    ]
+    seen: set[Any] = set()
+    used: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            used.add(id(variable))
+        stack.extend(child for child, _ in node.next_functions)
+    return [name for key, name in trainable.items() if key not in used]
+
+
+@dataclass
+class StepModules:
+    """What the training steps call. They share their parameters with the plain generator
+    and discriminator, which checkpoints, the EMA and the samples use.
+
+    ``generator``: G as the G step trains it (compiled with ``--compile``, DDP under torchrun).
+    ``judge``: D as both steps consult it (compiled, never DDP: in the G step D's gradients
+    are unwanted, so D's reducer must not see that forward).
+    ``discriminator_loss``: D's whole loss as the D step trains it (DDP under torchrun).
+    """
+
+    generator: nn.Module
+    judge: nn.Module
+    discriminator_loss: nn.Module
+
+
+def step_modules(
+    *,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    config: TrainConfig,
+    device: torch.device,
+    world: World,
+) -> StepModules:
+    """Compile (``--compile``) and, under torchrun, wrap in DDP the modules the steps call.
+
+    DDP averages the gradients of G (in the G step) and of D's whole loss (in the D step).
+    Both are probed once, on the plain modules, for parameters that take no part (a plugin's,
+    or lightgan's decoder when ``recon_weight`` is 0); DDP searches for them at every step only
+    where the probe finds some.
+    """
+    fast_g, fast_d = generator, discriminator
+    if config.compile:
+        fast_g, fast_d = compile_modules([fast_g, fast_d], device=device)
+    dtype = autocast_dtype(config.precision)
+    loss = DiscriminatorLoss(
+        discriminator=discriminator, fast=fast_d, config=config, autocast_dtype=dtype
+    )
+    if not world.launched:
+        return StepModules(generator=fast_g, judge=fast_d, discriminator_loss=loss)
+    images = torch.zeros(2, config.channels, *config.image_size, device=device)
+    latents = torch.zeros(2, config.latent_dim, device=device)
+    plain_loss = DiscriminatorLoss(
+        discriminator=discriminator, fast=discriminator, config=config, autocast_dtype=None
+    )
+    unused_g = unused_parameters(generator, latents)
+    unused_d = unused_parameters(plain_loss, images, images, regularize=False)
+    return StepModules(
+        generator=world.data_parallel(fast_g, device=device, find_unused_parameters=bool(unused_g)),
+        judge=fast_d,
+        discriminator_loss=world.data_parallel(
+            loss, device=device, find_unused_parameters=bool(unused_d)
+        ),
     )

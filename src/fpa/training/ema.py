@@ -8,6 +8,8 @@ follows the weights closely at first and settles at ``beta`` (after about 2,000 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
@@ -22,7 +24,9 @@ def ema_model(module: nn.Module, *, beta: float) -> AveragedModel:
     """An averaged copy of ``module`` (parameters and buffers) updated with warm-up decay."""
 
     @torch.no_grad()
-    def update(averaged: list[Tensor], current: list[Tensor], updates: Tensor) -> None:
+    def update(
+        averaged: Sequence[Tensor], current: Sequence[Tensor], updates: Tensor | int
+    ) -> None:
         weight = 1 - warmup_decay(beta, float(updates))
         pairs = list(zip(averaged, current, strict=True))
         floating = [(a, c) for a, c in pairs if a.is_floating_point()]

@@ -1,6 +1,9 @@
-"""Progress display: a rich progress bar, or plain log lines in quiet mode."""
+"""Progress display: a rich progress bar on a terminal, else plain log lines flushed at once."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import (
@@ -9,25 +12,76 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 SCORES = ("fid", "kid")
+# The first steps after a start or resume (allocation, caches, the first evaluation) are slower
+# than the rest; the time left is estimated from the steps after them only.
+WARMUP_STEPS = 3
+# Steps timed after the warm-up before the time left is shown at all.
+TIMED_STEPS = 5
+
+
+class TimeLeft:
+    """The time left, from the mean wall time per step since a short warm-up (evaluations and
+    checkpoints included, spread over the steps); ``None`` until enough steps are timed."""
+
+    def __init__(
+        self, *, total: int, start: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.total, self.start, self.clock = total, start, clock
+        self.mark: tuple[int, float] | None = None
+        self.last = start
+
+    def update(self, step: int) -> float | None:
+        now = self.clock()
+        if step <= self.last:  # rolled back by a NaN restart: time the steps from here
+            self.mark = (step, now)
+        self.last = step
+        if self.mark is None:
+            if step - self.start >= WARMUP_STEPS:
+                self.mark = (step, now)
+            return None
+        timed = step - self.mark[0]
+        if timed < TIMED_STEPS:
+            return None
+        return (now - self.mark[1]) / timed * max(self.total - step, 0)
+
+
+def clock_text(seconds: float | None) -> str:
+    """``h:mm:ss``, or ``-:--:--`` when unknown."""
+    if seconds is None:
+        return "-:--:--"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 class ProgressReporter:
-    """Shows step, images/s, the G and D losses and the time left.
+    """Shows step, images/s, the G and D losses, the latest scores and the time left.
 
-    ``shown=False`` shows nothing at all: under torchrun only rank 0 reports progress.
+    A progress bar on a terminal; plain lines every ``every`` steps (and at each evaluation
+    and the last step) when ``quiet`` or when stderr is not a terminal (a log file, a pipe),
+    each flushed as it is written. ``shown=False`` shows nothing at all: under torchrun only
+    rank 0 reports progress.
     """
 
     def __init__(
-        self, *, total: int, start: int, quiet: bool, every: int, shown: bool = True
+        self,
+        *,
+        total: int,
+        start: int,
+        quiet: bool,
+        every: int,
+        shown: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.total, self.quiet, self.every, self.shown = total, quiet, every, shown
+        self.total, self.every, self.shown = total, every, shown
         self.console = Console(stderr=True)
+        self.plain = quiet or not (self.console.is_terminal or self.console.is_jupyter)
+        self.time_left = TimeLeft(total=total, start=start, clock=clock)
         self.bar = None
-        if shown and not quiet:
+        if shown and not self.plain:
             self.bar = Progress(
                 TextColumn("[bold]training"),
                 BarColumn(),
@@ -36,12 +90,18 @@ class ProgressReporter:
                 TextColumn("D {task.fields[loss_d]:.3f}  G {task.fields[loss_g]:.3f}"),
                 TextColumn("{task.fields[scores]}"),
                 TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+                TextColumn("ETA {task.fields[eta]}"),
                 console=self.console,
             )
             self.task = self.bar.add_task(
-                "train", total=total, completed=start, rate=0.0, loss_d=0.0, loss_g=0.0, scores=""
+                "train",
+                total=total,
+                completed=start,
+                rate=0.0,
+                loss_d=0.0,
+                loss_g=0.0,
+                scores="",
+                eta=clock_text(None),
             )
         self.scores = ""
 
@@ -56,8 +116,9 @@ class ProgressReporter:
 
     def update(self, step: int, metrics: dict[str, float]) -> None:
         rate, loss_d, loss_g = metrics["images_per_s"], metrics["loss_d"], metrics["loss_g"]
+        left = self.time_left.update(step)
         evaluated = [name for name in SCORES if name in metrics]
-        if evaluated:  # the latest FID/KID (``--eval-every``) stays shown until the next
+        if evaluated:  # the latest FID/KID (``eval_every``) stays shown until the next
             self.scores = "  ".join(f"{name.upper()} {metrics[name]:.4g}" for name in evaluated)
         if self.bar is not None:
             self.bar.update(
@@ -67,7 +128,13 @@ class ProgressReporter:
                 loss_d=loss_d,
                 loss_g=loss_g,
                 scores=self.scores,
+                eta=clock_text(left),
             )
         elif self.shown and (step % self.every == 0 or step == self.total or evaluated):
             line = f"step {step}/{self.total}  {rate:.1f} img/s  D {loss_d:.3f}  G {loss_g:.3f}"
-            self.console.print(f"{line}  {self.scores}".rstrip(), highlight=False)
+            if self.scores:
+                line += f"  {self.scores}"
+            if left is not None:
+                line += f"  ETA {clock_text(left)}"
+            self.console.print(line, highlight=False, soft_wrap=True)
+            self.console.file.flush()

@@ -1,9 +1,10 @@
 """Figures of the painting process, as tensors and PNG/GIF bytes (the CLI only wraps these).
 
-Plots (``command_figures``, ``save_command_plots``) need matplotlib: ``pip install 'fpa[plots]'``.
+Plots (``command_figures``, ``command_plot_pngs``, ``save_command_plots``) need matplotlib:
+``pip install 'fpa[plots]'``.
 """
 
-from fpa.viz.figure import PaintFigure, paint_figure, painting_frames, shown_steps
+from fpa.viz.figure import PaintFigure, figure_png, paint_figure, painting_frames, shown_steps
 from fpa.viz.interpolate import (
     animation_bytes,
     interpolation_frames,
@@ -11,13 +12,15 @@ from fpa.viz.interpolate import (
     painting_strip,
     slerp,
 )
-from fpa.viz.plots import command_figures, save_command_plots
+from fpa.viz.plots import command_figures, command_plot_pngs, save_command_plots
 from fpa.viz.progress import painting_progress, png_bytes, step_indices
 
 __all__ = [
     "PaintFigure",
     "animation_bytes",
     "command_figures",
+    "command_plot_pngs",
+    "figure_png",
     "interpolation_frames",
     "interpolation_path",
     "paint_figure",

@@ -7,6 +7,7 @@ finished image and the steps can be compared.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import torch
@@ -16,15 +17,24 @@ from torch import Tensor
 from fpa.errors import ConfigError
 from fpa.generator import FastWeightPainter
 
+ROW_KINDS = ("update", "partial image")
+STEP_LABEL = "step"
+LABEL_GAP = 3
+IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+WHITE: dict[str, int | tuple[int, ...]] = {"L": 255, "RGB": (255,) * 3, "RGBA": (255,) * 4}
+BLACK: dict[str, int | tuple[int, ...]] = {"L": 0, "RGB": (0,) * 3, "RGBA": (0, 0, 0, 255)}
 
-@dataclass
+
+@dataclass(kw_only=True)
 class PaintFigure:
-    """Tiles ``(rows·columns, C, H, W)`` in ``[-1, 1]``, row by row, and the grid's shape."""
+    """Tiles ``(rows·columns, C, H, W)`` in ``[-1, 1]``, row by row, the grid's shape, the
+    0-based steps shown and whether a last column shows the refiner."""
 
     tiles: Tensor
     rows: int
     columns: int
     steps: list[int]
+    refined: bool = False
 
 
 def shown_steps(steps: int, every: int) -> list[int]:
@@ -53,7 +63,7 @@ def paint_figure(generator: FastWeightPainter, z: Tensor, *, every: int = 1) -> 
     With a refiner, one more column holds the refiner's change (top) and the refined image.
     """
     trace = generator.paint_trace(z)
-    steps = shown_steps(generator.steps, every)
+    steps = shown_steps(generator.paint_steps, every)
     final = trace.matrices[:, -1]
     activate = generator.output_activation
     updates = activate(rescaled(trace.updates[:, steps], final))
@@ -64,7 +74,81 @@ def paint_figure(generator: FastWeightPainter, z: Tensor, *, every: int = 1) -> 
         partial = torch.cat([partial, trace.images.unsqueeze(1)], dim=1)
     pairs = torch.stack([updates, partial], dim=1)
     tiles = rearrange(pairs, "batch kind column c h w -> (batch kind column) c h w")
-    return PaintFigure(tiles, rows=2 * z.shape[0], columns=updates.shape[1], steps=steps)
+    return PaintFigure(
+        tiles=tiles,
+        rows=2 * z.shape[0],
+        columns=updates.shape[1],
+        steps=steps,
+        refined=has_refiner(generator),
+    )
+
+
+def column_labels(figure: PaintFigure) -> list[str]:
+    """The 1-based step of each column, and ``refined`` over a refiner's column."""
+    return [str(step + 1) for step in figure.steps] + (["refined"] if figure.refined else [])
+
+
+def row_labels(figure: PaintFigure) -> list[str]:
+    """``#i update`` and ``#i partial image`` for each sample ``i``."""
+    return [f"#{sample} {kind}" for sample in range(figure.rows // 2) for kind in ROW_KINDS]
+
+
+def figure_png(figure: PaintFigure, *, scale: int = 1, padding: int = 2) -> bytes:
+    """The figure's grid (tiles enlarged ``scale`` times) as a PNG, with the step numbers above
+    its columns and the row labels in a left margin, drawn by Pillow's default font.
+
+    Column labels are placed from the right and one that would overlap its right neighbour
+    is skipped, so the last column is always named (at a small ``scale``, ``refined`` may
+    hide a step number or two).
+    """
+    from PIL import Image, ImageDraw, ImageFont
+    from torchvision.utils import make_grid
+
+    from fpa.viz.interpolate import to_uint8
+    from fpa.viz.progress import upscaled
+
+    mode = IMAGE_MODES.get(figure.tiles.shape[1])
+    if mode is None:
+        raise ConfigError(f"PNG needs 1, 3 or 4 channels; got {figure.tiles.shape[1]}")
+    tiles = upscaled(figure.tiles.float().cpu(), scale)
+    grid = make_grid(tiles, nrow=figure.columns, padding=padding, pad_value=1.0)
+    pixels = rearrange(to_uint8(grid), "c h w -> h w c").numpy()
+    painted = Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode=mode)
+
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new(mode, (1, 1)))
+
+    def size(text: str) -> tuple[int, int]:
+        *_, right, bottom = measure.textbbox((0, 0), text, font=font)
+        return int(right), int(bottom)
+
+    rows, columns = row_labels(figure), column_labels(figure)
+    line = max(size(text)[1] for text in [*rows, *columns, STEP_LABEL])
+    left = max(size(text)[0] for text in [*rows, STEP_LABEL]) + 2 * LABEL_GAP
+    top = line + 2 * LABEL_GAP
+    canvas = Image.new(mode, (left + painted.width, top + painted.height), WHITE[mode])
+    canvas.paste(painted, (left, top))
+    draw = ImageDraw.Draw(canvas)
+    ink = BLACK[mode]
+    tile_height, tile_width = tiles.shape[-2:]
+
+    draw.text((left - LABEL_GAP - size(STEP_LABEL)[0], LABEL_GAP), STEP_LABEL, fill=ink, font=font)
+    edge = canvas.width + LABEL_GAP
+    for index in reversed(range(len(columns))):
+        width = size(columns[index])[0]
+        centre = left + padding + index * (tile_width + padding) + tile_width // 2
+        start = min(centre - width // 2, canvas.width - width)
+        if start + width + LABEL_GAP > edge or start < left:
+            continue
+        draw.text((start, LABEL_GAP), columns[index], fill=ink, font=font)
+        edge = start
+    for index, text in enumerate(rows):
+        middle = top + padding + index * (tile_height + padding) + tile_height // 2
+        position = (left - LABEL_GAP - size(text)[0], middle - line // 2)
+        draw.text(position, text, fill=ink, font=font)
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @torch.no_grad()
@@ -79,7 +163,7 @@ def painting_frames(
     from torchvision.utils import make_grid
 
     trace = generator.paint_trace(z)
-    steps = shown_steps(generator.steps, every)
+    steps = shown_steps(generator.paint_steps, every)
     partial = generator.output_activation(rescaled(trace.matrices[:, steps], trace.matrices[:, -1]))
     frames = [
         make_grid(partial[:, i], nrow=len(z), padding=padding, pad_value=1.0)

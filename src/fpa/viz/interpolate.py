@@ -12,7 +12,7 @@ import io
 import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
-from torch import Tensor
+from torch import Tensor, nn
 
 from fpa.errors import ConfigError
 from fpa.generator import FastWeightPainter
@@ -71,7 +71,7 @@ def path_length(anchors: int, *, frames_between: int, loop: bool = False) -> int
     return anchors * frames_between if loop else (anchors - 1) * frames_between + 1
 
 
-def _device(generator: FastWeightPainter) -> torch.device:
+def _device(generator: nn.Module) -> torch.device:
     return next(generator.parameters()).device
 
 
@@ -83,7 +83,7 @@ def _batches(latents: Tensor, batch_size: int) -> list[Tensor]:
 
 @torch.no_grad()
 def interpolation_frames(
-    generator: FastWeightPainter, path_latents: Tensor, *, batch_size: int = 64
+    generator: nn.Module, path_latents: Tensor, *, batch_size: int = 64
 ) -> Tensor:
     """``generator(z)`` for each latent of the path: ``(N, C, H, W)`` in ``[-1, 1]`` on the CPU."""
     device = _device(generator)

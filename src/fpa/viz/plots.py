@@ -86,20 +86,21 @@ def _heatmap(figure: Figure, ax: Axes, data: np.ndarray, *, xlabel: str, bar_lab
     figure.colorbar(image, ax=ax, label=bar_label)
 
 
-def _sample_commands(
-    generator: FastWeightPainter, z: Tensor, sample: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keys ``(C, T, W)``, values ``(C, T, H)`` and rates ``(C, T)`` or ``(C, T, H)`` of one
-    sample, as float arrays."""
+def _check_sample(z: Tensor, sample: int) -> None:
     if isinstance(sample, bool) or not isinstance(sample, int):
         raise ConfigError(f"sample must be an integer; got {sample!r}")
     batch = z.shape[0] if z.dim() > 0 else 0
     if not 0 <= sample < batch:
         raise ConfigError(f"sample {sample} is out of range for {batch} latent(s)")
+
+
+def _commands(generator: FastWeightPainter, z: Tensor) -> tuple[np.ndarray, ...]:
+    """Keys ``(B, C, T, W)``, values ``(B, C, T, H)`` and rates ``(B, C, T, R)``, R = 1 or H,
+    as float arrays."""
     with torch.no_grad():
         commands = generator.commands(z)
     return tuple(
-        part[sample].detach().float().cpu().numpy()
+        part.detach().float().cpu().numpy()
         for part in (commands.keys, commands.values, commands.rates)
     )
 
@@ -110,10 +111,17 @@ def command_figures(
     """Figures ``keys``, ``values`` and ``rates`` of one latent's painting commands.
 
     Keys and values are heatmaps of step × index, one panel per channel. Rates are a line over
-    the steps per channel, or a step × row heatmap when the generator has per-row rates.
+    the steps per channel with one rate per step (R = 1), else a step × row heatmap.
     """
     _figure_class()
-    keys, values, rates = _sample_commands(generator, z, sample)
+    _check_sample(z, sample)
+    keys, values, rates = (part[sample] for part in _commands(generator, z))
+    return _figures(keys, values, rates, sample=sample)
+
+
+def _figures(
+    keys: np.ndarray, values: np.ndarray, rates: np.ndarray, *, sample: int
+) -> dict[str, Figure]:
     names = channel_names(keys.shape[0])
     figures: dict[str, Figure] = {}
 
@@ -131,12 +139,12 @@ def command_figures(
 
     figure, axes = _new_figure(len(names), f"learning rates of sample {sample}")
     for ax, name, data in zip(axes, names, rates, strict=True):
-        if data.ndim == 2:
+        if data.shape[-1] > 1:
             _heatmap(figure, ax, data, xlabel=VALUE_LABEL, bar_label=RATE_LABEL)
         else:
             from matplotlib.ticker import MaxNLocator
 
-            ax.plot(np.arange(1, data.shape[0] + 1), data, marker="o", markersize=3)
+            ax.plot(np.arange(1, data.shape[0] + 1), data[:, 0], marker="o", markersize=3)
             ax.set_xlabel(STEP_LABEL)
             ax.set_ylabel(RATE_LABEL)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -146,10 +154,40 @@ def command_figures(
     return figures
 
 
+def _png(figure: Figure, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _check_dpi(dpi: int) -> None:
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 1:
+        raise ConfigError(f"dpi must be a positive integer; got {dpi!r}")
+
+
+def command_plot_pngs(
+    generator: FastWeightPainter, z: Tensor, *, dpi: int = 120
+) -> dict[str, bytes]:
+    """Every latent's plots as PNG bytes by file name: ``0-keys.png``, ``0-values.png``,
+    ``0-rates.png``, ``1-keys.png``, … (indices zero-padded to one width, as ``fpa sample
+    --individual`` names its images)."""
+    _figure_class()
+    _check_dpi(dpi)
+    commands = _commands(generator, z)
+    width = len(str(len(z) - 1))
+    encoded = {}
+    for sample in range(len(z)):
+        figures = _figures(*(part[sample] for part in commands), sample=sample)
+        for name in PLOT_NAMES:
+            encoded[f"{sample:0{width}d}-{name}.png"] = _png(figures[name], dpi)
+    return encoded
+
+
 def save_command_plots(
     generator: FastWeightPainter, z: Tensor, folder: Path, *, sample: int = 0, dpi: int = 120
 ) -> list[Path]:
-    """Write ``keys.png``, ``values.png`` and ``rates.png`` into an existing ``folder``.
+    """Write ``keys.png``, ``values.png`` and ``rates.png`` of one latent into an existing
+    ``folder``.
 
     All three are rendered before the first is written, so a failure leaves nothing behind;
     each file is written atomically.
@@ -157,12 +195,7 @@ def save_command_plots(
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"cannot write plots: folder {folder} does not exist")
-    if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 1:
-        raise ConfigError(f"dpi must be a positive integer; got {dpi!r}")
+    _check_dpi(dpi)
     figures = command_figures(generator, z, sample=sample)
-    encoded = {}
-    for name in PLOT_NAMES:
-        buffer = io.BytesIO()
-        figures[name].savefig(buffer, format="png", dpi=dpi)
-        encoded[name] = buffer.getvalue()
+    encoded = {name: _png(figures[name], dpi) for name in PLOT_NAMES}
     return [atomic_write_bytes(folder / f"{name}.png", encoded[name]) for name in PLOT_NAMES]

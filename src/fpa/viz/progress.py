@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import torch
-from einops import rearrange
+from einops import rearrange, repeat
 from torch import Tensor
 
 from fpa.errors import ConfigError
@@ -28,7 +28,7 @@ def painting_progress(generator: FastWeightPainter, z: Tensor, *, columns: int =
     so an early, faint step is as visible as the finished image.
     """
     trace = generator.paint_trace(z)
-    chosen = trace.matrices[:, step_indices(generator.steps, columns)]
+    chosen = trace.matrices[:, step_indices(generator.paint_steps, columns)]
     final_norm = trace.matrices[:, -1:].flatten(2).norm(dim=-1)
     chosen_norm = chosen.flatten(2).norm(dim=-1).clamp_min(1e-12)
     scale = rearrange(final_norm / chosen_norm, "batch step -> batch step 1 1 1")
@@ -36,11 +36,23 @@ def painting_progress(generator: FastWeightPainter, z: Tensor, *, columns: int =
     return rearrange(frames, "batch step channel row col -> (batch step) channel row col")
 
 
-def png_bytes(images: Tensor, *, columns: int, stretch: bool = False, padding: int = 2) -> bytes:
+def upscaled(images: Tensor, scale: int) -> Tensor:
+    """``images (N, C, H, W)`` with every pixel a ``scale × scale`` block (nearest neighbour)."""
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ConfigError(f"scale must be a positive integer; got {scale!r}")
+    if scale == 1:
+        return images
+    return repeat(images, "n c h w -> n c (h sh) (w sw)", sh=scale, sw=scale)
+
+
+def png_bytes(
+    images: Tensor, *, columns: int, stretch: bool = False, padding: int = 2, scale: int = 1
+) -> bytes:
     """A grid of ``images (N, C, H, W)`` in ``[-1, 1]`` encoded as PNG by torchvision.
 
     ``stretch`` maps each image's own min..max to black..white: faint structure (an untrained
-    generator's near-zero output) becomes visible.
+    generator's near-zero output) becomes visible. ``scale`` enlarges every tile's pixels to
+    ``scale × scale`` blocks (the padding between tiles stays ``padding`` pixels).
     """
     from torchvision.utils import save_image
 
@@ -48,7 +60,7 @@ def png_bytes(images: Tensor, *, columns: int, stretch: bool = False, padding: i
         raise ConfigError(f"PNG needs 1, 3 or 4 channels; got {images.shape[1]}")
     buffer = io.BytesIO()
     save_image(
-        images.float().cpu(),
+        upscaled(images.float().cpu(), scale),
         buffer,
         nrow=columns,
         normalize=True,

@@ -12,12 +12,12 @@ class SoftDeltaRule(fpa.LearningRule):
 
     Images are ``tanh(M)``, so the error is measured where the pixels live. The tanh inside the
     step leaves no triangular-solve form: only ``step`` is written, and ``paint`` loops over it.
+    The step's rate ``lr (..., 1)`` or ``(..., H)`` broadcasts against ``value (..., H)``.
     """
 
     def step(self, matrix, key, value, lr):
         retrieved = torch.tanh(einsum(matrix, key, "... row col, ... col -> ... row"))
-        rate = lr if lr.dim() == value.dim() else lr.unsqueeze(-1)
-        written = rate * (value - retrieved)
+        written = lr * (value - retrieved)
         return matrix + einsum(written, key, "... row, ... col -> ... row col")
 
 

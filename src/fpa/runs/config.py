@@ -1,0 +1,352 @@
+"""TrainConfig: every choice of a training run, with the generator's settings in one nested
+:class:`~fpa.generator.GeneratorConfig`; round-trips to TOML (a ``[generator]`` table).
+
+Flat keys that name a generator setting (``paint_steps``, ``updates_per_step`` …) are routed
+into the generator table wherever overrides come from (CLI flags, ``--set``, ``--vary``,
+presets, a flat config file), so each setting has one name everywhere. Stored configs carry
+``format_version``; older ones are migrated by :func:`migrate_config`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from torch import nn
+
+from fpa.baselines import BaselineConfig, BaselineGenerator
+from fpa.config_checks import check_field_types, check_known_keys, choose, field_names
+from fpa.errors import ConfigError, error_summary
+from fpa.generator import FastWeightPainter, GeneratorConfig
+from fpa.limits import check_finite, check_seed
+from fpa.plugins import build_discriminator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+# Version 1: one flat table, the generator's T called ``paint_steps`` (``steps`` in the
+# checkpoint's generator config). Version 2: the generator's settings in a ``generator`` table.
+CONFIG_VERSION = 2
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+REGULARIZERS = ("gp", "r1", "none")
+AUGMENT_MODES = ("auto", "on", "off")
+AUGMENT_OPS = ("flip", "translation", "cutout", "color")
+EVAL_METRICS = ("fid", "kid")
+
+# The generator settings a run started with --init-from keeps as its own: the refiner it
+# trains and how the rule is computed. Every other generator setting defines the painting and
+# comes from the init checkpoint (image size and channels must match what was asked for).
+OWN_GENERATOR_FIELDS = ("refiner", "refiner_options", "rule_impl")
+
+# Fields a resumed run may change: they do not alter the maths of the run being continued.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "train_steps",
+        "device",
+        "sample_every",
+        "checkpoint_every",
+        "log_every",
+        "data_root",
+        "download",
+        "quiet",
+        "eval_every",
+        "compile",
+    }
+)
+
+
+# What a run trains as its generator: a painter, or a conventional baseline to compare with.
+GeneratorModule = FastWeightPainter | BaselineGenerator
+
+
+def cpu_demo_generator() -> GeneratorConfig:
+    """The generator of the ``cpu-demo`` recipe, the training default."""
+    return GeneratorConfig(
+        # softplus, not the paper's sigmoid: FID 4.2 against 6.0 at the cpu-demo budget
+        # (docs/quality-study.md); paper-64 keeps sigmoid.
+        rate_activation="softplus",
+        learned_canvas=True,
+        normalize_features=True,
+        painter_options={"hidden_size": 256, "code_size": 32},
+    )
+
+
+@dataclass
+class TrainConfig:
+    """One GAN training run. Defaults are the ``cpu-demo`` preset's, except that evaluation
+    is off (``eval_every = 0``) until a preset or an option turns it on."""
+
+    generator: GeneratorConfig = field(default_factory=cpu_demo_generator)
+    discriminator: str = "small"
+    discriminator_options: dict[str, Any] = field(default_factory=dict)
+    # A conventional generator (e.g. "conv") trained instead of the painter, for comparison.
+    baseline: str = ""
+    baseline_options: dict[str, Any] = field(default_factory=dict)
+
+    init_from: str = ""
+    freeze_painter: bool = False
+    reset_discriminator: bool = False
+
+    data: str = "mnist"
+    data_root: str = ""
+    download: bool = False
+
+    train_steps: int = 1800
+    batch_size: int = 64
+    grad_accum: int = 1
+    # 8e-4, four times the paper's: FID 0.50 and 0.36 (seeds 0, 1) against 0.71 and 0.87 at 4e-4
+    # and 1.85 at 2e-4, at the cpu-demo budget (docs/quality-study.md, section 6); paper-64 and
+    # fpa-64 keep the paper's 2e-4.
+    lr: float = 8e-4
+    lr_d: float = 0.0
+    betas: tuple[float, float] = (0.0, 0.99)
+    ema_beta: float = 0.995
+    aux_weight: float = 1.0
+    recon_weight: float = 1.0
+    diversity_weight: float = 0.2
+    # R1 on real images rather than the paper's GP: FID 1.67 and 1.67 against 2.69 and 2.56 at
+    # the cpu-demo budget, two seeds (docs/quality-study.md), at the same cost per step.
+    regularizer: str = "r1"
+    reg_weight: float = 10.0
+    reg_every: int = 4
+    # Off by default: on the 5,000 embedded digits DiffAugment cost FID at the cpu-demo budget
+    # (2.3 without, 4.2 with; docs/quality-study.md). "auto" switches it on below 30,000 images.
+    augment: str = "off"
+    augment_ops: tuple[str, ...] = ("flip", "translation", "cutout")
+    augment_prob: float = 0.5
+
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    compile: bool = False
+    sample_every: int = 250
+    sample_count: int = 64
+    checkpoint_every: int = 500
+    log_every: int = 10
+    max_nan_restarts: int = 3
+    quiet: bool = False
+
+    eval_every: int = 0
+    eval_n: int = 2000
+    eval_metrics: tuple[str, ...] = ("fid", "kid")
+    eval_features: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.generator, dict):
+            self.generator = GeneratorConfig.from_dict(self.generator)
+        if not isinstance(self.generator, GeneratorConfig):
+            raise ConfigError(
+                f"generator must be a table of generator options; got {self.generator!r}"
+            )
+        check_field_types(self)
+        check_numbers(self)
+        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
+        self.augment_ops = tuple(self.augment_ops)
+        choose("precision", self.precision, PRECISIONS)
+        choose("regularizer", self.regularizer, REGULARIZERS)
+        choose("augment", self.augment, AUGMENT_MODES)
+        for op in self.augment_ops:
+            choose("augment_ops entry", op, AUGMENT_OPS)
+        self.eval_metrics = tuple(self.eval_metrics)
+        for metric in self.eval_metrics:
+            choose("eval_metrics entry", metric, EVAL_METRICS)
+        if not self.eval_metrics:
+            raise ConfigError("eval_metrics needs at least one of " + ", ".join(EVAL_METRICS))
+        if self.eval_every < 0:
+            raise ConfigError(f"eval_every must be ≥ 0 (0 = off); got {self.eval_every}")
+        positive = (
+            "batch_size",
+            "grad_accum",
+            "reg_every",
+            "sample_every",
+            "sample_count",
+            "checkpoint_every",
+            "log_every",
+            "eval_n",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if self.train_steps < 0:
+            raise ConfigError(f"train_steps must be ≥ 0; got {self.train_steps}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1); got {self.betas}")
+        if not 0 <= self.ema_beta < 1:
+            raise ConfigError(f"ema_beta must be in [0, 1); got {self.ema_beta}")
+        if not (self.lr > 0 and self.lr_d >= 0 and math.isfinite(self.lr + self.lr_d)):
+            raise ConfigError("learning rates must be positive")
+        if self.baseline and (self.init_from or self.generator.refiner != "identity"):
+            raise ConfigError(
+                "a baseline generator is trained on its own: drop --init-from and --refiner"
+            )
+        if self.freeze_painter and not self.init_from:
+            raise ConfigError("--freeze-painter needs --init-from RUN_OR_CKPT (a trained painter)")
+        if self.diversity_weight < 0:
+            raise ConfigError(f"diversity_weight must be ≥ 0; got {self.diversity_weight}")
+        if not 0 <= self.augment_prob <= 1:
+            raise ConfigError(f"augment_prob must be in [0, 1]; got {self.augment_prob}")
+
+    # The picture the run makes: the generator's settings, read by data, D and baselines too.
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.generator.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.generator.channels
+
+    @property
+    def latent_dim(self) -> int:
+        return self.generator.latent_dim
+
+    @property
+    def discriminator_lr(self) -> float:
+        return self.lr_d or self.lr
+
+    def build_generator(self) -> GeneratorModule:
+        """The generator this run trains: the painter, or the baseline when one is named."""
+        if self.baseline:
+            config = BaselineConfig(
+                baseline=self.baseline,
+                latent_dim=self.latent_dim,
+                image_size=self.image_size,
+                channels=self.channels,
+                options=dict(self.baseline_options),
+            )
+            return BaselineGenerator(config=config)
+        return FastWeightPainter(config=self.generator)
+
+    def build_discriminator(self) -> nn.Module:
+        """The discriminator this run trains, sized for the run's images."""
+        return build_discriminator(
+            self.discriminator,
+            image_size=self.image_size,
+            channels=self.channels,
+            **self.discriminator_options,
+        )
+
+    def components(self) -> dict[str, str]:
+        """The registered component of each kind this run uses (recorded in checkpoints)."""
+        if self.baseline:
+            return {"baselines": self.baseline, "discriminators": self.discriminator}
+        return {
+            "rules": self.generator.rule,
+            "painters": self.generator.painter,
+            "discriminators": self.discriminator,
+            "refiners": self.generator.refiner,
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting by its one name, the generator's included: the flat view in which
+        overrides, ablation axes and resume checks name them."""
+        data = self.to_dict()
+        return {**data.pop("generator"), **data}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["generator"] = self.generator.to_dict()
+        for key in ("betas", "augment_ops", "eval_metrics"):
+            data[key] = list(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config from stored or written data: a ``generator`` table, or flat generator keys
+        (routed into it); a ``format_version`` older than this fpa's is migrated first."""
+        return cls(**nested(migrate_config(data)))
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps({"format_version": CONFIG_VERSION, **self.to_dict()})
+
+    def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
+        """This config with ``overrides`` applied: flat keys or a ``generator`` table, whose
+        entries replace the generator's one by one."""
+        changes = nested(overrides)
+        generator = {**self.generator.to_dict(), **changes.pop("generator", {})}
+        return TrainConfig(**{**self.to_dict(), **changes, "generator": generator})
+
+    def with_generator_of(self, init: TrainConfig) -> TrainConfig:
+        """This config painting as ``init`` does: its generator settings, except the ones a
+        run keeps as its own (the refiner it trains, the rule's implementation)."""
+        own = {name: getattr(self.generator, name) for name in OWN_GENERATOR_FIELDS}
+        return replace(self, generator=replace(init.generator, **own))
+
+
+GENERATOR_KEYS = field_names(GeneratorConfig)
+TRAIN_KEYS = field_names(TrainConfig)
+SETTING_NAMES = [*GENERATOR_KEYS, *(key for key in TRAIN_KEYS if key != "generator")]
+
+
+def nested(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every flat generator key moved into its ``generator`` table (a flat key
+    wins over the table's entry); unknown keys are refused, naming the closest one."""
+    table = data.get("generator", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"generator must be a table of generator options; got {table!r}")
+    check_known_keys(table, known=GENERATOR_KEYS, what="generator option")
+    check_known_keys(data, known=[*SETTING_NAMES, "generator"], what="training option")
+    flat = {key: value for key, value in data.items() if key in GENERATOR_KEYS}
+    rest = {key: value for key, value in data.items() if key not in GENERATOR_KEYS}
+    if table or flat:
+        rest["generator"] = {**table, **flat}
+    return rest
+
+
+def migrate_config(data: dict[str, Any]) -> dict[str, Any]:
+    """Stored config data of any version as this version's (without ``format_version``).
+
+    Version 1 (no ``format_version``) was one flat table whose names are today's, so routing
+    the flat keys into the generator table (which :func:`nested` does) is all it needs.
+    """
+    data = dict(data)
+    version = data.pop("format_version", 1)
+    if not isinstance(version, int) or version > CONFIG_VERSION:
+        raise ConfigError(
+            f"this config has format_version {version!r}; this fpa reads up to "
+            f"{CONFIG_VERSION}: upgrade fpa"
+        )
+    return data
+
+
+def check_numbers(config: TrainConfig) -> None:
+    """Refuse NaN and infinite floats (NaN slips past every range check: ``nan <= 0`` is
+    false) and a seed that torch and NumPy cannot take."""
+    for item in fields(config):
+        value = getattr(config, item.name)
+        if str(item.type) == "float":
+            check_finite(item.name, value)
+        elif item.name == "betas":
+            for beta in value:
+                if isinstance(beta, bool) or not isinstance(beta, int | float):
+                    raise ConfigError(f"betas must be two numbers in [0, 1); got {value!r}")
+                check_finite(item.name, beta)
+    check_seed(config.seed, "seed")
+
+
+def check_keys(data: dict[str, Any]) -> None:
+    """Refuse keys that name no setting (for ablation axes and ``--set``)."""
+    check_known_keys(data, known=SETTING_NAMES, what="training option")
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into plain data, with a readable error for bad files."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text, as TOML must be (byte "
+            f"{error.object[error.start]:#04x} at offset {error.start}); save it as UTF-8"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error_summary(error)}") from None

@@ -1,0 +1,217 @@
+"""TrainState: everything a resume restores, saved into and loaded from a checkpoint.
+
+The models, the EMA, both optimisers and gradient scalers, the data position, the counters,
+the fixed sample latents and every random stream of this rank: its own generator (latents,
+augmentation) and the global CPU and CUDA RNGs (dropout). Under torchrun each rank's streams
+go into rank 0's checkpoint (``rank_random``), so N steps + resume N steps equals 2N steps
+exactly (docs/design.md §5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, cast
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+
+from fpa.data import InfiniteBatches, build_dataset
+from fpa.errors import ConfigError
+from fpa.generator import FastWeightPainter
+from fpa.runs.checkpoint import model_state
+from fpa.runs.config import GeneratorModule, TrainConfig
+from fpa.training.distributed import World, rank_seed
+from fpa.training.ema import ema_model
+
+
+@dataclass
+class TrainState:
+    """What one rank trains with and a checkpoint holds; the counters start at zero."""
+
+    config: TrainConfig
+    world: World
+    device: torch.device
+    generator: GeneratorModule
+    discriminator: nn.Module
+    ema: AveragedModel
+    optimizer_g: torch.optim.Optimizer
+    optimizer_d: torch.optim.Optimizer
+    scaler_g: torch.amp.GradScaler
+    scaler_d: torch.amp.GradScaler
+    batches: InfiniteBatches
+    # This rank's own stream: its latents and augmentation.
+    random: torch.Generator
+    # The latents of the sample grids, the same at every step.
+    fixed_latents: torch.Tensor
+    step: int = 0
+    elapsed: float = 0.0
+    nan_restarts: int = 0
+    best_score: float = math.inf
+
+    @property
+    def ema_generator(self) -> GeneratorModule:
+        """The EMA copy of the generator (what samples, scores and ``fpa.load`` use)."""
+        return cast(GeneratorModule, self.ema.module)
+
+    @classmethod
+    def new(cls, config: TrainConfig, *, world: World, device: torch.device) -> TrainState:
+        """A fresh run's models, optimisers, data and streams, on ``device``."""
+        # The same seed on every rank: identical initial weights (DDP broadcasts rank 0's too).
+        torch.manual_seed(config.seed)
+        generator = config.build_generator().to(device)
+        discriminator = config.build_discriminator().to(device)
+        if config.freeze_painter and isinstance(generator, FastWeightPainter):
+            generator.freeze_painter()
+        trained = [p for p in generator.parameters() if p.requires_grad]
+        if not trained:
+            raise ConfigError(
+                "nothing to train: the painter is frozen and the refiner has no weights"
+            )
+        dataset = build_dataset(
+            config.data,
+            image_size=config.image_size,
+            channels=config.channels,
+            root=config.data_root or None,
+            download=config.download,
+        )
+        scaled = config.precision == "fp16"
+        state = cls(
+            config=config,
+            world=world,
+            device=device,
+            generator=generator,
+            discriminator=discriminator,
+            ema=ema_model(generator, beta=config.ema_beta),
+            optimizer_g=torch.optim.Adam(trained, lr=config.lr, betas=config.betas),
+            optimizer_d=torch.optim.Adam(
+                discriminator.parameters(), lr=config.discriminator_lr, betas=config.betas
+            ),
+            scaler_g=torch.amp.GradScaler(device.type, enabled=scaled),
+            scaler_d=torch.amp.GradScaler(device.type, enabled=scaled),
+            batches=InfiniteBatches(
+                dataset,
+                batch_size=config.batch_size,
+                seed=config.seed,
+                rank=world.rank,
+                world_size=world.size,
+            ),
+            # Latents and augmentation differ per rank (rank 0 keeps the one-process streams).
+            random=torch.Generator().manual_seed(rank_seed(config.seed, world.rank) + 1),
+            fixed_latents=torch.randn(
+                config.sample_count,
+                config.latent_dim,
+                generator=torch.Generator().manual_seed(config.seed + 2),
+            ),
+        )
+        if world.rank > 0:  # and so do dropout masks and other global-RNG draws
+            torch.manual_seed(rank_seed(config.seed, world.rank))
+        return state
+
+    def initialize_from(self, checkpoint: dict[str, Any]) -> None:
+        """Start from a trained run: its EMA painter (not its refiner), and its discriminator
+        unless ``reset_discriminator``. The optimisers start fresh."""
+        painting = {
+            k: v for k, v in checkpoint["ema_generator"].items() if not k.startswith("refiner.")
+        }
+        if not isinstance(self.generator, FastWeightPainter):
+            raise ConfigError("--init-from starts a painter; a baseline trains on its own")
+        missing = sorted(set(self.generator.painter_parameters()) - set(painting))
+        if missing:
+            raise ConfigError(f"the init checkpoint's painter lacks {', '.join(missing[:3])}")
+        self.generator.load_state_dict(painting, strict=False)
+        if not self.config.reset_discriminator:
+            trained = checkpoint["config"]["discriminator"]
+            if trained != self.config.discriminator:
+                raise ConfigError(
+                    f"the init checkpoint trained discriminator {trained!r}; pass "
+                    f"--reset-discriminator to start a fresh {self.config.discriminator!r}"
+                )
+            try:
+                self.discriminator.load_state_dict(checkpoint["discriminator"])
+            except RuntimeError as error:
+                raise ConfigError(
+                    "the init checkpoint's discriminator does not fit this one (other options?);"
+                    f" pass --reset-discriminator: {str(error).splitlines()[0]}"
+                ) from None
+        self.ema.module.load_state_dict(self.generator.state_dict())
+
+    def random_streams(self) -> dict[str, Any]:
+        """This rank's random streams: its own generator and the global CPU and CUDA RNGs."""
+        if self.world.launched:
+            cuda = [torch.cuda.get_rng_state(self.device)] if self.device.type == "cuda" else []
+        else:
+            cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+        return {
+            "random": self.random.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": cuda,
+        }
+
+    def restore_random_streams(self, checkpoint: dict[str, Any]) -> None:
+        """This rank's streams from a checkpoint: rank 0's are the top-level ones, other ranks'
+        are in ``rank_random``. A rank the saving run did not have (it ran on fewer processes)
+        draws fresh streams derived from the seed, its rank and the step."""
+        rank, others = self.world.rank, checkpoint.get("rank_random", [])
+        if rank == 0:
+            saved = checkpoint
+        elif rank - 1 < len(others):
+            saved = others[rank - 1]
+        else:
+            fresh = rank_seed(self.config.seed, rank, int(checkpoint["step"]))
+            self.random.manual_seed(fresh + 1)
+            torch.manual_seed(fresh)
+            return
+        self.random.set_state(saved["random"])
+        torch.set_rng_state(saved["torch_rng"])
+        cuda = saved["cuda_rng"]
+        if cuda and self.world.launched and self.device.type == "cuda":
+            torch.cuda.set_rng_state(cuda[0], self.device)
+        elif cuda and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda)
+
+    def checkpoint(self, *, rank_random: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Everything a resume needs; ``rank_random`` holds the random streams of ranks 1…N−1."""
+        return {
+            **model_state(
+                self.config,
+                generator=self.generator,
+                ema_generator=self.ema.module,
+                discriminator=self.discriminator,
+                step=self.step,
+            ),
+            "world_size": self.world.size,
+            "elapsed": self.elapsed,
+            "nan_restarts": self.nan_restarts,
+            "best_score": self.best_score,
+            "ema_updates": self.ema.n_averaged.clone(),
+            "optimizer_g": self.optimizer_g.state_dict(),
+            "optimizer_d": self.optimizer_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "data": self.batches.state_dict(),
+            **self.random_streams(),
+            "rank_random": list(rank_random or []),
+            "fixed_latents": self.fixed_latents,
+        }
+
+    def load(self, checkpoint: dict[str, Any]) -> None:
+        """Continue from ``checkpoint``: weights, optimisers, data position, streams, counters."""
+        try:
+            self.generator.load_state_dict(checkpoint["generator"])
+            self.discriminator.load_state_dict(checkpoint["discriminator"])
+            self.ema.module.load_state_dict(checkpoint["ema_generator"])
+            self.ema.n_averaged.copy_(checkpoint["ema_updates"])
+            self.optimizer_g.load_state_dict(checkpoint["optimizer_g"])
+            self.optimizer_d.load_state_dict(checkpoint["optimizer_d"])
+            self.scaler_g.load_state_dict(checkpoint["scaler_g"])
+            self.scaler_d.load_state_dict(checkpoint["scaler_d"])
+            self.batches.load_state_dict(checkpoint["data"])
+        except (KeyError, RuntimeError, ValueError) as error:
+            raise ConfigError(f"the checkpoint does not fit this run: {error}") from None
+        self.restore_random_streams(checkpoint)
+        self.fixed_latents = checkpoint["fixed_latents"]
+        self.step, self.elapsed = int(checkpoint["step"]), float(checkpoint["elapsed"])
+        self.nan_restarts = int(checkpoint.get("nan_restarts", 0))
+        self.best_score = float(checkpoint.get("best_score", math.inf))
