@@ -11,7 +11,8 @@ from torch import Tensor, nn
 
 from fpa.config_checks import check_field_types, check_known_keys, choose, field_names
 from fpa.errors import ConfigError, PluginContractError
-from fpa.painters.head import PaintCommands, PaintHead, activation
+from fpa.painters.colour_basis import ColourBasis, check_colour_basis
+from fpa.painters.head import PaintCommands, PaintHead, StrokeLayout, activation
 from fpa.plugins import build_painter, build_refiner, build_rule
 from fpa.rules.base import LearningRule
 from fpa.sizes import image_hw
@@ -60,6 +61,10 @@ class GeneratorConfig:
     normalize_features: bool = False
     # U: rank-1 updates per controller step; the controller runs T / U steps.
     updates_per_step: int = 1
+    # What the channels of one step share: per-channel, shared-key or coloured (painters/head.py).
+    strokes: str = "per-channel"
+    # The basis the channels are painted in: direct, ycbcr or learned (painters/colour_basis.py).
+    colour_basis: str = "direct"
     rule_impl: str = "parallel"
     rule_options: dict[str, Any] = field(default_factory=dict)
     painter_options: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +85,8 @@ class GeneratorConfig:
         if self.latent_dim < 1:
             raise ConfigError(f"latent_dim must be ≥ 1; got {self.latent_dim}")
         choose("rule_impl", self.rule_impl, RULE_IMPLS)
+        StrokeLayout.of(self.strokes, self.channels)
+        check_colour_basis(self.colour_basis, self.channels)
         # The painter receives these from the generator: as painter options they would clash.
         for reserved, instead in PAINTER_KEYWORDS_SET_BY_THE_GENERATOR.items():
             if reserved in self.painter_options:
@@ -118,7 +125,8 @@ class GeneratorConfig:
 class PaintTrace:
     """Every step of one painting.
 
-    ``matrices (B, T, C, H, W)``: raw ``M_t`` before the output activation.
+    ``matrices (B, T, C, H, W)``: raw ``M_t`` in the painting's colour basis, before
+    :meth:`FastWeightPainter.to_pixels` (the colour mix and the output activation).
     ``updates (B, T, C, H, W)``: raw ``M_t - M_{t-1}``, rank ≤ 1 per channel (``M_0`` is zero,
     or the learned canvas with ``learned_canvas``).
     ``painted (B, C, H, W)``: the image before the refiner; ``images``: what ``G(z)`` returns.
@@ -168,6 +176,7 @@ class FastWeightPainter(nn.Module):
             per_row_rate=config.per_row_rate,
             normalize_features=config.normalize_features,
             updates_per_step=config.updates_per_step,
+            strokes=config.strokes,
         )
         self.rule = build_rule(config.rule, **config.rule_options)
         self.refiner = build_refiner(
@@ -176,6 +185,7 @@ class FastWeightPainter(nn.Module):
             channels=config.channels,
             **config.refiner_options,
         )
+        self.colour_basis = ColourBasis(basis=config.colour_basis, channels=config.channels)
         self.output_activation = activation(config.output_activation, "output")
         # A learned starting matrix M_0 per channel: the background the updates paint over.
         # Without it a uniform (softmax) key spreads each write over W columns, so a dark
@@ -246,9 +256,14 @@ class FastWeightPainter(nn.Module):
         """Every tensor of the state dict that belongs to the painting, not to the refiner."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("refiner.")}
 
+    def to_pixels(self, matrices: Tensor) -> Tensor:
+        """Painted matrices ``(..., C, H, W)`` in the painting's colour basis -> pixels: the
+        colour mix, then the output activation (the refiner is not applied)."""
+        return self.output_activation(self.colour_basis(matrices))
+
     def _painted(self, z: Tensor) -> Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.painter_frozen):
-            return self.output_activation(self._paint(self.commands(z), return_all=False))
+            return self.to_pixels(self._paint(self.commands(z), return_all=False))
 
     def forward(self, z: Tensor) -> Tensor:
         return self.refiner(self._painted(z))
@@ -261,7 +276,7 @@ class FastWeightPainter(nn.Module):
         start = self.initial_matrices(matrices.shape[0])
         start = torch.zeros_like(matrices[:, 0]) if start is None else start
         previous = torch.cat([start.unsqueeze(1), matrices[:, :-1]], dim=1)
-        painted = self.output_activation(matrices[:, -1])
+        painted = self.to_pixels(matrices[:, -1])
         return PaintTrace(
             matrices=matrices,
             updates=matrices - previous,

@@ -36,6 +36,12 @@ def train_command(
     updates_per_step: int = typer.Option(
         None, help="Rank-1 updates per controller step (divides T; the controller runs T/U)."
     ),
+    strokes: str = typer.Option(
+        None, help="per-channel, shared-key or coloured (one coloured rank-1 stroke per step)."
+    ),
+    colour_basis: str = typer.Option(
+        None, help="Colour basis painted in: direct, ycbcr (luminance, chroma) or learned."
+    ),
     latent_dim: int = typer.Option(None, help="Latent size."),
     rule_impl: str = typer.Option(None, help="parallel (default) or step (the loop)."),
     train_steps: int = typer.Option(None, help="Optimiser steps to train for."),
@@ -109,6 +115,8 @@ def train_command(
         "channels": channels,
         "paint_steps": paint_steps,
         "updates_per_step": updates_per_step,
+        "strokes": strokes,
+        "colour_basis": colour_basis,
         "latent_dim": latent_dim,
         "rule_impl": rule_impl,
         "train_steps": train_steps,

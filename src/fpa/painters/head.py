@@ -39,6 +39,40 @@ def activation(name: str, role: str) -> Callable[[Tensor], Tensor]:
     )
 
 
+# How the channels of one step share a stroke (docs/design.md §2):
+# per-channel: each channel its own key, value and rate (the paper's painters);
+# shared-key: one key per step for every channel, each channel its own value and rate, so all
+#   channels write the same columns at a step;
+# coloured: one key, one value and one rate per step and a colour (one weight per channel) that
+#   scales the value, so each update is one coloured rank-1 stroke.
+STROKES = ("per-channel", "shared-key", "coloured")
+
+
+@dataclass(frozen=True)
+class StrokeLayout:
+    """How many channels' worth of keys, values and rates the head emits per update, and
+    whether it emits a colour (one weight per channel) that scales the shared value."""
+
+    key_channels: int
+    value_channels: int
+    rate_channels: int
+    colour: bool
+
+    @classmethod
+    def of(cls, strokes: str, channels: int) -> StrokeLayout:
+        shared = {
+            "per-channel": (channels, channels, channels, False),
+            "shared-key": (1, channels, channels, False),
+            "coloured": (1, 1, 1, True),
+        }
+        if strokes not in shared:
+            raise ConfigError(
+                f"strokes must be one of {', '.join(STROKES)}; got {strokes!r}"
+                f"{did_you_mean(strokes, STROKES)}"
+            )
+        return cls(*shared[strokes])
+
+
 @dataclass
 class PaintCommands:
     """What the head emits for the rule, per channel: ``keys (B, C, T, W)``,
@@ -54,6 +88,11 @@ class PaintHead(nn.Module):
     """``Linear(hidden, U·C·(W + H + R))`` split per channel into key, value and rate, in that
     order, with R = 1 (one rate per step) or H (``per_row_rate``); optionally a LayerNorm on the
     features first (``normalize_features``).
+
+    With shared ``strokes`` the channels share the key (``shared-key``), or the key, value and
+    rate with a per-channel colour scaling the value (``coloured``); the linear layer then
+    emits ``U·(W·Ck + H·Cv + R·Cr + Cc)`` numbers per step (the keys, values, rates and colour
+    of each update, in that order), and the shared parts are broadcast over the channels.
 
     ``updates_per_step`` (U) rank-1 updates come from each controller step, in order: a
     controller that runs T/U steps paints T updates, so the rank budget grows without the cost
@@ -73,6 +112,7 @@ class PaintHead(nn.Module):
         per_row_rate: bool = False,
         normalize_features: bool = False,
         updates_per_step: int = 1,
+        strokes: str = "per-channel",
     ) -> None:
         super().__init__()
         self.channels, self.height, self.width = channels, height, width
@@ -85,11 +125,24 @@ class PaintHead(nn.Module):
         self.key_activation = activation(key_activation, "key")
         self.value_activation = activation(value_activation, "value")
         self.rate_activation = activation(rate_activation, "rate")
-        self.linear = nn.Linear(
-            in_features, updates_per_step * channels * (width + height + self.rate_size)
+        self.strokes = strokes
+        self.layout = StrokeLayout.of(strokes, channels)
+        self.linear = nn.Linear(in_features, updates_per_step * self.update_size)
+
+    @property
+    def update_size(self) -> int:
+        """Numbers the linear layer emits per rank-1 update (for all channels)."""
+        layout = self.layout
+        return (
+            layout.key_channels * self.width
+            + layout.value_channels * self.height
+            + layout.rate_channels * self.rate_size
+            + (self.channels if layout.colour else 0)
         )
 
     def forward(self, features: Tensor) -> PaintCommands:
+        if self.strokes != "per-channel":
+            return self.shared_strokes(features)
         out = rearrange(
             self.linear(self.norm(features)),
             "batch step (update channel part) -> batch channel (step update) part",
@@ -101,4 +154,36 @@ class PaintHead(nn.Module):
             keys=self.key_activation(keys),
             values=self.value_activation(values),
             rates=self.rate_activation(rates),
+        )
+
+    def shared_strokes(self, features: Tensor) -> PaintCommands:
+        """Commands for ``shared-key`` and ``coloured`` strokes: the shared parts are views
+        broadcast over the channel axis, so every rule reads the usual per-channel layout."""
+        layout = self.layout
+        out = rearrange(
+            self.linear(self.norm(features)),
+            "batch step (update part) -> batch (step update) part",
+            update=self.updates_per_step,
+        )
+        sizes = [
+            layout.key_channels * self.width,
+            layout.value_channels * self.height,
+            layout.rate_channels * self.rate_size,
+            self.channels if layout.colour else 0,
+        ]
+        keys, values, rates, colour = out.split(sizes, dim=-1)
+
+        def per_channel(part: Tensor, channels: int, activate: Callable[[Tensor], Tensor]):
+            split = rearrange(
+                part, "batch step (channel size) -> batch channel step size", channel=channels
+            )
+            return activate(split).expand(-1, self.channels, -1, -1)
+
+        values = per_channel(values, layout.value_channels, self.value_activation)
+        if layout.colour:
+            values = values * rearrange(colour, "batch step channel -> batch channel step 1")
+        return PaintCommands(
+            keys=per_channel(keys, layout.key_channels, self.key_activation),
+            values=values,
+            rates=per_channel(rates, layout.rate_channels, self.rate_activation),
         )

@@ -65,7 +65,7 @@ def paint_figure(generator: FastWeightPainter, z: Tensor, *, every: int = 1) -> 
     trace = generator.paint_trace(z)
     steps = shown_steps(generator.paint_steps, every)
     final = trace.matrices[:, -1]
-    activate = generator.output_activation
+    activate = generator.to_pixels
     updates = activate(rescaled(trace.updates[:, steps], final))
     partial = activate(rescaled(trace.matrices[:, steps], final))
     if has_refiner(generator):
@@ -164,7 +164,7 @@ def painting_frames(
 
     trace = generator.paint_trace(z)
     steps = shown_steps(generator.paint_steps, every)
-    partial = generator.output_activation(rescaled(trace.matrices[:, steps], trace.matrices[:, -1]))
+    partial = generator.to_pixels(rescaled(trace.matrices[:, steps], trace.matrices[:, -1]))
     frames = [
         make_grid(partial[:, i], nrow=len(z), padding=padding, pad_value=1.0)
         for i in range(len(steps))

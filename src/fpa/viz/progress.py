@@ -32,7 +32,7 @@ def painting_progress(generator: FastWeightPainter, z: Tensor, *, columns: int =
     final_norm = trace.matrices[:, -1:].flatten(2).norm(dim=-1)
     chosen_norm = chosen.flatten(2).norm(dim=-1).clamp_min(1e-12)
     scale = rearrange(final_norm / chosen_norm, "batch step -> batch step 1 1 1")
-    frames = generator.output_activation(chosen * scale)
+    frames = generator.to_pixels(chosen * scale)
     return rearrange(frames, "batch step channel row col -> (batch step) channel row col")
 
 
