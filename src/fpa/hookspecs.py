@@ -42,3 +42,9 @@ def fpa_register_baselines(register):
     """Register conventional (non-painter) generators to compare painters with: factories
     ``(*, latent_dim, image_size, channels, **options)`` returning a module that maps
     ``z (B, latent_dim)`` to images ``(B, channels, H, W)`` in [-1, 1]."""
+
+
+@hookspec
+def fpa_register_loggers(register):
+    """Register run loggers (TensorBoard, W&B, ...): factories ``(*, folder, config, step)``
+    returning a :class:`fpa.protocols.RunLogger` (docs/design.md §8)."""

@@ -26,7 +26,7 @@ from fpa.errors import (
     closest_name,
     error_summary,
 )
-from fpa.protocols import Painter, Refiner
+from fpa.protocols import Painter, Refiner, RunLogger
 
 if TYPE_CHECKING:  # the base classes live above this module: their packages register here
     from torch import nn
@@ -49,6 +49,7 @@ KINDS: tuple[str, ...] = (
     "refiners",
     "features",
     "baselines",
+    "loggers",
 )
 BUILTIN_PLUGINS: dict[str, str] = {
     "rules": "fpa.rules",
@@ -57,6 +58,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "refiners": "fpa.refiners",
     "features": "fpa.features",
     "baselines": "fpa.baselines",
+    "loggers": "fpa.loggers",
 }
 
 
@@ -323,3 +325,9 @@ def build_refiner(name: str, **options: Any) -> Refiner:
 def build_features(name: str, **options: Any) -> FeatureExtractor:
     """Build a feature extractor (for FID/KID) by name, e.g. ``build_features("digits")``."""
     return build("features", name, **options)
+
+
+def build_logger(name: str, **options: Any) -> RunLogger:
+    """Build a run logger by name (``build_logger("tensorboard", folder=..., config=...,
+    step=0)``); the JSONL log is not one: every run writes it."""
+    return build("loggers", name, **options)

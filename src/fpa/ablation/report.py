@@ -16,6 +16,8 @@ from fpa.files import atomic_write_bytes
 
 SCORE_COLUMNS = ("fid", "kid", "kid_std")
 RUN_COLUMNS = ("images_per_s", "parameters", "wall_s", "steps")
+TABLE_CSV = "results.csv"
+TABLE_JSON = "results.json"
 
 
 def columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -57,10 +59,8 @@ def write_tables(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     writer.writeheader()
     for row in rows:
         writer.writerow(flat(row))
-    csv_path = atomic_write_bytes(out / "results.csv", text.getvalue().encode())
-    json_path = atomic_write_bytes(
-        out / "results.json", (json.dumps(rows, indent=2) + "\n").encode()
-    )
+    csv_path = atomic_write_bytes(out / TABLE_CSV, text.getvalue().encode())
+    json_path = atomic_write_bytes(out / TABLE_JSON, (json.dumps(rows, indent=2) + "\n").encode())
     return csv_path, json_path
 
 

@@ -8,6 +8,7 @@ from fpa.cli import (  # noqa: F401  (each module adds its command)
     paint,
     plugins,
     preview,
+    report,
     sample,
     train,
 )

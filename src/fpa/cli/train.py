@@ -86,6 +86,11 @@ def train_command(
         help="Stop with a checkpoint after this many seconds of training (--resume goes on).",
     ),
     quiet: bool = typer.Option(None, "--quiet", help="Plain log lines instead of a progress bar."),
+    log: str = typer.Option(
+        None,
+        "--log",
+        help="Loggers, comma list: jsonl (always on), tensorboard, wandb (see `fpa plugins`).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print config and model sizes only."),
 ) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
@@ -133,6 +138,7 @@ def train_command(
         "eval_features": eval_features,
         "checkpoint_every": checkpoint_every,
         "quiet": quiet,
+        "loggers": logger_names(log) if log is not None else None,
         "init_from": str(init_from) if init_from else None,
         "freeze_painter": freeze_painter,
         "reset_discriminator": reset_discriminator,
@@ -241,6 +247,14 @@ def saved_config(out: Path):
     from fpa.training import TrainConfig
 
     return TrainConfig.from_dict(load_checkpoint(find_checkpoint(out))["config"])
+
+
+def logger_names(text: str) -> list[str]:
+    """``jsonl,tensorboard`` as logger names; an empty name is refused."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise ConfigError(f"--log takes a comma list of logger names; got {text!r}")
+    return names
 
 
 def parse_set_options(items: list[str]) -> dict[str, Any]:

@@ -39,6 +39,8 @@ REGULARIZERS = ("gp", "r1", "none")
 AUGMENT_MODES = ("auto", "on", "off")
 AUGMENT_OPS = ("flip", "translation", "cutout", "color")
 EVAL_METRICS = ("fid", "kid")
+# The log every run writes (RUN/metrics.jsonl); named in ``--log`` only for clarity.
+JSONL = "jsonl"
 
 # The generator settings a run started with --init-from keeps as its own: the refiner it
 # trains and how the rule is computed. Every other generator setting defines the painting and
@@ -58,6 +60,7 @@ RESUMABLE_FIELDS = frozenset(
         "quiet",
         "eval_every",
         "compile",
+        "loggers",
     }
 )
 
@@ -132,6 +135,9 @@ class TrainConfig:
     log_every: int = 10
     max_nan_restarts: int = 3
     quiet: bool = False
+    # Loggers besides metrics.jsonl, which every run writes ("jsonl" is accepted and dropped):
+    # names of the ``loggers`` plugin kind, e.g. ("tensorboard", "wandb").
+    loggers: tuple[str, ...] = ()
 
     eval_every: int = 0
     eval_n: int = 2000
@@ -149,6 +155,7 @@ class TrainConfig:
         check_numbers(self)
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
         self.augment_ops = tuple(self.augment_ops)
+        self.loggers = tuple(dict.fromkeys(name for name in self.loggers if name != JSONL))
         choose("precision", self.precision, PRECISIONS)
         choose("regularizer", self.regularizer, REGULARIZERS)
         choose("augment", self.augment, AUGMENT_MODES)
@@ -252,7 +259,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["generator"] = self.generator.to_dict()
-        for key in ("betas", "augment_ops", "eval_metrics"):
+        for key in ("betas", "augment_ops", "eval_metrics", "loggers"):
             data[key] = list(data[key])
         return data
 

@@ -5,6 +5,7 @@ RUN/config.toml            the resolved TrainConfig
 RUN/metrics.jsonl          one JSON object per logged step
 RUN/samples/step_000250.png, latest.png    EMA samples from fixed latents
 RUN/checkpoints/latest.pt, step_000500.pt, best.pt (with --eval-every)
+RUN/logs/tensorboard, RUN/logs/wandb       what the chosen loggers write (--log)
 ```
 """
 
@@ -30,7 +31,8 @@ TEMPORARY = re.compile(r"\..+\.(?:pt|png|toml|jsonl|json)\.[a-z0-9_]{8}")
 CONFIG = "config.toml"
 METRICS_FILE = "metrics.jsonl"
 SAMPLES = "samples"
-RUN_FILES = (CONFIG, METRICS_FILE, SAMPLES, CHECKPOINT_DIR)
+LOGS = "logs"
+RUN_FILES = (CONFIG, METRICS_FILE, SAMPLES, CHECKPOINT_DIR, LOGS)
 
 
 class RunDir:
@@ -49,6 +51,15 @@ class RunDir:
 
     def checkpoint_at(self, step: int) -> Path:
         return self.root / CHECKPOINT_DIR / f"step_{step:06d}.pt"
+
+    def logger_folder(self, name: str) -> Path:
+        """Where the logger ``name`` writes (``RUN/logs/NAME``); part of the run, so that
+        ``--overwrite`` replaces it with the rest."""
+        return self.root / LOGS / name
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.root / METRICS_FILE
 
     def holds_a_run(self) -> bool:
         return any((self.root / name).exists() for name in RUN_FILES)

@@ -24,6 +24,7 @@ from fpa.training.distributed import World, per_rank_batch
 from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult
 from fpa.training.progress import ProgressReporter
 from fpa.training.stopping import stop_on_signals
+from fpa.training.telemetry import Telemetry, check_loggers
 
 __all__ = [
     "PRESETS",
@@ -144,6 +145,7 @@ def prepare_run(
         return read_run(run_dir, config, resume=resume, overwrite=overwrite, changes=changes or {})
 
     config, state, init_state = world.on_main(read)
+    check_loggers(config)
     if state is not None and int(state["step"]) >= config.train_steps:
         raise AlreadyFinishedError(int(state["step"]), float(state["elapsed"]))
     check_training_memory(config, processes=world.size)  # before any model or data exists
@@ -224,7 +226,11 @@ def train(
             every=c.log_every,
             shown=world.is_main,
         )
-        with stop_on_signals() as stop, reporter:
+        # The loggers start once the run folder is in place, on rank 0 (a resume continues
+        # their runs from its step); one that cannot start is named and left out.
+        telemetry = Telemetry.open(c, trainer.run_dir, step=trainer.step, main=world.is_main)
+        trainer.telemetry = telemetry
+        with stop_on_signals() as stop, reporter, telemetry:
 
             def stop_requested() -> bool:
                 over_budget = time_budget is not None and trainer.state.elapsed >= time_budget

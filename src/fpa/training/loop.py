@@ -40,6 +40,7 @@ from fpa.training.distributed import (
 from fpa.training.losses import hinge_generator, mode_seeking
 from fpa.training.precision import autocast, autocast_dtype, check_precision
 from fpa.training.state import TrainState
+from fpa.training.telemetry import Telemetry
 from fpa.training.trial import trial_step
 from fpa.viz import png_bytes
 
@@ -89,6 +90,8 @@ class Trainer:
             world=world,
         )
         self.evaluator: Evaluator | None = None
+        # The loggers besides metrics.jsonl; ``train()`` opens them once the folder is ready.
+        self.telemetry = Telemetry({})
 
     @property
     def generator(self) -> GeneratorModule:
@@ -195,9 +198,24 @@ class Trainer:
     @torch.no_grad()
     def write_samples(self) -> Path:
         generator = self.state.ema_generator.eval()
-        images = generator(self.state.fixed_latents.to(self.device))
+        latents = self.state.fixed_latents.to(self.device)
+        images = generator(latents)
         columns = max(1, int(math.sqrt(len(images))))
-        return self.run_dir.write_samples(self.state.step, png_bytes(images, columns=columns))
+        png = png_bytes(images, columns=columns)
+        path = self.run_dir.write_samples(self.state.step, png)
+        self.telemetry.samples(self.state.step, png, generator=generator, latents=latents)
+        return path
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append a record to ``metrics.jsonl`` and hand the same numbers to the loggers."""
+        rounded = {key: _rounded(value) for key, value in record.items()}
+        self.run_dir.append_metrics(rounded)
+        s = self.state
+        rates = {
+            "lr_g": s.optimizer_g.param_groups[0]["lr"],
+            "lr_d": s.optimizer_d.param_groups[0]["lr"],
+        }
+        self.telemetry.record(rounded, learning_rates=rates)
 
     def evaluate(self) -> dict[str, float]:
         """Score the EMA generator against the cached real statistics, log the scores, and
@@ -205,8 +223,7 @@ class Trainer:
         c, s = self.config, self.state
         assert self.evaluator is not None
         scores = self.evaluator.score(s.ema_generator.eval())
-        record = {"step": s.step, "event": "eval", "eval_n": c.eval_n, **scores}
-        self.run_dir.append_metrics({k: _rounded(v) for k, v in record.items()})
+        self.log({"step": s.step, "event": "eval", "eval_n": c.eval_n, **scores})
         headline = scores[c.eval_metrics[0]]
         if headline < s.best_score:
             s.best_score = headline
@@ -269,8 +286,7 @@ class Trainer:
             metrics["images_per_s"] = images_per_second
             last = s.step == c.train_steps
             if main and (s.step % c.log_every == 0 or last):
-                record = {"step": s.step, **metrics, "elapsed_s": s.elapsed}
-                self.run_dir.append_metrics({k: _rounded(v) for k, v in record.items()})
+                self.log({"step": s.step, **metrics, "elapsed_s": s.elapsed})
             if main and (s.step % c.sample_every == 0 or last):
                 self.write_samples()
             # On the schedule alone (not at a run's last step), so that a run split by resumes

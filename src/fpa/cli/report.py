@@ -1,0 +1,29 @@
+"""``fpa report``: one HTML page of runs (or ablate folders) that opens offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fpa.cli.app import command
+from fpa.errors import ConfigError
+
+
+@command("report")
+def report_command(
+    runs: list[Path] = typer.Argument(..., help="Run folders, or fpa ablate folders."),
+    out: Path = typer.Option(Path("report.html"), help="The HTML file to write."),
+    samples: int = typer.Option(6, help="Sample grids shown per run, spread over its steps."),
+    animation: bool = typer.Option(
+        True, "--animation/--no-animation", help="Animate each run's latest painting."
+    ),
+) -> None:
+    """Write one self-contained HTML report: config, loss and FID/KID curves, speed, sample
+    grids and the painting of each run; several runs overlaid, an ablation's table too."""
+    from fpa.report import write_report
+
+    if samples < 1:
+        raise ConfigError(f"--samples must be at least 1; got {samples}")
+    path = write_report(list(runs), out=out, samples=samples, animation=animation)
+    typer.echo(f"report: {path}")
