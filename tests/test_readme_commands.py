@@ -8,9 +8,10 @@ Every command of every block is classified, and a command of a new kind fails th
   ``fpa train`` that neither resumes nor starts from another run;
 - parsed only, by the command's own parser, every option converted but nothing invoked:
   ``fpa train --resume`` and ``--init-from``, ``sample``, ``paint``, ``interpolate``,
-  ``evaluate``, ``ablate``, ``import-fpainter``, and the fpa part of ``torchrun ... -m fpa``;
+  ``evaluate``, ``ablate``, ``import-fpainter``, ``report``, and the fpa part of
+  ``torchrun ... -m fpa``;
 - not fpa, so left alone: the set-up commands (``python3 -m venv``, ``pip``), the test
-  command (``python -m pytest``) and the benchmark scripts.
+  command (``python -m pytest``), the benchmark scripts and ``tensorboard``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fpa.cli import app
 README = Path(__file__).resolve().parents[1] / "README.md"
 BASH_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
 FPA = ("fpa", ".venv/bin/fpa")
-NOT_FPA = ("python3", ".venv/bin/pip", ".venv/bin/python", "source")
+NOT_FPA = ("python3", ".venv/bin/pip", ".venv/bin/python", "source", "tensorboard")
 RUN_AS_WRITTEN = ("plugins", "preview", "--help")
 NEEDS_ANOTHER_RUN = ("--resume", "--init-from")
 

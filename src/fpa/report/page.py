@@ -16,12 +16,12 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1180px; color: #222; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
 section { margin-bottom: 2.5em; }
-.plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 1em; }
+.plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 1em; }
 .plots svg { width: 100%; height: auto; }
 .grids { display: flex; flex-wrap: wrap; gap: .8em; }
 figure { margin: 0; text-align: center; font-size: .85em; }
 img { image-rendering: pixelated; max-width: 100%; }
-.grids img { width: 200px; }
+.grids img { width: 240px; }
 table { border-collapse: collapse; font-size: .9em; }
 td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
@@ -52,13 +52,15 @@ def curves(runs: list[RunRecord]) -> str:
     fid = curves_svg(runs, ["fid"], title="FID (lower is better)", ylabel="FID", best=True)
     kid = curves_svg(runs, ["kid"], title="KID (lower is better)", ylabel="KID", best=True)
     speed = curves_svg(runs, ["images_per_s"], title="training speed", ylabel="images/s")
-    scores = [svg for svg in (fid, kid) if svg is not None]
     unscored = "no FID/KID logged (train with --eval-every N to measure them)"
-    return (
-        f'<div class="plots losses">{plot_or_note(losses, "no losses logged yet")}</div>'
-        f'<div class="plots scores">{"".join(scores) or plot_or_note(None, unscored)}</div>'
-        f'<div class="plots speed">{plot_or_note(speed, "no speed logged yet")}</div>'
-    )
+    scores = [svg for svg in (fid, kid) if svg is not None] or [plot_or_note(None, unscored)]
+    cells = [
+        ("losses", plot_or_note(losses, "no losses logged yet")),
+        *(("scores", svg) for svg in scores),
+        ("speed", plot_or_note(speed, "no speed logged yet")),
+    ]
+    inner = "".join(f'<div class="{name}">{content}</div>' for name, content in cells)
+    return f'<div class="plots">{inner}</div>'
 
 
 def summary_row(run: RunRecord) -> dict[str, Any]:
