@@ -42,3 +42,10 @@ def fpa_register_baselines(register):
     """Register conventional (non-painter) generators to compare painters with: factories
     ``(*, latent_dim, image_size, channels, **options)`` returning a module that maps
     ``z (B, latent_dim)`` to images ``(B, channels, H, W)`` in [-1, 1]."""
+
+
+@hookspec
+def fpa_register_models(register):
+    """Register trained models: factories ``()`` returning the path of a model folder
+    (``config.json``, ``model.safetensors``, ``README.md``; docs/design.md §8), so that
+    ``fpa.load(name)`` and ``fpa sample NAME`` find it by name, offline."""

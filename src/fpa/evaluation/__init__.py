@@ -5,7 +5,7 @@ scores generators against one dataset and is what training uses for ``--eval-eve
 """
 
 from fpa.evaluation.api import evaluate
-from fpa.evaluation.classes import ClassHistogram, class_histogram
+from fpa.evaluation.classes import ClassHistogram, class_histogram, confident_share
 from fpa.evaluation.evaluator import METRICS, MIN_IMAGES, EvaluationResult, Evaluator
 from fpa.evaluation.metrics import FeatureStats, frechet_distance, kernel_distance
 
@@ -17,6 +17,7 @@ __all__ = [
     "Evaluator",
     "FeatureStats",
     "class_histogram",
+    "confident_share",
     "evaluate",
     "frechet_distance",
     "kernel_distance",

@@ -66,3 +66,24 @@ def class_histogram(
     ]
     counts = torch.bincount(torch.cat(predicted), minlength=classifier.num_classes)
     return ClassHistogram(counts=counts.tolist())
+
+
+@torch.no_grad()
+def confident_share(
+    generator: GeneratorModule,
+    classifier: nn.Module,
+    *,
+    n: int = 1000,
+    batch_size: int = 200,
+    seed: int = 0,
+    threshold: float = 0.9,
+) -> float:
+    """The share of ``n`` samples (seeded latents) whose top class the classifier gives a
+    probability of at least ``threshold``: how many paintings it reads as a clear class."""
+    if not isinstance(classifier, Classifier):
+        raise ConfigError("confidence needs a classifier feature extractor, e.g. digits")
+    confident = sum(
+        int((classifier.logits(images).softmax(dim=1).amax(dim=1) >= threshold).sum())
+        for images in seeded_images(generator, n=n, batch_size=batch_size, seed=seed)
+    )
+    return confident / n
