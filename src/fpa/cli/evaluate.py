@@ -45,7 +45,7 @@ def class_rows(classes: dict[str, Any]) -> list[tuple[str, str]]:
 
 @command("evaluate")
 def evaluate_command(
-    run: Path = typer.Argument(..., metavar="RUN_OR_MODEL", help=SOURCE_HELP),
+    run: Path = typer.Argument(..., help=SOURCE_HELP),
     data: str = typer.Option(None, help="Real data (default: what the run trained on)."),
     metrics: str = typer.Option("fid,kid", help="Comma list of fid, kid."),
     n: int = typer.Option(10_000, "--n", help="Generated images (and real ones, at most)."),

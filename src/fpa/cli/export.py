@@ -76,8 +76,7 @@ def export_command(
     scores = (
         "; not measured"
         if measured is None
-        else "; "
-        + ", ".join(f"{key.upper()} {value:.4g}" for key, value in measured.scores.items())
-        + f" on {measured.features} features"
+        else f"; FID {measured.scores['fid']:.4g} on {measured.features} features, "
+        f"{measured.n:,} images"
     )
     typer.echo(f"wrote {written} (weights {size / 1e6:.2f} MB{scores})")

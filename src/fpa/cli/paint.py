@@ -28,7 +28,7 @@ PAINT_CHUNK = 64
 
 @command("paint")
 def paint_command(
-    run: Path = typer.Argument(..., metavar="RUN_OR_MODEL", help=SOURCE_HELP),
+    run: Path = typer.Argument(..., help=SOURCE_HELP),
     n: int = typer.Option(4, "--n", help="How many samples (two rows each)."),
     seed: int = typer.Option(0, help="Seed of the latents."),
     latents: Path = typer.Option(None, help="Latents (N, latent_dim) from a .pt or .npy file."),

@@ -29,7 +29,7 @@ from fpa.viz import png_bytes
 
 @command("sample")
 def sample_command(
-    run: Path = typer.Argument(..., metavar="RUN_OR_MODEL", help=SOURCE_HELP),
+    run: Path = typer.Argument(..., help=SOURCE_HELP),
     n: int = typer.Option(64, "--n", help="How many images."),
     seed: int = typer.Option(
         None,
