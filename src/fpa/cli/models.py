@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from fpa.cli.app import command
-from fpa.models import ModelCardError, read_card
+from fpa.errors import FpaError
+from fpa.models import read_card
 from fpa.models.layout import CARD_FILE
 from fpa.plugins import build, registry
 
@@ -29,7 +30,7 @@ def models_report() -> list[dict[str, Any]]:
         try:
             folder = build("models", name)
             card = read_card(folder / CARD_FILE)
-        except (ModelCardError, OSError, TypeError) as error:
+        except (FpaError, OSError) as error:
             rows.append({**row, "error": str(error)})
             continue
         measured = card.measured

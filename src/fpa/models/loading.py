@@ -45,12 +45,12 @@ def locate(source: str | Path) -> Path:
             f"a model's name{did_you_mean(name, known)}; models: "
             f"{', '.join(known) or 'none registered'})"
         )
-    folder = Path(build("models", name))
-    if not is_model_folder(folder):
+    folder = build("models", name)
+    if not isinstance(folder, (str, Path)) or not is_model_folder(Path(folder)):
         raise ModelFolderError(
             f"model {name!r} ({models[name].origin}) names {folder}, which is not a model folder"
         )
-    return folder
+    return Path(folder)
 
 
 def open_model(
