@@ -20,7 +20,7 @@ from fpa.models import read_card, register_model_folders
 from fpa.models.folder import ModelFolderError
 from fpa.models.layout import CARD_FILE, CONFIG_FILE, MODEL_FILES, SAMPLES_FILE, WEIGHTS_FILE
 from fpa.training import train
-from model_claims import digits_read_clearly, measured_scores_hold
+from model_claims import digits_all_drawn, measured_fid_holds
 from tiny_runs import tiny
 
 runner = CliRunner()
@@ -91,7 +91,7 @@ def test_the_card_has_hub_metadata_and_states_what_was_measured(model):
 
 @pytest.mark.slow
 def test_fpa_evaluate_on_the_folder_gives_the_cards_scores(model):
-    assert measured_scores_hold(model) == []
+    assert measured_fid_holds(model) == []
 
 
 @pytest.mark.slow
@@ -100,8 +100,8 @@ def test_the_claim_checks_fail_on_a_card_that_claims_too_much(model, tmp_path):
     card = (copy / CARD_FILE).read_text()
     fid = read_card(copy / CARD_FILE).measured.scores["fid"]
     (copy / CARD_FILE).write_text(card.replace(json.dumps(fid), json.dumps(fid / 2)))
-    assert "measured again" in measured_scores_hold(copy)[0]
-    assert digits_read_clearly(copy)  # two steps of training paint no clear digits
+    assert "measured again" in measured_fid_holds(copy)[0]
+    assert digits_all_drawn(copy)  # two steps of training paint one blur, not ten digits
 
 
 def test_samples_png_is_what_fpa_sample_paints(model, tmp_path):

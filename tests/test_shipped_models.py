@@ -13,10 +13,25 @@ import fpa.models.shipped
 from fpa.cli import app
 from fpa.models import read_card
 from fpa.models.layout import CARD_FILE, CONFIG_FILE, MODEL_FILES
-from model_claims import card_claims
+from model_claims import checks_for
 
 SHIPPED = Path(fpa.models.shipped.__file__).parent
 FOLDERS = sorted(path for path in SHIPPED.iterdir() if (path / CONFIG_FILE).is_file())
+# Claims a shipped model is known to miss, each with its measurement: the test is expected to
+# fail (strictly: once the model is retrained to meet it, the entry must go).
+KNOWN_SHORTFALLS = {
+    ("digits", "confident"): "the cpu-demo painter at 1,800 steps: 85 % of 1,000 paintings "
+    "read with p ≥ 0.5 (real digits: 98.8 %); issue 20 asks for 90 %",
+}
+
+
+def claim(folder: Path, name: str):
+    shortfall = KNOWN_SHORTFALLS.get((folder.name, name))
+    marks = [pytest.mark.xfail(reason=shortfall, strict=True)] if shortfall else []
+    return pytest.param(folder, name, marks=marks, id=f"{folder.name}-{name}")
+
+
+CLAIMS = [claim(folder, name) for folder in FOLDERS for name in checks_for(folder)]
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[folder.name for folder in FOLDERS])
@@ -29,9 +44,9 @@ def test_a_shipped_model_is_registered_complete_and_loads_by_name(folder):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("folder", FOLDERS, ids=[folder.name for folder in FOLDERS])
-def test_a_shipped_model_keeps_what_its_card_claims(folder):
-    assert card_claims(folder) == []
+@pytest.mark.parametrize(("folder", "name"), CLAIMS)
+def test_a_shipped_model_keeps_what_its_card_claims(folder, name):
+    assert checks_for(folder)[name](folder) == []
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import torch
 from fpa._version import __version__
 from fpa.data.provenance import provenance
 from fpa.errors import ConfigError
-from fpa.evaluation import class_histogram, confident_share, evaluate
+from fpa.evaluation import CONFIDENT, class_histogram, confident_share, evaluate
 from fpa.features.base import default_features
 from fpa.generator import FastWeightPainter
 from fpa.models.card import Measurement, ModelCard, render_card
@@ -35,8 +35,6 @@ SAMPLE_COUNT = 64
 SAMPLE_COLUMNS = 8
 SAMPLE_SCALE = 2
 SAMPLE_SEED = 0
-# A painting the digit classifier gives at least this probability counts as read confidently.
-CONFIDENCE = 0.9
 GENERATOR_KINDS = ("rules", "painters", "refiners", "baselines")
 
 
@@ -137,8 +135,8 @@ def measure(
     if callable(getattr(registry().get("features", extractor_name).factory, "logits", None)):
         classifier = build_features(extractor_name).to(next(generator.parameters()).device)
         entropy = class_histogram(generator, classifier, n=n, seed=seed).entropy_bits
-        share = confident_share(generator, classifier, n=n, seed=seed, threshold=CONFIDENCE)
-        threshold = CONFIDENCE
+        share = confident_share(generator, classifier, n=n, seed=seed)
+        threshold = CONFIDENT
     return Measurement(
         scores=result.scores,
         features=result.features,
