@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import fpa
 import fpa.models.folder
 from conftest import plugged_in
+from fpa.baselines import BaselineGenerator
 from fpa.cli import app
 from fpa.models import read_card, register_model_folders
 from fpa.models.folder import ModelFolderError
@@ -24,6 +25,14 @@ from model_claims import digits_all_drawn, measured_fid_holds
 from tiny_runs import tiny
 
 runner = CliRunner()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_cache(tmp_path_factory):
+    """Real statistics measured here are cached in a folder of this module's, not the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FPA_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +258,19 @@ def test_a_model_name_that_names_no_folder_is_one_line(tmp_path):
 
     with plugged_in(Broken(), "ghosts"), pytest.raises(ModelFolderError, match="not a model"):
         fpa.load("ghost")
+
+
+@pytest.mark.slow
+def test_a_baseline_run_exports_and_loads_as_a_baseline(tmp_path):
+    out = tmp_path / "baseline"
+    train(
+        tiny(baseline="conv", baseline_options={"width": 4}, train_steps=2), out=out, progress=False
+    )
+    folder = fpa.export(out, tmp_path / "conv", evaluate_n=0)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    assert set(config["components"]) == {"baselines"}
+    assert "not a painter" in read_card(folder / CARD_FILE).generator
+    z = torch.randn(3, 8)
+    generator = fpa.load(folder)
+    assert isinstance(generator, BaselineGenerator)
+    assert torch.equal(generator(z), fpa.load(out)(z))
