@@ -44,8 +44,8 @@ def export_command(
     """Write a run's EMA generator as a model folder: config.json, model.safetensors, a
     README.md model card with the measured FID/KID, samples.png and training.toml.
 
-    The folder is a Hugging Face model repository as it is: `hf upload USER/NAME FOLDER`
-    publishes it unchanged.
+    The folder is a Hugging Face model repository as it stands:
+    `hf upload USER/NAME FOLDER` publishes it unchanged.
     """
     from fpa.devices import resolve_device
     from fpa.exporting import export
