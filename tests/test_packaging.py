@@ -125,3 +125,40 @@ print(G.config.rule_impl, G.rule_impl_used, tuple(G(torch.randn(2, 6)).shape))
     painted = run_with(site, "-c", code)
     assert painted.returncode == 0, painted.stderr
     assert painted.stdout.split() == ["parallel", "step", "(2,", "1,", "8,", "8)"]
+
+
+def test_the_wheel_carries_every_shipped_model_folder(tmp_path):
+    """``pip install`` must bring the pretrained painters: each shipped folder's files are in
+    the wheel, beside the module that registers them."""
+    import zipfile
+
+    from fpa.models.layout import CONFIG_FILE, MODEL_FILES
+
+    source = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("fpa-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = source / "src" / "fpa" / "models" / "shipped"
+    expected = {
+        f"fpa/models/shipped/{folder.name}/{file}"
+        for folder in shipped.iterdir()
+        if (folder / CONFIG_FILE).is_file()
+        for file in MODEL_FILES
+    }
+    assert "fpa/models/shipped/__init__.py" in names
+    assert expected <= names

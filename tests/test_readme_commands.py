@@ -3,7 +3,8 @@
 Every command of every block is classified, and a command of a new kind fails the test:
 
 - run as written, in a temporary folder (``fpa``/``.venv/bin/fpa`` replaced by
-  ``sys.executable -m fpa``): ``fpa plugins``, ``fpa preview``, ``fpa --help``;
+  ``sys.executable -m fpa``): ``fpa plugins``, ``fpa models``, ``fpa preview``, ``fpa --help``,
+  and ``fpa sample``/``fpa paint`` of a model fpa ships (the first example: it must work);
 - run with ``--dry-run`` added (config resolved, models built, nothing trained): every
   ``fpa train`` that neither resumes nor starts from another run;
 - parsed only, by the command's own parser, every option converted but nothing invoked:
@@ -33,7 +34,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 BASH_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
 FPA = ("fpa", ".venv/bin/fpa")
 NOT_FPA = ("python3", ".venv/bin/pip", ".venv/bin/python", "source", "tensorboard")
-RUN_AS_WRITTEN = ("plugins", "preview", "--help")
+RUN_AS_WRITTEN = ("plugins", "models", "preview", "--help")
+USES_A_MODEL = ("sample", "paint")
 NEEDS_ANOTHER_RUN = ("--resume", "--init-from")
 
 # Every test here starts child Pythons: slow.
@@ -77,6 +79,8 @@ def how(argv: list[str]) -> str:
     if argv[0] == "torchrun":
         return "parse"  # the processes would need a rendezvous
     if args[0] in RUN_AS_WRITTEN:
+        return "run"
+    if args[0] in USES_A_MODEL and len(args) > 1 and args[1] in fpa.available("models"):
         return "run"
     if args[0] == "train" and not any(option in args for option in NEEDS_ANOTHER_RUN):
         return "dry-run"

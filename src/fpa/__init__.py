@@ -6,9 +6,10 @@ rank-1 update per step, written by a synaptic learning rule that a controller ne
 
 The public API: :func:`available`, :func:`build_rule`, :func:`build_generator`,
 :class:`LearningRule`, :data:`hookimpl`, and :func:`train`, :func:`evaluate`, :func:`ablate`,
-:func:`load` (the real functions of fpa.training, fpa.evaluation, fpa.ablation and fpa.runs,
-imported on first use). Importing fpa loads torch but nothing heavier (no torchvision, no
-datasets). Painters and refiners follow the protocols of :mod:`fpa.protocols`.
+:func:`load`, :func:`export` (the real functions of fpa.training, fpa.evaluation,
+fpa.ablation, fpa.models.loading and fpa.exporting, imported on first use). Importing fpa loads
+torch but nothing heavier (no torchvision, no datasets). Painters and refiners follow the
+protocols of :mod:`fpa.protocols`.
 """
 
 import importlib
@@ -37,13 +38,15 @@ LAZY_FUNCTIONS = {
     "train": ("fpa.training", "train"),
     "evaluate": ("fpa.evaluation", "evaluate"),
     "ablate": ("fpa.ablation", "ablate"),
-    "load": ("fpa.runs.checkpoint", "load_generator"),
+    "load": ("fpa.models.loading", "load"),
+    "export": ("fpa.exporting", "export"),
 }
 
 if TYPE_CHECKING:
     from fpa.ablation import ablate
     from fpa.evaluation import evaluate
-    from fpa.runs.checkpoint import load_generator as load
+    from fpa.exporting import export
+    from fpa.models.loading import load
     from fpa.training import train
 
 
@@ -77,6 +80,7 @@ __all__ = [
     "build_refiner",
     "build_rule",
     "evaluate",
+    "export",
     "get_plugin_manager",
     "hookimpl",
     "load",

@@ -48,3 +48,10 @@ def fpa_register_baselines(register):
 def fpa_register_loggers(register):
     """Register run loggers (TensorBoard, W&B, ...): factories ``(*, folder, config, step)``
     returning a :class:`fpa.protocols.RunLogger` (docs/design.md §8)."""
+
+
+@hookspec
+def fpa_register_models(register):
+    """Register trained models: factories ``()`` returning the path of a model folder
+    (``config.json``, ``model.safetensors``, ``README.md``; docs/design.md §9), so that
+    ``fpa.load(name)`` and ``fpa sample NAME`` find it by name, offline."""

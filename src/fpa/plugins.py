@@ -1,9 +1,10 @@
 """The plugin manager and the name -> factory registry built from it.
 
-Every component (rule, painter, discriminator, refiner, feature extractor) reaches fpa through
-the pluggy hooks in :mod:`fpa.hookspecs`. Plugins are found through the entry-point group
-``fpa``; fpa's own built-ins are listed in that group too, so they load exactly like a third
-party's. A plugin that fails to import is recorded as broken and the others still load.
+Every component (rule, painter, discriminator, refiner, feature extractor, trained model)
+reaches fpa through the pluggy hooks in :mod:`fpa.hookspecs`. Plugins are found through the
+entry-point group ``fpa``; fpa's own built-ins are listed in that group too, so they load
+exactly like a third party's. A plugin that fails to import is recorded as broken and the
+others still load.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ KINDS: tuple[str, ...] = (
     "features",
     "baselines",
     "loggers",
+    "models",
 )
 BUILTIN_PLUGINS: dict[str, str] = {
     "rules": "fpa.rules",
@@ -59,6 +61,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "features": "fpa.features",
     "baselines": "fpa.baselines",
     "loggers": "fpa.loggers",
+    "models": "fpa.models.shipped",
 }
 
 

@@ -3,8 +3,10 @@
 from fpa.cli import (  # noqa: F401  (each module adds its command)
     ablate,
     evaluate,
+    export,
     import_fpainter,
     interpolate,
+    models,
     paint,
     plugins,
     preview,

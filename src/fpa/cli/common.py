@@ -13,30 +13,30 @@ from fpa.generator import FastWeightPainter
 from fpa.limits import check_picture
 from fpa.runs.config import GeneratorModule
 
+# The help of the argument every command that uses a trained generator takes.
+SOURCE_HELP = (
+    "A run directory, a checkpoint, a model folder, or a model's name (fpa models lists them)."
+)
+
 
 def load_generator_for_cli(
     path: Path, *, device: str = "auto", ema: bool = True
 ) -> GeneratorModule:
-    """The generator of a run directory or checkpoint on the chosen device, in eval mode."""
-    from fpa.runs.checkpoint import load_generator
-
-    return load_generator(path, ema=ema, device=resolve_device(device))
+    """The generator of a run directory, checkpoint, model folder or registered model's name
+    on the chosen device, in eval mode."""
+    return load_run_for_cli(path, device=device, ema=ema)[0]
 
 
 def load_run_for_cli(
     path: Path, *, device: str = "auto", ema: bool = True
 ) -> tuple[GeneratorModule, torch.Tensor | None]:
-    """:func:`load_generator_for_cli`, and the run's fixed latents (those of its sample grids,
-    ``samples/latest.png``), or None for a checkpoint without them (an imported one)."""
-    from fpa.runs.checkpoint import load_generator_and_state
+    """:func:`load_generator_for_cli`, and a run's fixed latents (those of its sample grids,
+    ``samples/latest.png``), or None for a model folder or a checkpoint without them (an
+    imported one)."""
+    from fpa.models.loading import open_model
 
-    generator, state = load_generator_and_state(path, ema=ema, device=resolve_device(device))
-    fixed = state.get("fixed_latents")
-    if not isinstance(fixed, torch.Tensor) or fixed.dim() != 2:
-        return generator, None
-    if fixed.shape[1] != generator.latent_dim:
-        return generator, None
-    return generator, fixed.detach().float().cpu()
+    loaded = open_model(path, ema=ema, device=resolve_device(device))
+    return loaded.generator, loaded.fixed_latents
 
 
 def require_painter(generator, *, what: str) -> FastWeightPainter:

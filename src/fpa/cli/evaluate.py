@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from fpa.cli.app import command
-from fpa.cli.common import require_positive, require_writable_folder
+from fpa.cli.common import SOURCE_HELP, require_positive, require_writable_folder
 from fpa.files import atomic_write_bytes
 from fpa.limits import check_seed
 
@@ -45,7 +45,7 @@ def class_rows(classes: dict[str, Any]) -> list[tuple[str, str]]:
 
 @command("evaluate")
 def evaluate_command(
-    run: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
+    run: Path = typer.Argument(..., help=SOURCE_HELP),
     data: str = typer.Option(None, help="Real data (default: what the run trained on)."),
     metrics: str = typer.Option("fid,kid", help="Comma list of fid, kid."),
     n: int = typer.Option(10_000, "--n", help="Generated images (and real ones, at most)."),

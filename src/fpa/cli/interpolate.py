@@ -10,6 +10,7 @@ from einops import rearrange
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    SOURCE_HELP,
     check_images,
     chosen_latents,
     load_generator_for_cli,
@@ -55,7 +56,7 @@ def animation_format(out: Path) -> str:
 
 @command("interpolate")
 def interpolate_command(
-    run: Path = typer.Argument(..., metavar="RUN_OR_CKPT", help="Run directory or checkpoint."),
+    run: Path = typer.Argument(..., help=SOURCE_HELP),
     n: int = typer.Option(4, "--n", help="Anchor latents to walk through (at least 2)."),
     frames: int = typer.Option(16, help="Frames per anchor-to-anchor segment."),
     seed: int = typer.Option(0, help="Seed for the anchor latents."),

@@ -9,6 +9,7 @@ import typer
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    SOURCE_HELP,
     check_images,
     chosen_latents,
     load_generator_for_cli,
@@ -27,7 +28,7 @@ PAINT_CHUNK = 64
 
 @command("paint")
 def paint_command(
-    run: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
+    run: Path = typer.Argument(..., help=SOURCE_HELP),
     n: int = typer.Option(4, "--n", help="How many samples (two rows each)."),
     seed: int = typer.Option(0, help="Seed of the latents."),
     latents: Path = typer.Option(None, help="Latents (N, latent_dim) from a .pt or .npy file."),

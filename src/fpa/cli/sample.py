@@ -10,6 +10,7 @@ import typer
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    SOURCE_HELP,
     check_images,
     chosen_latents,
     latents_format,
@@ -28,7 +29,7 @@ from fpa.viz import png_bytes
 
 @command("sample")
 def sample_command(
-    run: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
+    run: Path = typer.Argument(..., help=SOURCE_HELP),
     n: int = typer.Option(64, "--n", help="How many images."),
     seed: int = typer.Option(
         None,

@@ -5,11 +5,12 @@ scores generators against one dataset and is what training uses for ``--eval-eve
 """
 
 from fpa.evaluation.api import evaluate
-from fpa.evaluation.classes import ClassHistogram, class_histogram
+from fpa.evaluation.classes import CONFIDENT, ClassHistogram, class_histogram, confident_share
 from fpa.evaluation.evaluator import METRICS, MIN_IMAGES, EvaluationResult, Evaluator
 from fpa.evaluation.metrics import FeatureStats, frechet_distance, kernel_distance
 
 __all__ = [
+    "CONFIDENT",
     "METRICS",
     "MIN_IMAGES",
     "ClassHistogram",
@@ -17,6 +18,7 @@ __all__ = [
     "Evaluator",
     "FeatureStats",
     "class_histogram",
+    "confident_share",
     "evaluate",
     "frechet_distance",
     "kernel_distance",

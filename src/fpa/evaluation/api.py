@@ -17,7 +17,7 @@ from fpa.evaluation.evaluator import (
     check_metrics,
     no_progress,
 )
-from fpa.runs import TrainConfig, find_checkpoint, load_checkpoint, load_generator
+from fpa.models.loading import open_model
 
 
 def evaluate(
@@ -38,7 +38,8 @@ def evaluate(
     classes: bool = False,
     progress: Progress = no_progress,
 ) -> EvaluationResult:
-    """FID/KID of the generator in ``source`` (a run directory or checkpoint file).
+    """FID/KID of the generator in ``source``: a run directory, a checkpoint file, a model
+    folder or a registered model's name.
 
     ``data`` defaults to the data the run trained on; ``features`` to the extractor registered
     for that data (``digits`` for mnist, ``emoji`` for emoji, else ``inception``). ``n``
@@ -46,19 +47,18 @@ def evaluate(
     ``classes`` adds the histogram of the classes the generator paints (classifier features,
     such as ``digits``, only) and its entropy.
     """
-    checkpoint = find_checkpoint(source)
-    state = load_checkpoint(checkpoint)
-    config = TrainConfig.from_dict(state["config"])
     target = torch.device(resolve_device(device))
-    generator = load_generator(checkpoint, ema=ema, device=target)
-    data = str(data or config.data)
-    root = data_root or config.data_root or None
-    if data != config.data:
-        check_data_colours(data, config.channels, config.image_size, root=root, download=download)
+    loaded = open_model(source, ema=ema, device=target)
+    generator = loaded.generator
+    image_size, channels = generator.config.image_size, generator.config.channels
+    data = str(data or loaded.data)
+    root = data_root or loaded.data_root
+    if data != loaded.data:
+        check_data_colours(data, channels, image_size, root=root, download=download)
     evaluator = Evaluator(
         data=data,
-        image_size=config.image_size,
-        channels=config.channels,
+        image_size=image_size,
+        channels=channels,
         n=n,
         metrics=check_metrics(metrics),
         features=features,
@@ -70,7 +70,7 @@ def evaluate(
         use_cache=use_cache,
         progress=progress,
     )
-    result = evaluator.result(generator, seed=seed, checkpoint=str(checkpoint), step=state["step"])
+    result = evaluator.result(generator, seed=seed, checkpoint=str(loaded.origin), step=loaded.step)
     if classes:
         histogram = class_histogram(
             generator, evaluator.extractor, n=n, batch_size=batch_size, seed=seed
@@ -93,11 +93,11 @@ def check_data_colours(
     grey = data_is_grey(data, image_size=image_size, root=root, download=download)
     if grey and channels > 1:
         raise ConfigError(
-            f"the checkpoint paints {channels}-channel colour images but {data} is grey; "
+            f"the generator paints {channels}-channel colour images but {data} is grey; "
             "evaluate against colour data"
         )
     if not grey and channels == 1:
         raise ConfigError(
-            f"the checkpoint paints grey images but {data} is in colour; evaluate against grey "
+            f"the generator paints grey images but {data} is in colour; evaluate against grey "
             "data or the data the run trained on"
         )
