@@ -592,7 +592,9 @@ def test_fpa_64_is_the_paper_recipe_with_our_changes():
         "normalize_features",
         "diversity_weight",
         "betas",
+        "strokes",
     }
     assert (paper["rate_activation"], ours["rate_activation"]) == ("sigmoid", "softplus")
+    assert (paper["strokes"], ours["strokes"]) == ("per-channel", "coloured")
     emoji = resolve_config(preset_name="cpu-emoji")
-    assert (emoji.data, emoji.channels) == ("emoji", 3)
+    assert (emoji.data, emoji.channels, emoji.generator.strokes) == ("emoji", 3, "coloured")
