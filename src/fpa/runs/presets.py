@@ -27,8 +27,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu-demo-512": {"painter_options": {"hidden_size": 512, "code_size": 32}, **CPU_EVAL},
     # The cpu-demo recipe on the built-in OpenMoji emoji, in colour (32×32 RGB on white), with
     # coloured strokes (one key, value and rate per step, a colour per channel): FID 22.5 and
-    # 19.3 on the emoji features (seeds 0, 1) against 28.8 and XX_P1 per channel, and against
-    # the conv baseline's 19.8 and XX_B1 (docs/quality-study.md, section 7).
+    # 19.3 on the emoji features (seeds 0, 1) against 28.8 and 22.1 per channel, and against
+    # the conv baseline's 19.8 and 18.7 (docs/quality-study.md, section 7).
     "cpu-emoji": {"data": "emoji", "channels": 3, "strokes": "coloured", **CPU_EVAL},
     # The paper's CelebA 64×64 configuration (Irie & Schmidhuber 2023, "lstm_delta_split_v2").
     "paper-64": {
