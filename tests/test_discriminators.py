@@ -329,3 +329,16 @@ def test_registry_builds_discriminators_by_name():
     assert isinstance(built, LightGanDiscriminator) and built.image_size == (32, 32)
     small = fpa.build_discriminator("small", image_size=(16, 32), channels=1, minibatch_std=True)
     assert isinstance(small, SmallDiscriminator) and small.minibatch_std is not None
+
+
+def test_minibatch_std_feature_is_the_mean_standard_deviation_over_each_group():
+    from fpa.discriminators.small import MinibatchStd
+
+    torch.manual_seed(0)
+    x = torch.randn(6, 5, 3, 2, dtype=torch.float64)
+    out = MinibatchStd(group_size=4, eps=0.0)(x)  # batch 6: groups of 3, members 2 apart
+    for sample in range(6):
+        members = x[sample % 2 :: 2]
+        expected = members.std(dim=0, unbiased=False).mean()
+        torch.testing.assert_close(out[sample, 5], torch.full((3, 2), expected.item()).double())
+    torch.testing.assert_close(out[:, :5], x)
