@@ -6,10 +6,12 @@ import csv
 import json
 
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 import fpa
+from fpa import devices
 from fpa.ablation import expand
 from fpa.cli import app
 from fpa.cli.ablate import parse_axis
@@ -267,3 +269,43 @@ def test_ablate_with_a_bad_name_trains_nothing_and_says_so_in_one_line(tmp_path)
     (line,) = result.output.strip().splitlines()
     assert line.startswith("error: ablation cell rule-bogus: unknown rule 'bogus'")
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_ablation_jobs_share_the_grid_and_score_what_one_process_scores(tmp_path):
+    axes = {"rule": ["delta", "hebb", "oja"]}
+    base = tiny(train_steps=2)
+    alone = fpa.ablate(
+        axes, out=tmp_path / "alone", base=base, eval_n=100, threads=1, progress=False
+    )
+    threads_before = torch.get_num_threads()
+    shared = fpa.ablate(
+        axes,
+        out=tmp_path / "shared",
+        base=base,
+        eval_n=100,
+        jobs=2,
+        threads=1,
+        progress=False,
+        poll_seconds=0.2,
+    )
+    assert torch.get_num_threads() == threads_before  # the caller's setting is given back
+    assert [row["scores"] for row in shared.rows] == [row["scores"] for row in alone.rows]
+    assert [(row["steps"], row["threads"]) for row in shared.rows] == [(2, 1)] * 3
+    assert not list((tmp_path / "shared" / ".claims").iterdir())  # every claim released
+
+
+@pytest.mark.parametrize(("cores", "jobs", "threads"), [(8, 1, 8), (8, 3, 2), (2, 2, 1), (2, 6, 1)])
+def test_each_job_gets_a_fair_share_of_the_cores(monkeypatch, cores, jobs, threads):
+    monkeypatch.setattr(devices, "cpu_cores", lambda: cores)
+    assert devices.threads_per_job(jobs) == threads
+
+
+@pytest.mark.parametrize("args", [["--jobs", "0"], ["--threads", "0"]])
+def test_ablate_refuses_no_jobs_or_threads_in_one_line(tmp_path, args):
+    result = runner.invoke(
+        app, ["ablate", "--rules", "delta", "--out", str(tmp_path / "grid"), *args]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "at least 1" in result.output
+    assert not (tmp_path / "grid").exists()

@@ -90,6 +90,11 @@ def test_time_budget_nan_on_the_command_line_is_one_line():
     one_error_line(result, "--time-budget must be positive and finite")
 
 
+def test_threads_below_one_on_the_command_line_is_one_line(tmp_path):
+    result = invoke("train", "--threads", "0", "--dry-run", "--out", tmp_path / "run")
+    one_error_line(result, "--threads must be at least 1")
+
+
 # ---------------------------------------------------------------- seeds
 @pytest.mark.parametrize("seed", [-1, 2**63, 2**64, 2**70])
 def test_seeds_outside_0_to_2_63_are_refused_in_the_config(seed):

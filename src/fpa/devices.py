@@ -1,6 +1,9 @@
-"""Choosing the device: CUDA when present, the CPU otherwise; one GPU per torchrun process."""
+"""Choosing the device: CUDA when present, the CPU otherwise; one GPU per torchrun process;
+and how many CPU threads a process uses when several share a machine."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -36,3 +39,35 @@ def resolve_device(name: str, *, local_rank: int | None = None) -> torch.device:
             f"most {count} processes per node (--nproc-per-node)"
         )
     return torch.device("cuda", local_rank)
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity mask
+        return os.cpu_count() or 1
+
+
+def threads_per_job(jobs: int) -> int:
+    """A fair share of the cores for each of ``jobs`` processes, at least one thread.
+
+    PyTorch gives every process a thread per core; several processes each with all the cores
+    ran many times slower than a fair share on a 2-core machine (docs/speed.md).
+    """
+    if jobs < 1:
+        raise ConfigError(f"the number of jobs must be at least 1; got {jobs}")
+    return max(1, cpu_cores() // jobs)
+
+
+def use_threads(threads: int | None) -> None:
+    """Run this process's CPU operators on ``threads`` threads (None: PyTorch's default).
+
+    The thread count can change the order of floating-point sums, so a run repeats exactly
+    with the same count.
+    """
+    if threads is None:
+        return
+    if threads < 1:
+        raise ConfigError(f"--threads must be at least 1; got {threads}")
+    torch.set_num_threads(threads)

@@ -15,7 +15,7 @@ from rich.table import Table
 from fpa.files import atomic_write_bytes
 
 SCORE_COLUMNS = ("fid", "kid", "kid_std")
-RUN_COLUMNS = ("images_per_s", "parameters", "wall_s", "steps")
+RUN_COLUMNS = ("images_per_s", "threads", "parameters", "wall_s", "steps")
 TABLE_CSV = "results.csv"
 TABLE_JSON = "results.json"
 
@@ -29,7 +29,7 @@ def columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def flat(row: dict[str, Any]) -> dict[str, Any]:
-    runs = {key: row[key] for key in RUN_COLUMNS}
+    runs = {key: row.get(key, "") for key in RUN_COLUMNS}  # rows saved before a column existed
     return {"name": row["name"], **row["values"], **row["scores"], **runs}
 
 

@@ -9,8 +9,10 @@ where it stopped when the same command is run again.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from rich.console import Console
 from fpa.ablation.claims import claim, release
 from fpa.ablation.grid import Cell, expand
 from fpa.ablation.report import contact_sheet, rich_table, write_tables
+from fpa.devices import threads_per_job, use_threads
 from fpa.errors import ConfigError, FpaError, error_summary
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
 from fpa.files import atomic_write_bytes
@@ -59,6 +62,8 @@ def ablate(
     inception_weights: str | None = None,
     samples_per_cell: int = 8,
     one_at_a_time: bool = False,
+    jobs: int = 1,
+    threads: int | None = None,
     progress: bool = True,
     console: Console | None = None,
     poll_seconds: float = 10.0,
@@ -67,59 +72,135 @@ def ablate(
     applied to ``base`` (or, ``one_at_a_time``, the base and each value changed alone); every
     cell gets ``base.train_steps`` steps, or stops early once its training time reaches
     ``time_budget`` seconds. Several processes may run the same ablation at once: each
-    trains the cells no other has claimed, and all wait for the rest."""
+    trains the cells no other has claimed, and all wait for the rest.
+
+    ``jobs`` > 1 starts that many processes in all (this one included) to share the grid,
+    each on ``threads`` CPU threads (default: a fair share of the cores, at least one).
+    """
     base = base or TrainConfig()
     metrics = check_metrics(metrics)
     check_time_budget(time_budget)
     cells = expand(base, axes, one_at_a_time=one_at_a_time)
     check_cells(cells)
+    threads = threads_per_job(jobs) if threads is None and jobs > 1 else threads
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     console = console or Console(stderr=True)
-    evaluators: dict[tuple, Evaluator] = {}
-
-    def train_and_score(cell: Cell) -> dict[str, Any]:
-        try:
-            return run_cell(
-                cell,
-                out / cell.name,
-                time_budget=time_budget,
-                progress=progress,
-                evaluator=lambda config: shared_evaluator(
-                    evaluators, config, eval_n, metrics, features, inception_weights
-                ),
+    work = CellWork(
+        cells=cells,
+        out=out,
+        time_budget=time_budget,
+        eval_n=eval_n,
+        metrics=metrics,
+        features=features,
+        inception_weights=inception_weights,
+        threads=threads,
+    )
+    threads_before = torch.get_num_threads()
+    try:
+        use_threads(threads)
+        with helper_jobs(work, count=jobs - 1):
+            rows = work.run(
+                progress=progress, console=console, wait=True, poll_seconds=poll_seconds
             )
-        finally:
-            release(out, cell.name)
-
-    rows: dict[str, dict[str, Any]] = {}
-    waiting: list[Cell] = []
-    for number, cell in enumerate(cells, start=1):
-        prefix = f"[{number}/{len(cells)}] {cell.name}"
-        row = finished_row(cell, out / cell.name)
-        if row is not None:
-            console.print(f"{prefix}: done before, skipped", highlight=False, markup=False)
-            rows[cell.name] = row
-        elif claim(out, cell.name):
-            console.print(f"{prefix}: training", highlight=False, markup=False)
-            rows[cell.name] = train_and_score(cell)
-        else:
-            console.print(f"{prefix}: another process trains it", highlight=False, markup=False)
-            waiting.append(cell)
-    while waiting:  # cells other processes train: wait for their results, or take them over
-        time.sleep(poll_seconds)
-        for cell in list(waiting):
-            row = finished_row(cell, out / cell.name)
-            if row is None and claim(out, cell.name):
-                row = train_and_score(cell)
-            if row is not None:
-                rows[cell.name] = row
-                waiting.remove(cell)
+    finally:
+        torch.set_num_threads(threads_before)
     table = [rows[cell.name] for cell in cells]
     csv_path, json_path = write_tables(table, out)
     sheet = atomic_write_bytes(out / SHEET_FILE, sheet_of(table, out, samples_per_cell))
     console.print(rich_table(table, title=f"ablation in {out}"))
     return AblationResult(rows=table, csv=csv_path, json=json_path, contact_sheet=sheet)
+
+
+@dataclass
+class CellWork:
+    """What every process sharing an ablation needs to train and score its cells."""
+
+    cells: list[Cell]
+    out: Path
+    time_budget: float | None
+    eval_n: int
+    metrics: tuple[str, ...]
+    features: str | None
+    inception_weights: str | None
+    threads: int | None
+
+    def run(
+        self, *, progress: bool, console: Console, wait: bool, poll_seconds: float = 10.0
+    ) -> dict[str, dict[str, Any]]:
+        """Train the cells no live process has claimed; with ``wait``, then wait for (or take
+        over) the others' cells. Returns the rows known at the end, by cell name."""
+        evaluators: dict[tuple, Evaluator] = {}
+
+        def train_and_score(cell: Cell) -> dict[str, Any]:
+            try:
+                return run_cell(
+                    cell,
+                    self.out / cell.name,
+                    time_budget=self.time_budget,
+                    progress=progress,
+                    evaluator=lambda config: shared_evaluator(
+                        evaluators,
+                        config,
+                        self.eval_n,
+                        self.metrics,
+                        self.features,
+                        self.inception_weights,
+                    ),
+                )
+            finally:
+                release(self.out, cell.name)
+
+        rows: dict[str, dict[str, Any]] = {}
+        waiting: list[Cell] = []
+        for number, cell in enumerate(self.cells, start=1):
+            prefix = f"[{number}/{len(self.cells)}] {cell.name}"
+            row = finished_row(cell, self.out / cell.name)
+            if row is not None:
+                console.print(f"{prefix}: done before, skipped", highlight=False, markup=False)
+                rows[cell.name] = row
+            elif claim(self.out, cell.name):
+                console.print(f"{prefix}: training", highlight=False, markup=False)
+                rows[cell.name] = train_and_score(cell)
+            else:
+                console.print(f"{prefix}: another process trains it", highlight=False, markup=False)
+                waiting.append(cell)
+        while wait and waiting:  # cells other processes train: wait for them, or take them over
+            time.sleep(poll_seconds)
+            for cell in list(waiting):
+                row = finished_row(cell, self.out / cell.name)
+                if row is None and claim(self.out, cell.name):
+                    row = train_and_score(cell)
+                if row is not None:
+                    rows[cell.name] = row
+                    waiting.remove(cell)
+        return rows
+
+
+def helper_job(work: CellWork) -> None:
+    """A helper process's share: its own threads, the cells nobody has claimed, no waiting."""
+    use_threads(work.threads)
+    work.run(progress=False, console=Console(stderr=True), wait=False)
+
+
+@contextmanager
+def helper_jobs(work: CellWork, *, count: int) -> Iterator[None]:
+    """Run ``count`` helper processes beside this one while the block runs; they are joined
+    (or, if the block fails, stopped) when it ends. A helper's failed cell is released and
+    taken over by the waiting main process, which then reports the error itself."""
+    context = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
+    helpers = [context.Process(target=helper_job, args=(work,)) for _ in range(count)]
+    for helper in helpers:
+        helper.start()
+    try:
+        yield
+    except BaseException:
+        for helper in helpers:
+            helper.terminate()
+        raise
+    finally:
+        for helper in helpers:
+            helper.join()
 
 
 def check_cells(cells: list[Cell]) -> None:
@@ -212,6 +293,7 @@ def run_cell(
         "values": cell.values,
         "scores": evaluator(config).score(generator),
         "images_per_s": images / max(result.elapsed_seconds, 1e-9),
+        "threads": torch.get_num_threads(),
         "parameters": sum(p.numel() for p in generator.parameters()),
         "wall_s": result.elapsed_seconds,
         "steps": result.step,

@@ -69,6 +69,12 @@ def ablate_command(
         "--one-at-a-time",
         help="The base config, then each axis value changed alone (not every combination).",
     ),
+    jobs: int = typer.Option(
+        1, help="Processes that share the grid (each trains its own cells), this one included."
+    ),
+    threads: int = typer.Option(
+        None, help="CPU threads per process (default: the cores shared out among --jobs)."
+    ),
     out: Path = typer.Option(Path("runs/ablation"), help="Folder of the runs and the table."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
@@ -111,6 +117,8 @@ def ablate_command(
     )
     if eval_n < 1 or samples < 1:
         raise ConfigError("--eval-n and --samples must be at least 1")
+    if jobs < 1 or (threads is not None and threads < 1):
+        raise ConfigError(f"--jobs and --threads must be at least 1; got {jobs} and {threads}")
     result = ablate(
         axes,
         out=out,
@@ -122,6 +130,8 @@ def ablate_command(
         inception_weights=str(inception_weights) if inception_weights else None,
         samples_per_cell=samples,
         one_at_a_time=one_at_a_time,
+        jobs=jobs,
+        threads=threads,
         progress=not quiet,
     )
     typer.echo(f"table: {result.csv} and {result.json}; samples: {result.contact_sheet}")

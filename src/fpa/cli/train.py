@@ -50,6 +50,10 @@ def train_command(
     lr: float = typer.Option(None, help="Adam learning rate (G and D)."),
     seed: int = typer.Option(None, help="Seed for weights, data order and latents."),
     device: str = typer.Option(None, help="auto, cpu or cuda."),
+    threads: int = typer.Option(
+        None,
+        help="CPU threads (default: one per core; give each of N runs sharing a machine cores/N).",
+    ),
     precision: str = typer.Option(None, help="fp32, bf16 or fp16 (fp16: CUDA only)."),
     compile_models: bool = typer.Option(
         None, "--compile", help="torch.compile G and D (falls back, with a warning)."
@@ -94,6 +98,7 @@ def train_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print config and model sizes only."),
 ) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
+    from fpa.devices import use_threads
     from fpa.runs.presets import chosen_settings
     from fpa.training import (
         World,
@@ -105,6 +110,7 @@ def train_command(
     )
 
     check_time_budget(time_budget)  # --dry-run checks it too
+    use_threads(threads)
     main_process = World.from_env().is_main
 
     flags = {
