@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.profiler import record_function
 
 from fpa.devices import resolve_device
 from fpa.errors import FpaError
@@ -65,7 +66,11 @@ class TrainResult:
 
 
 class Trainer:
-    """One run's training: builds its models and data, then alternates D and G steps."""
+    """One run's training: builds its models and data, then alternates D and G steps.
+
+    Each phase of a step is a ``torch.profiler`` range named ``fpa/...``, so a profile groups
+    its operators by phase (benchmarks/profile_step.py).
+    """
 
     def __init__(self, config: TrainConfig, run_dir: RunDir, *, world: World | None = None) -> None:
         self.config, self.run_dir = config, run_dir
@@ -155,18 +160,26 @@ class Trainer:
         s.optimizer_d.zero_grad(set_to_none=True)
         regularize = c.regularizer != "none" and s.step % c.reg_every == 0
         totals = {"loss_d": 0.0, "loss_recon": 0.0, **({"penalty": 0.0} if regularize else {})}
+        backward_label = "fpa/D: loss, R1, backward" if regularize else "fpa/D: loss, backward"
         for index in range(c.grad_accum):
-            real = self.augmented(next(s.batches).to(self.device, non_blocking=True))
-            with torch.no_grad(), autocast(self.device, self.autocast_dtype):
+            with record_function("fpa/D: reals"):
+                real = self.augmented(next(s.batches).to(self.device, non_blocking=True))
+            with (
+                torch.no_grad(),
+                autocast(self.device, self.autocast_dtype),
+                record_function("fpa/D: fakes"),
+            ):
                 fake = self.augmented(self.modules.generator(self.latents()).float())
-            with gradient_sync(loss_module, last=index == c.grad_accum - 1):
+            last = index == c.grad_accum - 1
+            with gradient_sync(loss_module, last=last), record_function(backward_label):
                 loss, parts = loss_module(real, fake, regularize=regularize)
                 s.scaler_d.scale(loss / c.grad_accum).backward()
             for name, value in parts.items():
                 totals[name] += value.item() / c.grad_accum
             totals["loss_d"] += loss.item() / c.grad_accum
-        s.scaler_d.step(s.optimizer_d)
-        s.scaler_d.update()
+        with record_function("fpa/D: optimizer"):
+            s.scaler_d.step(s.optimizer_d)
+            s.scaler_d.update()
         return totals
 
     def generator_step(self) -> dict[str, float]:
@@ -180,18 +193,23 @@ class Trainer:
             with gradient_sync(generator, last=index == c.grad_accum - 1):
                 with autocast(self.device, self.autocast_dtype):
                     latents = self.latents()
-                    images = generator(latents)
-                    judged = self.modules.judge(self.augmented(images))
-                    loss = hinge_generator(judged.logits)
-                    if judged.aux_logits is not None:
-                        loss = loss + c.aux_weight * hinge_generator(judged.aux_logits)
-                    if c.diversity_weight > 0:
-                        loss = loss + c.diversity_weight * mode_seeking(images.float(), latents)
-                s.scaler_g.scale(loss / c.grad_accum).backward()
+                    with record_function("fpa/G: forward"):
+                        images = generator(latents)
+                    with record_function("fpa/G: D judges, losses"):
+                        judged = self.modules.judge(self.augmented(images))
+                        loss = hinge_generator(judged.logits)
+                        if judged.aux_logits is not None:
+                            loss = loss + c.aux_weight * hinge_generator(judged.aux_logits)
+                        if c.diversity_weight > 0:
+                            loss = loss + c.diversity_weight * mode_seeking(images.float(), latents)
+                with record_function("fpa/G: backward"):
+                    s.scaler_g.scale(loss / c.grad_accum).backward()
             total += loss.item() / c.grad_accum
-        s.scaler_g.step(s.optimizer_g)
-        s.scaler_g.update()
-        s.ema.update_parameters(s.generator)
+        with record_function("fpa/G: optimizer"):
+            s.scaler_g.step(s.optimizer_g)
+            s.scaler_g.update()
+        with record_function("fpa/G: EMA"):
+            s.ema.update_parameters(s.generator)
         return {"loss_g": total}
 
     # ------------------------------------------------------------------ outputs
