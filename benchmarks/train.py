@@ -37,20 +37,30 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def train_steps(trainer, steps: int, *, mark_steps: bool = False) -> None:
+    """``steps`` training steps as ``fpa train`` takes them: one D and one G update each.
+
+    ``mark_steps`` tells CUDA graphs (``torch.compile(mode="reduce-overhead")``) where each
+    update begins, so that a replay may reuse the previous one's output memory.
+    """
+    for _ in range(steps):
+        if mark_steps:
+            torch.compiler.cudagraph_mark_step_begin()
+        trainer.discriminator_step()
+        if mark_steps:
+            torch.compiler.cudagraph_mark_step_begin()
+        trainer.generator_step()
+        trainer.state.step += 1
+
+
 def measure(config, *, warmup: int, steps: int) -> float:
     with tempfile.TemporaryDirectory() as folder:
         trainer = prepare_run(config, out=folder)
         trainer.generator.train()
-        for _ in range(warmup):
-            trainer.discriminator_step()
-            trainer.generator_step()
-            trainer.state.step += 1
+        train_steps(trainer, warmup)
         synchronize(trainer.device)
         started = time.perf_counter()
-        for _ in range(steps):
-            trainer.discriminator_step()
-            trainer.generator_step()
-            trainer.state.step += 1
+        train_steps(trainer, steps)
         synchronize(trainer.device)
         seconds = time.perf_counter() - started
     return config.batch_size * config.grad_accum * steps / seconds
