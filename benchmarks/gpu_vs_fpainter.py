@@ -544,7 +544,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="generator: untimed calls")
     parser.add_argument("--repeats", type=int, default=20, help="generator: timed calls")
     parser.add_argument("--step-warmup", type=int, default=8, help="step: untimed steps")
-    parser.add_argument("--steps", type=int, default=20, help="step: steps per round (GP: 1 in 4)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=20,
+        help="step: steps per round (a multiple of 20 holds whole GP and EMA cycles)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="step: timed rounds")
     parser.add_argument("--budget", type=float, default=0, help="seconds; later cells are skipped")
     parser.add_argument("--json", help="write the results here (rewritten after every cell)")
