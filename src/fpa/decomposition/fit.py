@@ -110,10 +110,12 @@ class Commands(torch.nn.Module):
         steps, rate_size = config.steps, height if config.per_row_rate else 1
 
         def normal(*size: int, std: float) -> torch.nn.Parameter:
-            return torch.nn.Parameter(torch.randn(*size, generator=draw, dtype=torch.float64) * std)
+            # One draw for every image: each starts from the commands it would start from alone.
+            start = torch.randn(*size, generator=draw, dtype=torch.float64) * std
+            return torch.nn.Parameter(start.expand(count, *size).clone())
 
-        self.keys = normal(count, channels, steps, width, std=1.0 / math.sqrt(width))
-        self.values = normal(count, channels, steps, height, std=0.1)
+        self.keys = normal(channels, steps, width, std=1.0 / math.sqrt(width))
+        self.values = normal(channels, steps, height, std=0.1)
         self.rates = torch.nn.Parameter(torch.zeros(count, channels, steps, rate_size).double())
 
     def forward(self) -> PaintCommands:
