@@ -276,9 +276,17 @@ class FastWeightPainter(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         return self.refiner(self._painted(z))
 
+    def paint_commands(self, commands: PaintCommands) -> Tensor:
+        """``G(z)`` from the commands the head would emit for z (``commands(z)``): the rule,
+        the output activation and the refiner. Projection refines commands through it."""
+        return self.refiner(self.to_pixels(self._paint(commands, return_all=False)))
+
     def paint_trace(self, z: Tensor) -> PaintTrace:
         """Paint with every partial matrix kept, for figures and tests."""
-        commands = self.commands(z)
+        return self.commands_trace(self.commands(z))
+
+    def commands_trace(self, commands: PaintCommands) -> PaintTrace:
+        """:meth:`paint_trace` of given commands (those of ``commands(z)``, or refined ones)."""
         partial = self._paint(commands, return_all=True)
         matrices = rearrange(partial, "batch channel step row col -> batch step channel row col")
         start = self.initial_matrices(matrices.shape[0])

@@ -11,6 +11,7 @@ from fpa.cli import (  # noqa: F401  (each module adds its command)
     paint,
     plugins,
     preview,
+    project,
     report,
     sample,
     train,
