@@ -41,9 +41,7 @@ def test_a_bad_psi_is_refused(psi):
 def test_sample_latents_and_seeded_images_truncate_the_same_draw():
     generator = fpa.build_generator(image_size=8, paint_steps=2, latent_dim=4, hidden_size=8)
     draw = generator.sample_latents(3, generator=torch.Generator().manual_seed(1))
-    pulled = generator.sample_latents(
-        3, generator=torch.Generator().manual_seed(1), truncation=0.3
-    )
+    pulled = generator.sample_latents(3, generator=torch.Generator().manual_seed(1), truncation=0.3)
     assert torch.allclose(pulled, 0.3 * draw)
     (plain,) = seeded_images(generator, n=3, batch_size=3, seed=1)
     (truncated,) = seeded_images(generator, n=3, batch_size=3, seed=1, truncation=0.3)
