@@ -139,7 +139,8 @@ def decompose(images: Tensor, **options: Any) -> Decomposition:
     target = check_images(images)
     rule = build_rule(config.rule, **config.rule_options)
     to_pixels = activation(config.output_activation, "output")
-    commands = Commands(shape=tuple(target.shape), config=config)
+    count, channels, height, width = target.shape
+    commands = Commands(shape=(count, channels, height, width), config=config)
     optimiser = torch.optim.Adam(commands.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.iterations)
     scale = target.flatten(1).square().sum(dim=1).clamp_min(1e-30)

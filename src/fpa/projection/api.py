@@ -35,9 +35,9 @@ def project_images(
     mnist, ``emoji`` for emoji); ``feature_weight=0`` leaves features out. ``options`` are
     :class:`fpa.projection.ProjectionConfig`'s fields.
     """
+    generator: nn.Module
     if isinstance(source, nn.Module):
-        generator = source
-        data = data or ""
+        generator, data = source, data or ""
     else:
         loaded = open_model(source, ema=ema, device=torch.device(resolve_device(device)))
         generator, data = loaded.generator, data or loaded.data
