@@ -88,13 +88,17 @@ def confident_share(
     batch_size: int = 200,
     seed: int = 0,
     threshold: float = CONFIDENT,
+    truncation: float = 1.0,
 ) -> float:
-    """The share of ``n`` samples (seeded latents) whose top class the classifier gives a
-    probability of at least ``threshold``: how many paintings it reads as a clear class."""
+    """The share of ``n`` samples (seeded latents, truncated by ψ = ``truncation``) whose top
+    class the classifier gives a probability of at least ``threshold``: how many paintings it
+    reads as a clear class."""
     if not isinstance(classifier, Classifier):
         raise ConfigError("confidence needs a classifier feature extractor, e.g. digits")
     confident = sum(
         int((classifier.logits(images).softmax(dim=1).amax(dim=1) >= threshold).sum())
-        for images in seeded_images(generator, n=n, batch_size=batch_size, seed=seed)
+        for images in seeded_images(
+            generator, n=n, batch_size=batch_size, seed=seed, truncation=truncation
+        )
     )
     return confident / n
