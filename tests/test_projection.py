@@ -106,3 +106,16 @@ def test_bad_input_is_one_error_line(tmp_path, args, message):
     assert done.exit_code == 2, done.output
     assert message in done.output and len(done.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_on_a_folder_must_name_its_features(tmp_path):
+    """A folder's default extractor is Inception, whose weights are not shipped: projection
+    says what to do instead of failing on the missing file."""
+    painter = fpa.build_generator(image_size=8, paint_steps=2, latent_dim=4, hidden_size=8)
+    image = torch.zeros(1, 1, 8, 8)
+    with pytest.raises(fpa.ConfigError, match=r"--features .* --feature-weight 0"):
+        fpa.project(painter, image, data=str(tmp_path), steps=0, candidates=2)
+    done = fpa.project(painter, image, data=str(tmp_path), feature_weight=0, candidates=2)
+    assert done.feature_distance is None
+    named = fpa.project(painter, image, features="digits", steps=0, candidates=2)
+    assert named.feature_distance is not None

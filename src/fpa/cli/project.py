@@ -40,7 +40,9 @@ def project_command(
         None, help="Feature extractor (default: the run's data's: digits for mnist, emoji)."
     ),
     refine_steps: int = typer.Option(
-        0, help="Then refine the painter's commands (each step's controller features) so long."
+        0,
+        help="Adam steps refining the painter's commands after the latent, through each "
+        "step's controller features (0: none).",
     ),
     refine_lr: float = typer.Option(0.01, help="Adam's learning rate of the refinement."),
     seed: int = typer.Option(0, help="Seed of the candidate latents."),

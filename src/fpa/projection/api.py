@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from fpa.devices import resolve_device
 from fpa.errors import ConfigError
 from fpa.evaluation.evaluator import build_extractor
-from fpa.features.base import FeatureExtractor
+from fpa.features.base import FALLBACK, FeatureExtractor, default_features
 from fpa.generator import FastWeightPainter
 from fpa.models.loading import open_model
 from fpa.projection.fit import Projection, project
@@ -49,6 +49,11 @@ def project_images(
             extractor = features
         elif features is None and not data:
             raise ConfigError("name the feature extractor (features=...) or the data it is for")
+        elif features is None and default_features(data) == FALLBACK:
+            raise ConfigError(
+                f"{data} has no offline feature extractor: name one with --features (digits, "
+                "emoji, or inception with its weights) or use pixels only with --feature-weight 0"
+            )
         else:
             with torch.random.fork_rng(devices=[]):
                 _, extractor = build_extractor(
