@@ -104,10 +104,12 @@ def decompose_command(
         "rates": result.commands.rates,
     }
     atomic_write(out / "commands.pt", lambda file: torch.save(fitted, file))
+    # Through a non-linear output activation the painting is not of rank T: the SVD compares.
+    kind = "bound" if output_activation == "none" else "a comparison, not a bound"
     for index, image in enumerate(images):
         typer.echo(
             f"{image}: {rule}, T = {steps}: relative error {result.error[index]:.4f}, "
-            f"truncated SVD of rank {steps}: {result.svd_error[index]:.4f}"
+            f"truncated SVD of rank {steps} ({kind}): {result.svd_error[index]:.4f}"
         )
     typer.echo(
         f"wrote {out}/painting.png ({pixel_size(figure)}), {animation_path.name}, "
