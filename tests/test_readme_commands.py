@@ -9,8 +9,8 @@ Every command of every block is classified, and a command of a new kind fails th
   ``fpa train`` that neither resumes nor starts from another run;
 - parsed only, by the command's own parser, every option converted but nothing invoked:
   ``fpa train --resume`` and ``--init-from``, ``sample``, ``paint``, ``interpolate``,
-  ``evaluate``, ``ablate``, ``import-fpainter``, ``report``, and the fpa part of
-  ``torchrun ... -m fpa``;
+  ``evaluate``, ``ablate``, ``import-fpainter``, ``report``, ``decompose`` and ``project``
+  (their images need not exist), and the fpa part of ``torchrun ... -m fpa``;
 - not fpa, so left alone: the set-up commands (``python3 -m venv``, ``pip``), the test
   command (``python -m pytest``), the benchmark scripts and ``tensorboard``.
 """

@@ -6,8 +6,9 @@ rank-1 update per step, written by a synaptic learning rule that a controller ne
 
 The public API: :func:`available`, :func:`build_rule`, :func:`build_generator`,
 :class:`LearningRule`, :data:`hookimpl`, and :func:`train`, :func:`evaluate`, :func:`ablate`,
-:func:`load`, :func:`export` (the real functions of fpa.training, fpa.evaluation,
-fpa.ablation, fpa.models.loading and fpa.exporting, imported on first use). Importing fpa loads
+:func:`load`, :func:`export`, :func:`decompose`, :func:`project` (the real functions of
+fpa.training, fpa.evaluation, fpa.ablation, fpa.models.loading, fpa.exporting,
+fpa.decomposition and fpa.projection, imported on first use). Importing fpa loads
 torch but nothing heavier (no torchvision, no datasets). Painters and refiners follow the
 protocols of :mod:`fpa.protocols`.
 """
@@ -40,13 +41,17 @@ LAZY_FUNCTIONS = {
     "ablate": ("fpa.ablation", "ablate"),
     "load": ("fpa.models.loading", "load"),
     "export": ("fpa.exporting", "export"),
+    "decompose": ("fpa.decomposition", "decompose"),
+    "project": ("fpa.projection", "project_images"),
 }
 
 if TYPE_CHECKING:
     from fpa.ablation import ablate
+    from fpa.decomposition import decompose
     from fpa.evaluation import evaluate
     from fpa.exporting import export
     from fpa.models.loading import load
+    from fpa.projection import project_images as project
     from fpa.training import train
 
 
@@ -79,11 +84,13 @@ __all__ = [
     "build_painter",
     "build_refiner",
     "build_rule",
+    "decompose",
     "evaluate",
     "export",
     "get_plugin_manager",
     "hookimpl",
     "load",
+    "project",
     "registry",
     "train",
 ]

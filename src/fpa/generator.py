@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from fpa.config_checks import check_field_types, check_known_keys, choose, field_names
 from fpa.errors import ConfigError, PluginContractError
+from fpa.latents import truncate
 from fpa.painters.colour_basis import ColourBasis, check_colour_basis
 from fpa.painters.head import PaintCommands, PaintHead, StrokeLayout, activation
 from fpa.plugins import build_painter, build_refiner, build_rule
@@ -212,11 +213,18 @@ class FastWeightPainter(nn.Module):
         return self.config.paint_steps
 
     def sample_latents(
-        self, n: int, *, generator: torch.Generator | None = None, device=None
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device=None,
+        truncation: float = 1.0,
     ) -> Tensor:
-        """Standard normal latents ``(n, latent_dim)`` on the generator's device."""
+        """Standard normal latents ``(n, latent_dim)`` on the generator's device, pulled
+        towards their mean by ``truncation`` ψ (1: unchanged; see :mod:`fpa.latents`)."""
         device = device if device is not None else next(self.parameters()).device
-        return torch.randn(n, self.latent_dim, generator=generator).to(device)
+        latents = torch.randn(n, self.latent_dim, generator=generator)
+        return truncate(latents, truncation).to(device)
 
     def commands(self, z: Tensor) -> PaintCommands:
         """The keys, values and rates for every step and channel."""
@@ -268,9 +276,17 @@ class FastWeightPainter(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         return self.refiner(self._painted(z))
 
+    def paint_commands(self, commands: PaintCommands) -> Tensor:
+        """``G(z)`` from the commands the head would emit for z (``commands(z)``): the rule,
+        the output activation and the refiner. Projection refines commands through it."""
+        return self.refiner(self.to_pixels(self._paint(commands, return_all=False)))
+
     def paint_trace(self, z: Tensor) -> PaintTrace:
         """Paint with every partial matrix kept, for figures and tests."""
-        commands = self.commands(z)
+        return self.commands_trace(self.commands(z))
+
+    def commands_trace(self, commands: PaintCommands) -> PaintTrace:
+        """:meth:`paint_trace` of given commands (those of ``commands(z)``, or refined ones)."""
         partial = self._paint(commands, return_all=True)
         matrices = rearrange(partial, "batch channel step row col -> batch step channel row col")
         start = self.initial_matrices(matrices.shape[0])

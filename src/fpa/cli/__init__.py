@@ -2,6 +2,7 @@
 
 from fpa.cli import (  # noqa: F401  (each module adds its command)
     ablate,
+    decompose,
     evaluate,
     export,
     import_fpainter,
@@ -10,6 +11,7 @@ from fpa.cli import (  # noqa: F401  (each module adds its command)
     paint,
     plugins,
     preview,
+    project,
     report,
     sample,
     train,

@@ -162,3 +162,12 @@ def pixel_size(image: bytes) -> str:
     with Image.open(io.BytesIO(image)) as opened:
         width, height = opened.size
     return f"{width}×{height} px"
+
+
+def output_folder(path: Path) -> Path:
+    """A folder a command writes several files into: made if missing (its parent must exist),
+    refused if it is a file."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {path} is a file, not a folder")
+    require_writable_folder(path)
+    return path

@@ -15,6 +15,7 @@ from rich.table import Table
 from fpa.cli.app import command
 from fpa.cli.common import SOURCE_HELP, require_positive, require_writable_folder
 from fpa.files import atomic_write_bytes
+from fpa.latents import check_truncation
 from fpa.limits import check_seed
 
 TOP_CLASSES = 10
@@ -70,6 +71,9 @@ def evaluate_command(
         help="Also the classes painted (classifier features: digits, emoji): the entropy and "
         "the top 10 in the table, the full histogram with --json or --out.",
     ),
+    truncation: float = typer.Option(
+        1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
+    ),
     out: Path = typer.Option(None, help="Also write the result as JSON to this file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
@@ -79,6 +83,7 @@ def evaluate_command(
     require_positive("--n", n)
     require_positive("--batch-size", batch_size)
     check_seed(seed)
+    check_truncation(truncation)
     if out is not None:
         require_writable_folder(out)
     console = Console(stderr=True)
@@ -116,6 +121,7 @@ def evaluate_command(
             ema=ema,
             use_cache=cache,
             classes=classes,
+            truncation=truncation,
             progress=progress,
         )
     for warning in caught:

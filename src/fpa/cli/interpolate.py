@@ -21,6 +21,7 @@ from fpa.cli.common import (
 )
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
+from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 from fpa.viz.interpolate import (
     animation_bytes,
@@ -76,6 +77,9 @@ def interpolate_command(
         1, help="Enlarge every pixel of the animation and grid to scale×scale blocks."
     ),
     duration_ms: int = typer.Option(80, help="Milliseconds per frame (GIF: 10 ms units)."),
+    truncation: float = typer.Option(
+        1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
+    ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw ones."),
 ) -> None:
@@ -84,6 +88,7 @@ def interpolate_command(
         raise ConfigError(f"--n must be at least 2; got {n}")
     require_positive("--frames", frames)
     check_seed(seed)
+    check_truncation(truncation)
     require_positive("--scale", scale)
     require_positive("--duration-ms", duration_ms)
     require_positive("--step-columns", step_columns)
@@ -115,7 +120,7 @@ def interpolate_command(
         raise ConfigError(f"{latents} holds {anchors.shape[0]} latent; need at least 2")
     check_size(anchors.shape[0])
 
-    path = interpolation_path(anchors, frames_between=frames, loop=loop)
+    path = truncate(interpolation_path(anchors, frames_between=frames, loop=loop), truncation)
     if steps:
         painter = require_painter(generator, what="fpa interpolate --steps")
         strips = painting_strip(painter, path, steps_shown=step_columns)

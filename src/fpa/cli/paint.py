@@ -20,6 +20,7 @@ from fpa.cli.common import (
 )
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
+from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 
 ANIMATION_FORMATS = {".gif": "gif", ".png": "apng", ".apng": "apng"}
@@ -44,6 +45,9 @@ def paint_command(
     scale: int = typer.Option(
         1, help="Enlarge every pixel of the figure and animation to scale×scale blocks."
     ),
+    truncation: float = typer.Option(
+        1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
+    ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
 ) -> None:
@@ -54,6 +58,7 @@ def paint_command(
     require_positive("--n", n)
     require_positive("--duration-ms", duration_ms)
     check_seed(seed)
+    check_truncation(truncation)
     require_positive("--scale", scale)
     require_writable_folder(out)
     if animate is not None:
@@ -90,7 +95,7 @@ def paint_command(
 
     if latents is None:
         check_size(n)
-    z = chosen_latents(generator, latents=latents, n=n, seed=seed).to(
+    z = truncate(chosen_latents(generator, latents=latents, n=n, seed=seed), truncation).to(
         next(generator.parameters()).device
     )
     check_size(len(z))

@@ -23,6 +23,7 @@ from fpa.cli.common import (
 )
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
+from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 from fpa.viz import png_bytes
 
@@ -45,6 +46,9 @@ def sample_command(
     scale: int = typer.Option(
         1, help="Enlarge every pixel of the grid to scale×scale blocks (not --individual)."
     ),
+    truncation: float = typer.Option(
+        1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
+    ),
     batch_size: int = typer.Option(64, help="Images generated at once."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
@@ -60,6 +64,7 @@ def sample_command(
     require_positive("--scale", scale)
     if seed is not None:
         check_seed(seed)
+    check_truncation(truncation)
     require_writable_folder(out)
     if save_latents is not None:
         latents_format(save_latents, option="--save-latents")
@@ -86,10 +91,11 @@ def sample_command(
     else:
         z = chosen_latents(generator, latents=latents, n=n, seed=seed or 0)
     check_size(len(z), "use fewer latents or a lower --scale")
+    pulled = truncate(z, truncation)
     parameter = next(generator.parameters())
     with torch.no_grad():
         images = torch.cat(
-            [generator(chunk.to(parameter.device)).cpu() for chunk in z.split(batch_size)]
+            [generator(chunk.to(parameter.device)).cpu() for chunk in pulled.split(batch_size)]
         )
     grid = png_bytes(images, columns=math.ceil(len(z) ** 0.5), scale=scale)
     atomic_write_bytes(out, grid)

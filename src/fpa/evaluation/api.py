@@ -17,6 +17,7 @@ from fpa.evaluation.evaluator import (
     check_metrics,
     no_progress,
 )
+from fpa.latents import check_truncation
 from fpa.models.loading import open_model
 
 
@@ -36,6 +37,7 @@ def evaluate(
     ema: bool = True,
     use_cache: bool = True,
     classes: bool = False,
+    truncation: float = 1.0,
     progress: Progress = no_progress,
 ) -> EvaluationResult:
     """FID/KID of the generator in ``source``: a run directory, a checkpoint file, a model
@@ -45,8 +47,10 @@ def evaluate(
     for that data (``digits`` for mnist, ``emoji`` for emoji, else ``inception``). ``n``
     generated images are compared with ``n`` real ones (all of them when the data has fewer).
     ``classes`` adds the histogram of the classes the generator paints (classifier features,
-    such as ``digits``, only) and its entropy.
+    such as ``digits``, only) and its entropy. ``truncation`` ψ pulls the generated latents
+    towards their mean (:mod:`fpa.latents`; 1 leaves them as drawn).
     """
+    check_truncation(truncation)
     target = torch.device(resolve_device(device))
     loaded = open_model(source, ema=ema, device=target)
     generator = loaded.generator
@@ -70,10 +74,21 @@ def evaluate(
         use_cache=use_cache,
         progress=progress,
     )
-    result = evaluator.result(generator, seed=seed, checkpoint=str(loaded.origin), step=loaded.step)
+    result = evaluator.result(
+        generator,
+        seed=seed,
+        truncation=truncation,
+        checkpoint=str(loaded.origin),
+        step=loaded.step,
+    )
     if classes:
         histogram = class_histogram(
-            generator, evaluator.extractor, n=n, batch_size=batch_size, seed=seed
+            generator,
+            evaluator.extractor,
+            n=n,
+            batch_size=batch_size,
+            seed=seed,
+            truncation=truncation,
         )
         result.classes = {
             "counts": histogram.counts,

@@ -63,13 +63,17 @@ def class_histogram(
     n: int = 2000,
     batch_size: int = 200,
     seed: int = 0,
+    truncation: float = 1.0,
 ) -> ClassHistogram:
-    """Classify ``n`` samples from seeded latents with ``classifier.logits``."""
+    """Classify ``n`` samples from seeded latents (truncated by ψ = ``truncation``) with
+    ``classifier.logits``."""
     if not isinstance(classifier, Classifier):
         raise ConfigError("class histograms need a classifier feature extractor, e.g. digits")
     predicted = [
         classifier.logits(images).argmax(dim=1).cpu()
-        for images in seeded_images(generator, n=n, batch_size=batch_size, seed=seed)
+        for images in seeded_images(
+            generator, n=n, batch_size=batch_size, seed=seed, truncation=truncation
+        )
     ]
     counts = torch.bincount(torch.cat(predicted), minlength=classifier.num_classes)
     return ClassHistogram(counts=counts.tolist())
@@ -84,13 +88,17 @@ def confident_share(
     batch_size: int = 200,
     seed: int = 0,
     threshold: float = CONFIDENT,
+    truncation: float = 1.0,
 ) -> float:
-    """The share of ``n`` samples (seeded latents) whose top class the classifier gives a
-    probability of at least ``threshold``: how many paintings it reads as a clear class."""
+    """The share of ``n`` samples (seeded latents, truncated by ψ = ``truncation``) whose top
+    class the classifier gives a probability of at least ``threshold``: how many paintings it
+    reads as a clear class."""
     if not isinstance(classifier, Classifier):
         raise ConfigError("confidence needs a classifier feature extractor, e.g. digits")
     confident = sum(
         int((classifier.logits(images).softmax(dim=1).amax(dim=1) >= threshold).sum())
-        for images in seeded_images(generator, n=n, batch_size=batch_size, seed=seed)
+        for images in seeded_images(
+            generator, n=n, batch_size=batch_size, seed=seed, truncation=truncation
+        )
     )
     return confident / n

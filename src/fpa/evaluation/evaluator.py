@@ -48,6 +48,8 @@ class EvaluationResult:
     checkpoint: str = ""
     step: int | None = None
     classes: dict[str, Any] | None = None
+    # ψ of the generated latents (fpa.latents); 1 when they were used as drawn.
+    truncation: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,11 +182,17 @@ class Evaluator:
             key, compute, use_cache=use_cache, width=width if isinstance(width, int) else None
         )
 
-    def generated_features(self, generator: GeneratorModule, *, seed: int = 0) -> torch.Tensor:
-        """Features of ``n`` images from seeded latents; the generator's mode is restored."""
+    def generated_features(
+        self, generator: GeneratorModule, *, seed: int = 0, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """Features of ``n`` images from seeded latents (truncated by ψ = ``truncation``);
+        the generator's mode is restored."""
         expected = (self.channels, *self.image_size)
         chunks, done = [], 0
-        for images in seeded_images(generator, n=self.n, batch_size=self.batch_size, seed=seed):
+        batches = seeded_images(
+            generator, n=self.n, batch_size=self.batch_size, seed=seed, truncation=truncation
+        )
+        for images in batches:
             if tuple(images.shape[1:]) != expected:
                 raise ConfigError(
                     f"the generator paints {tuple(images.shape[1:])} (C, H, W) images but "
@@ -195,20 +203,23 @@ class Evaluator:
             self.progress("generated", done, self.n)
         return torch.cat(chunks)
 
-    def score(self, generator: GeneratorModule, *, seed: int = 0) -> dict[str, float]:
+    def score(
+        self, generator: GeneratorModule, *, seed: int = 0, truncation: float = 1.0
+    ) -> dict[str, float]:
         """The metrics of ``generator`` (lower is better for both)."""
-        fake = FeatureStats.of(self.generated_features(generator, seed=seed))
+        fake = FeatureStats.of(self.generated_features(generator, seed=seed, truncation=truncation))
         return scores(self.real.stats, fake, self.metrics)
 
     def result(
-        self, generator: GeneratorModule, *, seed: int = 0, **about: Any
+        self, generator: GeneratorModule, *, seed: int = 0, truncation: float = 1.0, **about: Any
     ) -> EvaluationResult:
         return EvaluationResult(
-            scores=self.score(generator, seed=seed),
+            scores=self.score(generator, seed=seed, truncation=truncation),
             features=self.features_name,
             data=self.data,
             n_generated=self.n,
             n_real=self.real.stats.count,
             real_stats=self.real.origin,
+            truncation=truncation,
             **about,
         )

@@ -6,17 +6,20 @@ from collections.abc import Iterator
 
 import torch
 
+from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 from fpa.runs.config import GeneratorModule
 
 
 @torch.no_grad()
 def seeded_images(
-    generator: GeneratorModule, *, n: int, batch_size: int, seed: int
+    generator: GeneratorModule, *, n: int, batch_size: int, seed: int, truncation: float = 1.0
 ) -> Iterator[torch.Tensor]:
     """``n`` images in batches of at most ``batch_size``, as float, from standard normal
-    latents drawn with ``seed``; the generator runs in eval mode and gets its mode back."""
+    latents drawn with ``seed`` and pulled towards their mean by ``truncation`` ψ (1: as
+    drawn); the generator runs in eval mode and gets its mode back."""
     check_seed(seed)
+    check_truncation(truncation)
     device = next(generator.parameters()).device
     latents = torch.Generator().manual_seed(seed)
     was_training = generator.training
@@ -24,7 +27,7 @@ def seeded_images(
     try:
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
-            z = torch.randn(size, generator.latent_dim, generator=latents)
+            z = truncate(torch.randn(size, generator.latent_dim, generator=latents), truncation)
             yield generator(z.to(device)).float()
     finally:
         generator.train(was_training)

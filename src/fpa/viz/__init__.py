@@ -4,7 +4,15 @@ Plots (``command_figures``, ``command_plot_pngs``, ``save_command_plots``) need 
 ``pip install 'fpa[plots]'``.
 """
 
-from fpa.viz.figure import PaintFigure, figure_png, paint_figure, painting_frames, shown_steps
+from fpa.viz.figure import (
+    PaintFigure,
+    figure_png,
+    paint_figure,
+    painting_frames,
+    shown_steps,
+    trace_figure,
+    trace_frames,
+)
 from fpa.viz.interpolate import (
     animation_bytes,
     interpolation_frames,
@@ -32,4 +40,6 @@ __all__ = [
     "shown_steps",
     "slerp",
     "step_indices",
+    "trace_figure",
+    "trace_frames",
 ]

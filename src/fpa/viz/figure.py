@@ -8,6 +8,7 @@ finished image and the steps can be compared.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +16,7 @@ from einops import rearrange
 from torch import Tensor
 
 from fpa.errors import ConfigError
-from fpa.generator import FastWeightPainter
+from fpa.generator import FastWeightPainter, PaintTrace
 
 ROW_KINDS = ("update", "partial image")
 STEP_LABEL = "step"
@@ -62,13 +63,30 @@ def paint_figure(generator: FastWeightPainter, z: Tensor, *, every: int = 1) -> 
 
     With a refiner, one more column holds the refiner's change (top) and the refined image.
     """
-    trace = generator.paint_trace(z)
-    steps = shown_steps(generator.paint_steps, every)
+    return trace_figure(
+        generator.paint_trace(z),
+        to_pixels=generator.to_pixels,
+        every=every,
+        refined=has_refiner(generator),
+    )
+
+
+@torch.no_grad()
+def trace_figure(
+    trace: PaintTrace,
+    *,
+    to_pixels: Callable[[Tensor], Tensor],
+    every: int = 1,
+    refined: bool = False,
+) -> PaintFigure:
+    """:func:`paint_figure` of any painting's trace, whatever painted it (a generator, or a
+    decomposition that fitted the commands directly); ``to_pixels`` maps raw matrices to
+    pixels, and ``refined`` adds the column of ``trace.images - trace.painted``."""
+    steps = shown_steps(trace.matrices.shape[1], every)
     final = trace.matrices[:, -1]
-    activate = generator.to_pixels
-    updates = activate(rescaled(trace.updates[:, steps], final))
-    partial = activate(rescaled(trace.matrices[:, steps], final))
-    if has_refiner(generator):
+    updates = to_pixels(rescaled(trace.updates[:, steps], final))
+    partial = to_pixels(rescaled(trace.matrices[:, steps], final))
+    if refined:
         change = (trace.images - trace.painted).unsqueeze(1)
         updates = torch.cat([updates, change.clamp(-1, 1)], dim=1)
         partial = torch.cat([partial, trace.images.unsqueeze(1)], dim=1)
@@ -76,10 +94,10 @@ def paint_figure(generator: FastWeightPainter, z: Tensor, *, every: int = 1) -> 
     tiles = rearrange(pairs, "batch kind column c h w -> (batch kind column) c h w")
     return PaintFigure(
         tiles=tiles,
-        rows=2 * z.shape[0],
+        rows=2 * trace.matrices.shape[0],
         columns=updates.shape[1],
         steps=steps,
-        refined=has_refiner(generator),
+        refined=refined,
     )
 
 
@@ -160,15 +178,34 @@ def painting_frames(
     Returns ``(frames, C, H', W')`` in ``[-1, 1]``; the last frame holds the final images (the
     refined ones when there is a refiner).
     """
+    return trace_frames(
+        generator.paint_trace(z),
+        to_pixels=generator.to_pixels,
+        every=every,
+        refined=has_refiner(generator),
+        padding=padding,
+    )
+
+
+@torch.no_grad()
+def trace_frames(
+    trace: PaintTrace,
+    *,
+    to_pixels: Callable[[Tensor], Tensor],
+    every: int = 1,
+    refined: bool = False,
+    padding: int = 2,
+) -> Tensor:
+    """:func:`painting_frames` of any painting's trace (see :func:`trace_figure`)."""
     from torchvision.utils import make_grid
 
-    trace = generator.paint_trace(z)
-    steps = shown_steps(generator.paint_steps, every)
-    partial = generator.to_pixels(rescaled(trace.matrices[:, steps], trace.matrices[:, -1]))
+    count = trace.matrices.shape[0]
+    steps = shown_steps(trace.matrices.shape[1], every)
+    partial = to_pixels(rescaled(trace.matrices[:, steps], trace.matrices[:, -1]))
     frames = [
-        make_grid(partial[:, i], nrow=len(z), padding=padding, pad_value=1.0)
+        make_grid(partial[:, i], nrow=count, padding=padding, pad_value=1.0)
         for i in range(len(steps))
     ]
-    if has_refiner(generator):
-        frames.append(make_grid(trace.images, nrow=len(z), padding=padding, pad_value=1.0))
+    if refined:
+        frames.append(make_grid(trace.images, nrow=count, padding=padding, pad_value=1.0))
     return torch.stack(frames)
