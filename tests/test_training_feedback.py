@@ -119,7 +119,7 @@ def test_the_time_left_starts_over_after_a_rollback():
 
 # ------------------------------------------------------------------ evaluation by default
 def test_the_cpu_presets_score_as_they_train_and_other_data_keeps_evaluation_off(tmp_path):
-    for name in ("cpu-demo", "cpu-demo-512", "cpu-emoji"):
+    for name in ("cpu-demo", "cpu-demo-512", "cpu-emoji", "cpu-emoji-64"):
         config = resolve_config(preset_name=name)
         assert (config.eval_every, config.eval_n, config.eval_metrics) == (300, 2000, ("fid",))
     assert resolve_config().eval_every == 300  # cpu-demo is the default preset

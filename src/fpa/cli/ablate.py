@@ -43,7 +43,8 @@ def ablate_command(
     ),
     preset: str = typer.Option(
         None,
-        help="Base preset: cpu-demo (default), cpu-demo-512, cpu-emoji, paper-64, fpa-64.",
+        help="Base preset: cpu-demo (default), cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64,"
+        " fpa-64.",
     ),
     config: Path = typer.Option(None, help="TOML file of base training options."),
     set_option: list[str] = typer.Option(

@@ -79,7 +79,7 @@ def train_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
     config: Path = typer.Option(None, help="TOML file of training options."),
     preset: str = typer.Option(
-        None, help="cpu-demo (default), cpu-demo-512, cpu-emoji, paper-64 or fpa-64."
+        None, help="cpu-demo (default), cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64 or fpa-64."
     ),
     set_option: list[str] = typer.Option(
         None, "--set", help="Any other option as KEY=VALUE (TOML value), e.g. --set betas=[0.5,0.9]"

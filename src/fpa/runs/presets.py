@@ -30,6 +30,22 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 19.3 on the emoji features (seeds 0, 1) against 28.8 and 22.1 per channel, and against
     # the conv baseline's 19.8 and 18.7 (docs/quality-study.md, section 7).
     "cpu-emoji": {"data": "emoji", "channels": 3, "strokes": "coloured", **CPU_EVAL},
+    # The cpu-emoji recipe at 64×64: T = 32 coloured strokes from 16 controller steps (so the
+    # LSTM runs no more steps than at 32×32) and lr 2e-4, with which D did not overpower G by
+    # step 1,200 (at 8e-4 it did from step 800). A first CPU recipe, not yet a good one: FID
+    # 49.9 at step 600 (best.pt) against the conv baseline's 36.8 in more time, and plaid
+    # rather than recognisable emoji (docs/quality-study.md, section 8).
+    "cpu-emoji-64": {
+        "data": "emoji",
+        "channels": 3,
+        "strokes": "coloured",
+        "image_size": [64, 64],
+        "paint_steps": 32,
+        "updates_per_step": 2,
+        "lr": 2e-4,
+        "train_steps": 1200,
+        **CPU_EVAL,
+    },
     # The paper's CelebA 64×64 configuration (Irie & Schmidhuber 2023, "lstm_delta_split_v2").
     "paper-64": {
         "data": "celeba",
