@@ -58,7 +58,7 @@ def resumed_config(saved: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
     refused = sorted(
         key
         for key, value in saved.with_overrides(changes).settings().items()
-        if value != current[key] and key not in RESUMABLE_FIELDS
+        if value != current.get(key) and key not in RESUMABLE_FIELDS
     )
     if refused:
         raise ConfigError(
@@ -161,13 +161,13 @@ def prepare_run(
     if state is not None:
         if world.is_main:
             run_dir.truncate_metrics(trainer.step)
-            run_dir.write_config(config.to_toml())
+            run_dir.write_config(trainer.config.to_toml())
             if hold is not None:  # the run's lock is held: no other process writes here
                 run_dir.remove_temporaries()
         return trainer
     first = trainer.checkpoint()
     if first is not None:
-        run_dir.start(config_toml=config.to_toml(), checkpoint=first, replace=overwrite)
+        run_dir.start(config_toml=trainer.config.to_toml(), checkpoint=first, replace=overwrite)
     return trainer
 
 
