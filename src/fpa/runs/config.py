@@ -20,10 +20,10 @@ from torch import nn
 
 from fpa.baselines import BaselineConfig, BaselineGenerator
 from fpa.config_checks import check_field_types, check_known_keys, choose, field_names
+from fpa.discriminators.projection import ProjectionDiscriminator
 from fpa.errors import ConfigError, error_summary
 from fpa.generator import FastWeightPainter, GeneratorConfig
 from fpa.limits import check_finite, check_seed
-from fpa.discriminators.projection import ProjectionDiscriminator
 from fpa.plugins import build_discriminator
 
 if sys.version_info >= (3, 11):

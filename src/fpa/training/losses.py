@@ -88,9 +88,8 @@ class DiscriminatorLoss(nn.Module):
         labels: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """``labels`` (of the reals, of the fakes) in a conditional run, for D's projection."""
-        real_labels, fake_labels = labels_args(None if labels is None else labels[0]), ()
-        if labels is not None:
-            fake_labels = labels_args(labels[1])
+        real_labels = labels_args(None if labels is None else labels[0])
+        fake_labels = labels_args(None if labels is None else labels[1])
         with autocast(real.device, self.autocast_dtype):
             on_real = self.fast(real, *real_labels, reconstruct=self.recon_weight > 0)
             on_fake = self.fast(fake, *fake_labels)
