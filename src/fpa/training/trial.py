@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from fpa.classes import labels_args
+from fpa.classes import labels_args, sample_labels
 from fpa.errors import ConfigError, error_summary
 from fpa.training.losses import DiscriminatorLoss, hinge_generator
 from fpa.training.precision import autocast
@@ -29,7 +29,9 @@ def trial_step(
     try:
         with torch.random.fork_rng(devices=cuda):
             latents = torch.randn(batch, config.latent_dim, device=device)
-            labels = state.labels(batch)
+            # From the forked global stream, never the run's own: the trial leaves no trace.
+            frequencies = config.generator.class_frequencies
+            labels = sample_labels(frequencies, batch).to(device) if frequencies else None
             state.generator.train()
             with autocast(device, autocast_dtype):
                 images = state.generator(latents, *labels_args(labels))
