@@ -275,8 +275,8 @@ class TrainConfig:
         generator = data.pop("generator")
         return {
             **generator,
-            "classes": list(self.generator.classes),
-            "class_frequencies": list(self.generator.class_frequencies),
+            "classes": self.generator.classes,
+            "class_frequencies": self.generator.class_frequencies,
             **data,
             "conditional": self.conditional,
         }
