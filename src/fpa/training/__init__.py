@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from fpa.data import build_dataset
 from fpa.errors import ConfigError
 from fpa.generator import painting_record
 from fpa.limits import check_training_memory
@@ -23,6 +24,7 @@ from fpa.runs.lock import RunLock
 from fpa.training.distributed import World, per_rank_batch
 from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult
 from fpa.training.progress import ProgressReporter
+from fpa.training.state import with_data_classes
 from fpa.training.stopping import stop_on_signals
 from fpa.training.telemetry import Telemetry, check_loggers
 
@@ -250,6 +252,15 @@ def painting(config: TrainConfig) -> dict[str, str]:
 def describe(config: TrainConfig) -> dict[str, Any]:
     """Model sizes for a config, without loading data or training (``--dry-run``)."""
     check_training_memory(config)  # what the run would refuse, refused before building it
+    if config.conditional and not config.generator.classes:  # sized by the data's classes
+        dataset = build_dataset(
+            config.data,
+            image_size=config.image_size,
+            channels=config.channels,
+            root=config.data_root or None,
+            download=config.download,
+        )
+        config, _ = with_data_classes(config, dataset)
     generator = config.build_generator()
     discriminator = config.build_discriminator()
 
