@@ -291,3 +291,12 @@ def test_conditional_training_on_data_without_classes_is_one_line(tmp_path):
     assert result.exit_code == 2, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and "no class labels" in errors[0], result.output
+
+
+def test_a_model_folder_of_a_conditional_run_paints_the_same_classes(run, tmp_path):
+    folder = fpa.export(run, tmp_path / "model", evaluate_n=0, paints="digits by class")
+    exported, trained = fpa.load(folder), fpa.load(run)
+    assert exported.classes == trained.classes == tuple("0123456789")
+    z, labels = torch.randn(3, exported.latent_dim), torch.tensor([2, 5, 9])
+    with torch.no_grad():
+        assert torch.equal(exported(z, labels), trained(z, labels))
