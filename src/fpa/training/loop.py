@@ -212,7 +212,7 @@ class Trainer:
         for index in range(c.grad_accum):
             with gradient_sync(generator, last=index == c.grad_accum - 1):
                 with autocast(self.device, self.autocast_dtype):
-                    latents, labels = self.latents(), s.labels(self.rank_batch)
+                    latents, labels = self.latents(), s.labels(self.rank_batch, paired=True)
                     with record_function("fpa/G: forward"):
                         images = generator(latents, *labels_args(labels))
                     with record_function("fpa/G: D judges, losses"):

@@ -52,13 +52,21 @@ class TrainState:
     nan_restarts: int = 0
     best_score: float = math.inf
 
-    def labels(self, n: int) -> Tensor | None:
+    def labels(self, n: int, *, paired: bool = False) -> Tensor | None:
         """``n`` class labels for fakes, drawn from the data's class shares with this rank's
-        stream; None (and nothing drawn) for an unconditional run."""
+        stream; None (and nothing drawn) for an unconditional run.
+
+        ``paired``: sample i + n/2 gets sample i's class, so that the mode-seeking term, which
+        compares those two paintings, asks for variety within a class (as MSGAN does for
+        conditional generators) rather than rewarding the gap between two classes.
+        """
         frequencies = self.config.generator.class_frequencies
         if not frequencies:
             return None
-        return sample_labels(frequencies, n, generator=self.random).to(self.device)
+        if not paired:
+            return sample_labels(frequencies, n, generator=self.random).to(self.device)
+        half = sample_labels(frequencies, (n + 1) // 2, generator=self.random)
+        return torch.cat([half, half])[:n].to(self.device)
 
     @property
     def fixed_labels(self) -> Tensor | None:
