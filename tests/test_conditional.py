@@ -300,3 +300,13 @@ def test_a_model_folder_of_a_conditional_run_paints_the_same_classes(run, tmp_pa
     z, labels = torch.randn(3, exported.latent_dim), torch.tensor([2, 5, 9])
     with torch.no_grad():
         assert torch.equal(exported(z, labels), trained(z, labels))
+
+
+def test_the_generator_steps_pairs_share_their_class_for_the_mode_seeking_term(tmp_path):
+    from fpa.training import prepare_run
+
+    trainer = prepare_run(tiny(conditional=True), out=tmp_path / "run")
+    paired = trainer.state.labels(8, paired=True)
+    assert paired is not None and torch.equal(paired[:4], paired[4:])
+    drawn = trainer.state.labels(4000)
+    assert drawn is not None and torch.bincount(drawn, minlength=10).min() > 300
