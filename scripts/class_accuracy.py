@@ -32,7 +32,9 @@ def main() -> None:
     labels = repeat(torch.arange(classes), "k -> (k m)", m=args.per_class)
     classifier = build_features("digits").eval()
     with torch.no_grad():
-        images = torch.cat([generator(zs, ys) for zs, ys in zip(z.split(200), labels.split(200))])
+        images = torch.cat(
+            [generator(zs, ys) for zs, ys in zip(z.split(200), labels.split(200), strict=True)]
+        )
         predicted = classifier.logits(images).argmax(dim=1)
     # The classifier's class k is the digit k, and so is the painter's class named "k".
     asked = torch.tensor([int(generator.classes[label]) for label in labels])
