@@ -15,7 +15,8 @@ from fpa.runs.config import GeneratorModule
 def labels_for(generator: GeneratorModule, n: int, random: torch.Generator) -> torch.Tensor | None:
     """``n`` labels drawn from a conditional generator's class shares of its data (so its FID
     compares like with like); None, drawing nothing, for an unconditional one."""
-    frequencies = generator.config.class_frequencies
+    # Any module that samples like a generator is scored; only a conditional one has these.
+    frequencies = getattr(getattr(generator, "config", None), "class_frequencies", ())
     return sample_labels(frequencies, n, generator=random) if frequencies else None
 
 
