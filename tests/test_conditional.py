@@ -310,3 +310,10 @@ def test_the_generator_steps_pairs_share_their_class_for_the_mode_seeking_term(t
     assert paired is not None and torch.equal(paired[:4], paired[4:])
     drawn = trainer.state.labels(4000)
     assert drawn is not None and torch.bincount(drawn, minlength=10).min() > 300
+
+
+def test_a_conditional_run_logs_its_painters_statistics_with_its_labels(tmp_path):
+    pytest.importorskip("tensorboard")
+    config = tiny(train_steps=2, conditional=True, loggers=["tensorboard"])
+    assert train(config, out=tmp_path / "run", progress=False).status == "finished"
+    assert any((tmp_path / "run" / "logs").rglob("events.out.tfevents.*"))

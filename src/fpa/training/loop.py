@@ -243,7 +243,9 @@ class Trainer:
         columns = max(1, int(math.sqrt(len(images))))
         png = png_bytes(images, columns=columns)
         path = self.run_dir.write_samples(self.state.step, png)
-        self.telemetry.samples(self.state.step, png, generator=generator, latents=latents)
+        self.telemetry.samples(
+            self.state.step, png, generator=generator, latents=latents, labels=labels
+        )
         return path
 
     def log(self, record: dict[str, Any]) -> None:
