@@ -317,3 +317,16 @@ def test_a_conditional_run_logs_its_painters_statistics_with_its_labels(tmp_path
     config = tiny(train_steps=2, conditional=True, loggers=["tensorboard"])
     assert train(config, out=tmp_path / "run", progress=False).status == "finished"
     assert any((tmp_path / "run" / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_projection_of_a_conditional_painter_is_refused_in_one_line(run):
+    with pytest.raises(ConfigError, match="projection takes an unconditional painter"):
+        fpa.project(run, torch.zeros(1, 1, SIZE, SIZE), feature_weight=0)
+
+
+def test_an_ablation_sheet_paints_a_conditional_cells_classes(tmp_path):
+    from fpa.ablation.runner import sheet_of
+
+    train(tiny(train_steps=1, conditional=True), out=tmp_path / "cell", progress=False)
+    sheet = sheet_of([{"name": "cell", "scores": {"fid": 1.0}}], tmp_path, 4)
+    assert sheet[:8] == b"\x89PNG\r\n\x1a\n"
