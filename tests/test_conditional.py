@@ -123,10 +123,11 @@ def test_an_unconditional_generator_refuses_labels():
 
 
 # ---------------------------------------------------------------- the projection head
-def test_the_projection_head_adds_the_class_embedding_times_the_features():
-    inner = fpa.build_discriminator("small", image_size=8, channels=1)
-    projection = ProjectionDiscriminator(discriminator=inner, classes=3, name="small").eval()
-    images = torch.rand(2, 1, 8, 8) * 2 - 1
+@pytest.mark.parametrize(("name", "size"), [("small", 8), ("lightgan", 16)])
+def test_the_projection_head_adds_the_class_embedding_times_the_features(name, size):
+    inner = fpa.build_discriminator(name, image_size=size, channels=1)
+    projection = ProjectionDiscriminator(discriminator=inner, classes=3, name=name).eval()
+    images = torch.rand(2, 1, size, size) * 2 - 1
     with torch.no_grad():
         plain = inner(images)
         by_class = [projection(images, torch.full((2,), k)).logits for k in range(3)]
