@@ -331,3 +331,16 @@ def test_an_ablation_sheet_paints_a_conditional_cells_classes(tmp_path):
     train(tiny(train_steps=1, conditional=True), out=tmp_path / "cell", progress=False)
     sheet = sheet_of([{"name": "cell", "scores": {"fid": 1.0}}], tmp_path, 4)
     assert sheet[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scoring_a_conditional_generator_draws_labels_from_the_class_shares(run):
+    from fpa.evaluation.sampling import labels_for, seeded_images
+
+    generator = fpa.load(run)
+    drawn = labels_for(generator, 5000, torch.Generator().manual_seed(0))
+    assert drawn is not None
+    shares = torch.bincount(drawn, minlength=10).double() / 5000
+    expected = torch.tensor(generator.config.class_frequencies, dtype=torch.float64)
+    assert torch.allclose(shares, expected, atol=0.02)
+    images = list(seeded_images(generator, n=6, batch_size=4, seed=0))
+    assert [len(batch) for batch in images] == [4, 2]
