@@ -348,3 +348,32 @@ def test_compile_works_on_cuda(tmp_path):
     assert isinstance(trainer.modules.generator, torch._dynamo.eval_frame.OptimizedModule)
     saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
     assert saved["generator"].keys() == trainer.generator.state_dict().keys()
+
+
+@pytest.mark.slow
+def test_two_processes_continue_a_conditional_run_with_its_labels(tmp_path):
+    run = tmp_path / "run"
+    train(tiny(train_steps=2, conditional=True), out=run, progress=False)
+    done = torchrun("train", "--out", str(run), "--resume", "--train-steps", "4", dump=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    for part in ("generator", "discriminator", "ema_generator"):
+        assert_same_weights(ranks[0][part], ranks[1][part])
+    state = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert state["step"] == 4 and state["generator_config"]["classes"] == list("0123456789")
+    labels = torch.tensor([3, 7])
+    assert fpa.load(run)(torch.randn(2, 8), labels).shape == (2, 1, 16, 16)
+
+
+def test_every_weight_of_a_conditional_generator_and_discriminator_takes_part():
+    config = tiny().with_overrides({"classes": ["a", "b"], "conditional": True})
+    labels = torch.tensor([0, 1])
+    generator = config.build_generator()
+    assert unused_parameters(generator, torch.zeros(2, 8), labels) == []
+    discriminator = config.build_discriminator()
+    loss = DiscriminatorLoss(
+        discriminator=discriminator, fast=discriminator, config=config, autocast_dtype=None
+    )
+    images = torch.zeros(2, 1, 16, 16)
+    names = unused_parameters(loss, images, images, regularize=False, labels=(labels, labels))
+    assert names == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from fpa._version import __version__
+from fpa.classes import labels_args
 from fpa.data.provenance import provenance
 from fpa.errors import ConfigError
 from fpa.evaluation import CONFIDENT, class_histogram, confident_share, evaluate
@@ -225,5 +226,8 @@ def samples_png(generator: GeneratorModule) -> bytes:
         generator.latent_dim,
         generator=torch.Generator().manual_seed(SAMPLE_SEED),
     )
-    images = generator(latents.to(next(generator.parameters()).device)).cpu()
+    device = next(generator.parameters()).device
+    # A conditional generator paints its classes in turn, as fpa sample does.
+    labels = torch.arange(SAMPLE_COUNT) % len(generator.classes) if generator.classes else None
+    images = generator(latents.to(device), *labels_args(labels)).cpu()
     return png_bytes(images, columns=SAMPLE_COLUMNS, scale=SAMPLE_SCALE)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from fpa.classes import check_classes, class_embedding, condition, conditional_dict
 from fpa.config_checks import check_field_types, check_known_keys, choose, field_names
 from fpa.errors import ConfigError, PluginContractError
 from fpa.latents import truncate
@@ -70,10 +71,17 @@ class GeneratorConfig:
     rule_options: dict[str, Any] = field(default_factory=dict)
     painter_options: dict[str, Any] = field(default_factory=dict)
     refiner_options: dict[str, Any] = field(default_factory=dict)
+    # The class names of a conditional generator (empty: unconditional) and each class's share
+    # of the training data, from which unlabelled sampling (FID) draws (docs/design.md §11).
+    classes: tuple[str, ...] = ()
+    class_frequencies: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         self.image_size = image_hw(self.image_size)
         check_field_types(self)
+        self.classes = tuple(self.classes)
+        self.class_frequencies = tuple(float(f) for f in self.class_frequencies)
+        check_classes(self.classes, self.class_frequencies)
         for name in ("rule_options", "painter_options", "refiner_options"):
             setattr(self, name, dict(getattr(self, name)))
         if self.channels < 1:
@@ -101,9 +109,9 @@ class GeneratorConfig:
         return self.paint_steps // self.updates_per_step
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["image_size"] = list(self.image_size)
-        return data
+        """The settings as plain data; the class fields only for a conditional generator, so
+        an unconditional one's stored config is what it was before classes existed."""
+        return conditional_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
@@ -197,10 +205,17 @@ class FastWeightPainter(nn.Module):
             else None
         )
         self.painter_frozen = False
+        # Created last, so that an unconditional painter draws its initial weights as before.
+        self.class_embedding = class_embedding(config)
 
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The class names a conditional painter paints (empty: unconditional)."""
+        return self.config.classes
 
     @property
     def rule_impl_used(self) -> str:
@@ -226,12 +241,14 @@ class FastWeightPainter(nn.Module):
         latents = torch.randn(n, self.latent_dim, generator=generator)
         return truncate(latents, truncation).to(device)
 
-    def commands(self, z: Tensor) -> PaintCommands:
-        """The keys, values and rates for every step and channel."""
+    def commands(self, z: Tensor, labels: Tensor | None = None) -> PaintCommands:
+        """The keys, values and rates for every step and channel; a conditional painter needs
+        ``labels (B,)`` and paints from ``z + E[labels]``."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ConfigError(
                 f"latents must have shape (B, {self.latent_dim}); got {tuple(z.shape)}"
             )
+        z = condition(self.class_embedding, z, labels, names=self.classes)
         return self.head(self.painter(z))
 
     def initial_matrices(self, batch: int) -> Tensor | None:
@@ -269,21 +286,22 @@ class FastWeightPainter(nn.Module):
         colour mix, then the output activation (the refiner is not applied)."""
         return self.output_activation(self.colour_basis(matrices))
 
-    def _painted(self, z: Tensor) -> Tensor:
+    def _painted(self, z: Tensor, labels: Tensor | None) -> Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.painter_frozen):
-            return self.to_pixels(self._paint(self.commands(z), return_all=False))
+            return self.to_pixels(self._paint(self.commands(z, labels), return_all=False))
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.refiner(self._painted(z))
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """``G(z)``, or ``G(z, labels)`` for a conditional painter."""
+        return self.refiner(self._painted(z, labels))
 
     def paint_commands(self, commands: PaintCommands) -> Tensor:
         """``G(z)`` from the commands the head would emit for z (``commands(z)``): the rule,
         the output activation and the refiner. Projection refines commands through it."""
         return self.refiner(self.to_pixels(self._paint(commands, return_all=False)))
 
-    def paint_trace(self, z: Tensor) -> PaintTrace:
+    def paint_trace(self, z: Tensor, labels: Tensor | None = None) -> PaintTrace:
         """Paint with every partial matrix kept, for figures and tests."""
-        return self.commands_trace(self.commands(z))
+        return self.commands_trace(self.commands(z, labels))
 
     def commands_trace(self, commands: PaintCommands) -> PaintTrace:
         """:meth:`paint_trace` of given commands (those of ``commands(z)``, or refined ones)."""

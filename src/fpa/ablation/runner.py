@@ -23,6 +23,7 @@ from rich.console import Console
 from fpa.ablation.claims import claim, release
 from fpa.ablation.grid import Cell, expand
 from fpa.ablation.report import contact_sheet, rich_table, write_tables
+from fpa.classes import labels_args
 from fpa.devices import threads_per_job, use_threads
 from fpa.errors import ConfigError, FpaError, error_summary
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
@@ -312,8 +313,11 @@ def sheet_of(rows: list[dict[str, Any]], out: Path, count: int) -> bytes:
         latents = torch.randn(
             count, generator.latent_dim, generator=torch.Generator().manual_seed(SAMPLE_SEED)
         )
+        # A conditional cell paints its classes in turn, as its sample grids do.
+        classes = len(generator.classes)
+        labels = torch.arange(count) % classes if classes else None
         with torch.no_grad():
-            images = generator(latents)
+            images = generator(latents, *labels_args(labels))
         scores = "  ".join(
             f"{k.upper()} {v:.3g}" for k, v in row["scores"].items() if k != "kid_std"
         )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from fpa.classes import class_index
 from fpa.devices import resolve_device
 from fpa.errors import ConfigError, error_summary
 from fpa.files import atomic_write, load_tensors
@@ -129,6 +130,27 @@ def run_latents(generator: GeneratorModule, fixed: torch.Tensor | None, n: int) 
         return seeded
     kept = fixed[:n]
     return torch.cat([kept, seeded[len(kept) :]])
+
+
+def class_option(generator: GeneratorModule, wanted: str | None) -> int | None:
+    """The class index ``--class`` names (a name or an index), None without it; ``--class``
+    for an unconditional run is a one-line error."""
+    classes = generator.classes
+    if wanted is None:
+        return None
+    if not classes:
+        raise ConfigError("--class needs a conditional run (fpa train --conditional)")
+    return class_index(classes, wanted)
+
+
+def chosen_labels(generator: GeneratorModule, wanted: str | None, n: int) -> torch.Tensor | None:
+    """Labels for ``n`` samples: all of class ``--class`` when given, else a conditional
+    generator's classes in turn (0, 1, ..., K-1, 0, ...); None for an unconditional one."""
+    classes = generator.classes
+    label = class_option(generator, wanted)
+    if label is not None:
+        return torch.full((n,), label, dtype=torch.int64)
+    return torch.arange(n) % len(classes) if classes else None
 
 
 def check_images(count: int, generator, *, tiles_per_image: int = 1, what: str, advice: str):

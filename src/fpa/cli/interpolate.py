@@ -13,6 +13,7 @@ from fpa.cli.common import (
     SOURCE_HELP,
     check_images,
     chosen_latents,
+    class_option,
     load_generator_for_cli,
     pixel_size,
     require_painter,
@@ -80,10 +81,14 @@ def interpolate_command(
     truncation: float = typer.Option(
         1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
     ),
+    class_: str = typer.Option(
+        None, "--class", help="A conditional run's class to paint: its name or index."
+    ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw ones."),
 ) -> None:
-    """Animate a smooth walk between latents; with --steps, how the painting process morphs."""
+    """Animate a smooth walk between latents; with --steps, how the painting process morphs.
+    A conditional run walks within one --class."""
     if n < 2 and latents is None:
         raise ConfigError(f"--n must be at least 2; got {n}")
     require_positive("--frames", frames)
@@ -100,6 +105,9 @@ def interpolate_command(
             raise ConfigError("--grid and --out must be different files")
         _writable(grid, "--grid")
     generator = load_generator_for_cli(run, device=device, ema=ema)
+    label = class_option(generator, class_)
+    if label is None and generator.classes:
+        raise ConfigError("this run paints classes: name the one to walk through with --class")
 
     def check_size(anchor_count: int) -> None:
         """The animation (and the grid, as large) holds every frame of the walk."""
@@ -123,12 +131,12 @@ def interpolate_command(
     path = truncate(interpolation_path(anchors, frames_between=frames, loop=loop), truncation)
     if steps:
         painter = require_painter(generator, what="fpa interpolate --steps")
-        strips = painting_strip(painter, path, steps_shown=step_columns)
+        strips = painting_strip(painter, path, steps_shown=step_columns, label=label)
         shown = strip_frames(strips)
         grid_images = rearrange(strips, "frame step c h w -> (frame step) c h w")
         columns = strips.shape[1]
     else:
-        shown = interpolation_frames(generator, path)
+        shown = interpolation_frames(generator, path, label=label)
         grid_images = segment_grid(shown, frames_between=frames, loop=loop)
         columns = frames + 1
     animation = animation_bytes(shown, format=kind, duration_ms=duration_ms, scale=scale)

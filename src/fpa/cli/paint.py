@@ -11,6 +11,7 @@ from fpa.cli.app import command
 from fpa.cli.common import (
     SOURCE_HELP,
     check_images,
+    chosen_labels,
     chosen_latents,
     load_generator_for_cli,
     pixel_size,
@@ -48,11 +49,15 @@ def paint_command(
     truncation: float = typer.Option(
         1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
     ),
+    class_: str = typer.Option(
+        None, "--class", help="A conditional run's class to paint: its name or index."
+    ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
 ) -> None:
     """The paper's figure: rank-1 updates above partial images M_1 … M_T, per sample, with
-    the step numbers above the columns and the row labels in a margin."""
+    the step numbers above the columns and the row labels in a margin. A conditional run
+    paints --class, or its classes in turn."""
     from fpa.viz.figure import PaintFigure, figure_png, paint_figure, painting_frames, shown_steps
 
     require_positive("--n", n)
@@ -99,8 +104,15 @@ def paint_command(
         next(generator.parameters()).device
     )
     check_size(len(z))
+    labels = chosen_labels(generator, class_, len(z))
+    labels = None if labels is None else labels.to(z.device)
+    chunks = z.split(PAINT_CHUNK)
+    label_chunks = [None] * len(chunks) if labels is None else labels.split(PAINT_CHUNK)
     # Painted PAINT_CHUNK samples at a time: a painting keeps every step of every sample.
-    figures = [paint_figure(generator, chunk, every=every) for chunk in z.split(PAINT_CHUNK)]
+    figures = [
+        paint_figure(generator, chunk, every=every, labels=chunk_labels)
+        for chunk, chunk_labels in zip(chunks, label_chunks, strict=True)
+    ]
     figure = PaintFigure(
         tiles=torch.cat([part.tiles for part in figures]),
         rows=sum(part.rows for part in figures),
@@ -113,7 +125,7 @@ def paint_command(
     if animate is not None:
         from fpa.viz.interpolate import animation_bytes
 
-        frames = painting_frames(generator, z, every=every).cpu()
+        frames = painting_frames(generator, z, every=every, labels=labels).cpu()
         animation = animation_bytes(
             frames,
             format=ANIMATION_FORMATS[animate.suffix.lower()],
@@ -124,7 +136,7 @@ def paint_command(
     if plots is not None:
         from fpa.viz.plots import command_plot_pngs
 
-        plot_pngs = command_plot_pngs(generator, z)
+        plot_pngs = command_plot_pngs(generator, z, labels=labels)
     atomic_write_bytes(out, figure_bytes)
     if animation is not None:
         atomic_write_bytes(animate, animation)

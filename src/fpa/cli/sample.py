@@ -7,11 +7,14 @@ from pathlib import Path
 
 import torch
 import typer
+from einops import repeat
 
+from fpa.classes import labels_args
 from fpa.cli.app import command
 from fpa.cli.common import (
     SOURCE_HELP,
     check_images,
+    chosen_labels,
     chosen_latents,
     latents_format,
     load_run_for_cli,
@@ -49,6 +52,14 @@ def sample_command(
     truncation: float = typer.Option(
         1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
     ),
+    class_: str = typer.Option(
+        None, "--class", help="A conditional run's class to paint: its name or index."
+    ),
+    per_class: int = typer.Option(
+        None,
+        help="A conditional run's grid of one row per class and N columns, column j the "
+        "same latent in every row (replaces --n).",
+    ),
     batch_size: int = typer.Option(64, help="Images generated at once."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
@@ -57,7 +68,7 @@ def sample_command(
 
     Without --seed or --latents the grid starts with the run's own fixed latents, so
     `fpa sample RUN --n 64` shows the images of samples/latest.png (for the default
-    sample_count of 64).
+    sample_count of 64). A conditional run paints its classes in turn, or --class.
     """
     require_positive("--n", n)
     require_positive("--batch-size", batch_size)
@@ -73,7 +84,16 @@ def sample_command(
         raise ConfigError(f"--individual {individual} is a file, not a folder")
     if individual is not None:
         require_writable_folder(individual)
+    if per_class is not None:
+        require_positive("--per-class", per_class)
+        if class_ is not None or latents is not None:
+            raise ConfigError("--per-class draws every class: drop --class and --latents")
     generator, fixed = load_run_for_cli(run, device=device, ema=ema)
+    classes = generator.classes
+    if per_class is not None and not classes:
+        raise ConfigError("--per-class needs a conditional run (fpa train --conditional)")
+    if per_class is not None:
+        n = per_class * len(classes)
 
     def check_size(count: int, advice: str) -> None:
         check_images(
@@ -86,18 +106,29 @@ def sample_command(
 
     if latents is None:
         check_size(n, "lower --n or --scale")
-    if latents is None and seed is None:
+    if per_class is not None:
+        z = per_class_latents(generator, fixed, seed, per_class=per_class)
+        labels = repeat(torch.arange(len(classes)), "row -> (row col)", col=per_class)
+    elif latents is None and seed is None:
         z = run_latents(generator, fixed, n)
     else:
         z = chosen_latents(generator, latents=latents, n=n, seed=seed or 0)
+    if per_class is None:
+        labels = chosen_labels(generator, class_, len(z))
     check_size(len(z), "use fewer latents or a lower --scale")
     pulled = truncate(z, truncation)
     parameter = next(generator.parameters())
+    chunks = pulled.split(batch_size)
+    label_chunks = [None] * len(chunks) if labels is None else labels.split(batch_size)
     with torch.no_grad():
         images = torch.cat(
-            [generator(chunk.to(parameter.device)).cpu() for chunk in pulled.split(batch_size)]
+            [
+                generator(chunk.to(parameter.device), *labels_args(chunk_labels)).cpu()
+                for chunk, chunk_labels in zip(chunks, label_chunks, strict=True)
+            ]
         )
-    grid = png_bytes(images, columns=math.ceil(len(z) ** 0.5), scale=scale)
+    columns = per_class or math.ceil(len(z) ** 0.5)
+    grid = png_bytes(images, columns=columns, scale=scale)
     atomic_write_bytes(out, grid)
     if save_latents is not None:
         write_latents(save_latents, z)
@@ -108,3 +139,15 @@ def sample_command(
             png = png_bytes(image.unsqueeze(0), columns=1, padding=0)
             atomic_write_bytes(individual / f"{index:0{width}d}.png", png)
     typer.echo(f"wrote {out} ({len(images)} images, {pixel_size(grid)})")
+
+
+def per_class_latents(
+    generator, fixed: torch.Tensor | None, seed: int | None, *, per_class: int
+) -> torch.Tensor:
+    """``--per-class N``: N latents (the run's fixed ones, or seeded) repeated for each class,
+    so that a column differs only in its class."""
+    if seed is None:
+        chosen = run_latents(generator, fixed, per_class)
+    else:
+        chosen = chosen_latents(generator, latents=None, n=per_class, seed=seed)
+    return repeat(chosen, "col dim -> (row col) dim", row=len(generator.classes))

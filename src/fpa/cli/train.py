@@ -74,6 +74,11 @@ def train_command(
     reset_discriminator: bool = typer.Option(
         None, "--reset-discriminator", help="With --init-from: a fresh discriminator."
     ),
+    conditional: bool = typer.Option(
+        None,
+        "--conditional",
+        help="Paint the class asked for: G(z, y) and a projection D on the data's classes.",
+    ),
     out: Path = typer.Option(Path("runs/fpa"), help="Run directory."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
@@ -148,6 +153,7 @@ def train_command(
         "init_from": str(init_from) if init_from else None,
         "freeze_painter": freeze_painter,
         "reset_discriminator": reset_discriminator,
+        "conditional": conditional,
     }
     changes: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
     changes.update(parse_set_options(set_option or []))

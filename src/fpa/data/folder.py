@@ -26,14 +26,30 @@ EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
 
 class ImageFolderDataset(ArrayDataset):
-    """Images decoded from a folder; ``paths`` are the files used, ``skipped`` the unreadable."""
+    """Images decoded from a folder; ``paths`` are the files used, ``skipped`` the unreadable.
+
+    Its classes follow torchvision's ``ImageFolder``: when every image lies in a sub-folder of
+    the root, each sub-folder (sorted by name) is a class, ``root/cat/a.png`` a "cat".
+    """
 
     def __init__(
-        self, images: np.ndarray, *, name: str, paths: list[Path], skipped: list[Path]
+        self, images: np.ndarray, *, name: str, paths: list[Path], skipped: list[Path], root: Path
     ) -> None:
-        super().__init__(images, name=name)
+        names, labels = folder_classes(root, paths)
+        super().__init__(images, name=name, labels=labels, class_names=names)
         self.paths = tuple(paths)
         self.skipped = tuple(skipped)
+
+
+def folder_classes(root: Path, paths: list[Path]) -> tuple[tuple[str, ...], np.ndarray | None]:
+    """Class names and labels from the first folder below ``root`` of each path; no classes
+    when any image lies in the root itself."""
+    parts = [path.relative_to(root).parts for path in paths]
+    if any(len(part) < 2 for part in parts):
+        return (), None
+    names = tuple(sorted({part[0] for part in parts}))
+    index = {name: i for i, name in enumerate(names)}
+    return names, np.array([index[part[0]] for part in parts], dtype=np.int64)
 
 
 def find_images(folder: Path) -> list[Path]:
@@ -104,5 +120,5 @@ def build_folder(
         )
     images = np.stack([array for array, _ in results if array is not None])
     return ImageFolderDataset(
-        images, name=str(root), paths=kept, skipped=[path for path, _ in skipped]
+        images, name=str(root), paths=kept, skipped=[path for path, _ in skipped], root=root
     )

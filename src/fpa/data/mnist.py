@@ -17,6 +17,8 @@ from fpa.data.arrays import ArrayDataset
 from fpa.data.pixels import fit_image, to_channels
 
 ASSET = "mnist_5k.npz"
+# The digits' classes, by name: a conditional run paints "7" as class 7.
+DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
 
 
 def load_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
@@ -40,4 +42,9 @@ def build_mnist(*, image_size: tuple[int, int], channels: int, **_: object) -> A
                 for digit in images
             ]
         )
-    return ArrayDataset(to_channels(images, channels=channels), name="mnist", labels=labels)
+    return ArrayDataset(
+        to_channels(images, channels=channels),
+        name="mnist",
+        labels=labels,
+        class_names=DIGIT_CLASSES,
+    )

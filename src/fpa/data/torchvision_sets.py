@@ -74,7 +74,7 @@ SOURCES: dict[str, TorchvisionSource] = {
 
 
 class TorchvisionImages(ImageDataset):
-    """A torchvision dataset's images (labels dropped) as float32 ``(C, H, W)`` in [-1, 1]."""
+    """A torchvision dataset's images as float32 ``(C, H, W)`` in [-1, 1]."""
 
     def __init__(
         self, base: Any, *, name: str, size: tuple[int, int], channels: int, fit: Fit
@@ -89,6 +89,13 @@ class TorchvisionImages(ImageDataset):
         image = self.base[index][0]
         pixels = pil_to_uint8(image, size=self.size, channels=self.channels, fit=self.fit)
         return to_unit_range(torch.from_numpy(pixels))
+
+    def class_labels(self) -> tuple[tuple[str, ...], torch.Tensor] | None:
+        """The set's ``classes`` and ``targets`` when it has both (MNIST, CIFAR-10, ...)."""
+        names, targets = getattr(self.base, "classes", None), getattr(self.base, "targets", None)
+        if not names or targets is None:
+            return None
+        return tuple(str(name) for name in names), torch.as_tensor(targets, dtype=torch.int64)
 
     def __repr__(self) -> str:
         return f"TorchvisionImages({self.name!r}, {len(self)} images)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch.nn.functional as F
-from einops import rearrange
+from einops import rearrange, reduce
 from torch import Tensor, nn
 
 from fpa.discriminators.base import (
@@ -114,6 +114,8 @@ class LightGanDiscriminator(Discriminator):
             nn.Conv2d(widths[-1], 1, (feature_size[0] // 2, feature_size[1] // 2)),
         )
 
+        # A class projection head reads the last block's features summed over space.
+        self.feature_size = widths[-1]
         self.aux_factor = max(1, shorter // AUX_SIDE)
         if aux_attention is None:
             aux_attention = shorter >= 2 * AUX_SIDE
@@ -179,4 +181,5 @@ class LightGanDiscriminator(Discriminator):
             small = images if self.aux_factor == 1 else F.avg_pool2d(images, self.aux_factor)
             aux_logits = rearrange(self.aux_head(small), "b 1 1 1 -> b")
         reconstruction = self.decoder(features) if reconstruct else None
-        return DiscriminatorOutput(logits, aux_logits, reconstruction)
+        pooled = reduce(features, "b c h w -> b c", "sum")
+        return DiscriminatorOutput(logits, aux_logits, reconstruction, pooled)

@@ -16,8 +16,11 @@ class DiscriminatorOutput:
     training loop applies the same GAN loss to it. ``reconstruction`` is the decoder's attempt at
     the input image, present only when the forward pass was asked for it
     (``reconstruct=True``); compare it with ``discriminator.reconstruction_target(real_images)``.
+    ``features`` (B, F) are the image's features that a class projection head reads
+    (docs/design.md §11), F being the discriminator's ``feature_size``; None for one without.
     """
 
     logits: Tensor
     aux_logits: Tensor | None = None
     reconstruction: Tensor | None = None
+    features: Tensor | None = None

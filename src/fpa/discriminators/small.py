@@ -88,15 +88,19 @@ class SmallDiscriminator(Discriminator):
         self.minibatch_std = MinibatchStd(group_size=minibatch_std_group) if minibatch_std else None
         scale = 2**num_convs
         pixels = (self.image_size[0] // scale) * (self.image_size[1] // scale)
-        self.to_logit = nn.Linear((channels_in + int(minibatch_std)) * pixels, 1)
+        # The width of the features the logit reads, which a class projection head needs.
+        self.feature_size = (channels_in + int(minibatch_std)) * pixels
+        self.to_logit = nn.Linear(self.feature_size, 1)
         if spectral_norm:
             apply_spectral_norm(self)
 
     def forward(self, images: Tensor, *, reconstruct: bool = False) -> DiscriminatorOutput:
-        """Logits (B,); ``reconstruct`` is accepted for the common contract and ignored."""
+        """Logits (B,) and the features they read; ``reconstruct`` is accepted for the common
+        contract and ignored."""
         self.check_input(images)
         features = self.convs(images)
         if self.minibatch_std is not None:
             features = self.minibatch_std(features)
-        logits = self.to_logit(rearrange(features, "b c h w -> b (c h w)"))
-        return DiscriminatorOutput(rearrange(logits, "b 1 -> b"))
+        flat = rearrange(features, "b c h w -> b (c h w)")
+        logits = self.to_logit(flat)
+        return DiscriminatorOutput(rearrange(logits, "b 1 -> b"), features=flat)

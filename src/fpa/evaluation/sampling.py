@@ -6,9 +6,18 @@ from collections.abc import Iterator
 
 import torch
 
+from fpa.classes import labels_args, sample_labels
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 from fpa.runs.config import GeneratorModule
+
+
+def labels_for(generator: GeneratorModule, n: int, random: torch.Generator) -> torch.Tensor | None:
+    """``n`` labels drawn from a conditional generator's class shares of its data (so its FID
+    compares like with like); None, drawing nothing, for an unconditional one."""
+    # Any module that samples like a generator is scored; only a conditional one has these.
+    frequencies = getattr(getattr(generator, "config", None), "class_frequencies", ())
+    return sample_labels(frequencies, n, generator=random) if frequencies else None
 
 
 @torch.no_grad()
@@ -28,6 +37,8 @@ def seeded_images(
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
             z = truncate(torch.randn(size, generator.latent_dim, generator=latents), truncation)
-            yield generator(z.to(device)).float()
+            yield generator(
+                z.to(device), *labels_args(labels_for(generator, size, latents))
+            ).float()
     finally:
         generator.train(was_training)

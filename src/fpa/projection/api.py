@@ -43,6 +43,11 @@ def project_images(
         generator, data = loaded.generator, data or loaded.data
     if not isinstance(generator, FastWeightPainter):
         raise ConfigError("projection paints, so it needs a painter, not a baseline generator")
+    if generator.classes:
+        raise ConfigError(
+            "projection takes an unconditional painter; this one paints classes "
+            "(docs/design.md §11)"
+        )
     extractor = None
     if options.get("feature_weight", 1.0):
         if isinstance(features, FeatureExtractor):

@@ -20,6 +20,7 @@ from torch import nn
 
 from fpa.baselines import BaselineConfig, BaselineGenerator
 from fpa.config_checks import check_field_types, check_known_keys, choose, field_names
+from fpa.discriminators.projection import ProjectionDiscriminator
 from fpa.errors import ConfigError, error_summary
 from fpa.generator import FastWeightPainter, GeneratorConfig
 from fpa.limits import check_finite, check_seed
@@ -143,6 +144,9 @@ class TrainConfig:
     eval_n: int = 2000
     eval_metrics: tuple[str, ...] = ("fid", "kid")
     eval_features: str = ""
+    # Train G(z, y) and a projection discriminator D(x, y) on the data's classes, which fill
+    # the generator's ``classes`` when the run starts (docs/design.md §11).
+    conditional: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.generator, dict):
@@ -199,6 +203,10 @@ class TrainConfig:
             raise ConfigError(f"diversity_weight must be ≥ 0; got {self.diversity_weight}")
         if not 0 <= self.augment_prob <= 1:
             raise ConfigError(f"augment_prob must be in [0, 1]; got {self.augment_prob}")
+        if self.generator.classes and not self.conditional:
+            raise ConfigError("classes come from the data: train with --conditional instead")
+        if self.conditional and self.init_from:
+            raise ConfigError("--conditional starts a fresh run: drop --init-from")
 
     # The picture the run makes: the generator's settings, read by data, D and baselines too.
     @property
@@ -226,17 +234,27 @@ class TrainConfig:
                 image_size=self.image_size,
                 channels=self.channels,
                 options=dict(self.baseline_options),
+                classes=self.generator.classes,
+                class_frequencies=self.generator.class_frequencies,
             )
             return BaselineGenerator(config=config)
         return FastWeightPainter(config=self.generator)
 
     def build_discriminator(self) -> nn.Module:
-        """The discriminator this run trains, sized for the run's images."""
-        return build_discriminator(
+        """The discriminator this run trains, sized for the run's images; with classes, wrapped
+        in a projection head (:class:`~fpa.discriminators.projection.ProjectionDiscriminator`)."""
+        discriminator = build_discriminator(
             self.discriminator,
             image_size=self.image_size,
             channels=self.channels,
             **self.discriminator_options,
+        )
+        if not self.generator.classes:
+            return discriminator
+        return ProjectionDiscriminator(
+            discriminator=discriminator,
+            classes=len(self.generator.classes),
+            name=self.discriminator,
         )
 
     def components(self) -> dict[str, str]:
@@ -254,13 +272,24 @@ class TrainConfig:
         """Every setting by its one name, the generator's included: the flat view in which
         overrides, ablation axes and resume checks name them."""
         data = self.to_dict()
-        return {**data.pop("generator"), **data}
+        generator = data.pop("generator")
+        return {
+            **generator,
+            "classes": self.generator.classes,
+            "class_frequencies": self.generator.class_frequencies,
+            **data,
+            "conditional": self.conditional,
+        }
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as plain data; ``conditional`` only when set, so that an unconditional
+        run's config and checkpoints are what they were before classes existed."""
         data = asdict(self)
         data["generator"] = self.generator.to_dict()
         for key in ("betas", "augment_ops", "eval_metrics", "loggers"):
             data[key] = list(data[key])
+        if not self.conditional:
+            del data["conditional"]
         return data
 
     @classmethod

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from fpa.data import build_dataset
 from fpa.errors import ConfigError
 from fpa.generator import painting_record
 from fpa.limits import check_training_memory
@@ -23,6 +24,7 @@ from fpa.runs.lock import RunLock
 from fpa.training.distributed import World, per_rank_batch
 from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult
 from fpa.training.progress import ProgressReporter
+from fpa.training.state import with_data_classes
 from fpa.training.stopping import stop_on_signals
 from fpa.training.telemetry import Telemetry, check_loggers
 
@@ -58,7 +60,7 @@ def resumed_config(saved: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
     refused = sorted(
         key
         for key, value in saved.with_overrides(changes).settings().items()
-        if value != current[key] and key not in RESUMABLE_FIELDS
+        if value != current.get(key) and key not in RESUMABLE_FIELDS
     )
     if refused:
         raise ConfigError(
@@ -161,13 +163,13 @@ def prepare_run(
     if state is not None:
         if world.is_main:
             run_dir.truncate_metrics(trainer.step)
-            run_dir.write_config(config.to_toml())
+            run_dir.write_config(trainer.config.to_toml())
             if hold is not None:  # the run's lock is held: no other process writes here
                 run_dir.remove_temporaries()
         return trainer
     first = trainer.checkpoint()
     if first is not None:
-        run_dir.start(config_toml=config.to_toml(), checkpoint=first, replace=overwrite)
+        run_dir.start(config_toml=trainer.config.to_toml(), checkpoint=first, replace=overwrite)
     return trainer
 
 
@@ -250,6 +252,15 @@ def painting(config: TrainConfig) -> dict[str, str]:
 def describe(config: TrainConfig) -> dict[str, Any]:
     """Model sizes for a config, without loading data or training (``--dry-run``)."""
     check_training_memory(config)  # what the run would refuse, refused before building it
+    if config.conditional and not config.generator.classes:  # sized by the data's classes
+        dataset = build_dataset(
+            config.data,
+            image_size=config.image_size,
+            channels=config.channels,
+            root=config.data_root or None,
+            download=config.download,
+        )
+        config, _ = with_data_classes(config, dataset)
     generator = config.build_generator()
     discriminator = config.build_discriminator()
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fpa.classes import labels_args
 from fpa.errors import ConfigError, FpaError
 from fpa.runs.config import TrainConfig
 from fpa.training.compiling import compile_modules
@@ -321,8 +322,16 @@ def step_modules(
     plain_loss = DiscriminatorLoss(
         discriminator=discriminator, fast=discriminator, config=config, autocast_dtype=None
     )
-    unused_g = unused_parameters(generator, latents)
-    unused_d = unused_parameters(plain_loss, images, images, regularize=False)
+    classes = len(config.generator.classes)
+    labels = torch.arange(2, device=device) % classes if classes else None
+    unused_g = unused_parameters(generator, latents, *labels_args(labels))
+    unused_d = unused_parameters(
+        plain_loss,
+        images,
+        images,
+        regularize=False,
+        **({} if labels is None else {"labels": (labels, labels)}),
+    )
     return StepModules(
         generator=world.data_parallel(fast_g, device=device, find_unused_parameters=bool(unused_g)),
         judge=fast_d,

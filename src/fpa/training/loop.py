@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from torch.profiler import record_function
 
+from fpa.classes import labels_args
 from fpa.devices import resolve_device
 from fpa.errors import FpaError
 from fpa.evaluation import Evaluator
@@ -81,6 +82,8 @@ class Trainer:
         check_precision(config.precision, self.device)
         self.autocast_dtype = autocast_dtype(config.precision)
         self.state = TrainState.new(config, world=world, device=self.device)
+        # A conditional run's config now names the data's classes.
+        self.config = config = self.state.config
         use_augment = config.augment == "on" or (
             config.augment == "auto" and len(self.state.batches.dataset) < SMALL_DATASET
         )
@@ -149,6 +152,14 @@ class Trainer:
         z = torch.randn(self.rank_batch, self.config.latent_dim, generator=self.state.random)
         return z.to(self.device)
 
+    def real_batch(self) -> tuple[Tensor, Tensor | None]:
+        """The next real images, with their labels in a conditional run (None otherwise)."""
+        batch = next(self.state.batches)
+        images, labels = batch if self.config.conditional else (batch, None)
+        if labels is not None:
+            labels = labels.to(self.device, non_blocking=True)
+        return images.to(self.device, non_blocking=True), labels
+
     def augmented(self, images: Tensor) -> Tensor:
         return self.augment(images, self.state.random) if self.augment else images
 
@@ -163,16 +174,25 @@ class Trainer:
         backward_label = "fpa/D: loss, R1, backward" if regularize else "fpa/D: loss, backward"
         for index in range(c.grad_accum):
             with record_function("fpa/D: reals"):
-                real = self.augmented(next(s.batches).to(self.device, non_blocking=True))
+                real, real_labels = self.real_batch()
+                real = self.augmented(real)
             with (
                 torch.no_grad(),
                 autocast(self.device, self.autocast_dtype),
                 record_function("fpa/D: fakes"),
             ):
-                fake = self.augmented(self.modules.generator(self.latents()).float())
+                latents, fake_labels = self.latents(), s.labels(self.rank_batch)
+                fake = self.augmented(
+                    self.modules.generator(latents, *labels_args(fake_labels)).float()
+                )
             last = index == c.grad_accum - 1
             with gradient_sync(loss_module, last=last), record_function(backward_label):
-                loss, parts = loss_module(real, fake, regularize=regularize)
+                loss, parts = loss_module(
+                    real,
+                    fake,
+                    regularize=regularize,
+                    **({} if real_labels is None else {"labels": (real_labels, fake_labels)}),
+                )
                 s.scaler_d.scale(loss / c.grad_accum).backward()
             for name, value in parts.items():
                 totals[name] += value.item() / c.grad_accum
@@ -192,11 +212,11 @@ class Trainer:
         for index in range(c.grad_accum):
             with gradient_sync(generator, last=index == c.grad_accum - 1):
                 with autocast(self.device, self.autocast_dtype):
-                    latents = self.latents()
+                    latents, labels = self.latents(), s.labels(self.rank_batch, paired=True)
                     with record_function("fpa/G: forward"):
-                        images = generator(latents)
+                        images = generator(latents, *labels_args(labels))
                     with record_function("fpa/G: D judges, losses"):
-                        judged = self.modules.judge(self.augmented(images))
+                        judged = self.modules.judge(self.augmented(images), *labels_args(labels))
                         loss = hinge_generator(judged.logits)
                         if judged.aux_logits is not None:
                             loss = loss + c.aux_weight * hinge_generator(judged.aux_logits)
@@ -217,11 +237,15 @@ class Trainer:
     def write_samples(self) -> Path:
         generator = self.state.ema_generator.eval()
         latents = self.state.fixed_latents.to(self.device)
-        images = generator(latents)
+        labels = self.state.fixed_labels
+        labels = None if labels is None else labels.to(self.device)
+        images = generator(latents, *labels_args(labels))
         columns = max(1, int(math.sqrt(len(images))))
         png = png_bytes(images, columns=columns)
         path = self.run_dir.write_samples(self.state.step, png)
-        self.telemetry.samples(self.state.step, png, generator=generator, latents=latents)
+        self.telemetry.samples(
+            self.state.step, png, generator=generator, latents=latents, labels=labels
+        )
         return path
 
     def log(self, record: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fpa.classes import labels_args
 from fpa.runs.config import TrainConfig
 from fpa.training.precision import autocast
 
@@ -79,11 +80,19 @@ class DiscriminatorLoss(nn.Module):
         self.autocast_dtype = autocast_dtype
 
     def forward(
-        self, real: Tensor, fake: Tensor, *, regularize: bool
+        self,
+        real: Tensor,
+        fake: Tensor,
+        *,
+        regularize: bool,
+        labels: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``labels`` (of the reals, of the fakes) in a conditional run, for D's projection."""
+        real_labels = labels_args(None if labels is None else labels[0])
+        fake_labels = labels_args(None if labels is None else labels[1])
         with autocast(real.device, self.autocast_dtype):
-            on_real = self.fast(real, reconstruct=self.recon_weight > 0)
-            on_fake = self.fast(fake)
+            on_real = self.fast(real, *real_labels, reconstruct=self.recon_weight > 0)
+            on_fake = self.fast(fake, *fake_labels)
             loss = hinge_discriminator(on_real.logits, on_fake.logits)
             if on_real.aux_logits is not None and on_fake.aux_logits is not None:
                 aux = hinge_discriminator(on_real.aux_logits, on_fake.aux_logits)
@@ -101,7 +110,7 @@ class DiscriminatorLoss(nn.Module):
             # to rounding, and it runs only every ``reg_every`` steps. It uses the eager
             # discriminator even under --compile: compiled graphs have no double backward.
             probe = real.detach().requires_grad_(True)
-            penalty = self.penalty(self.discriminator(probe).logits, probe)
+            penalty = self.penalty(self.discriminator(probe, *real_labels).logits, probe)
             loss = loss + self.reg_weight * penalty
             parts["penalty"] = penalty.detach()
         return loss, parts

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from fpa.data import InfiniteBatches, build_dataset
+from fpa.classes import sample_labels
+from fpa.data import ImageDataset, InfiniteBatches, build_dataset
+from fpa.data.labels import LabelledImages, class_labels
 from fpa.errors import ConfigError
 from fpa.generator import FastWeightPainter
 from fpa.runs.checkpoint import model_state
@@ -50,6 +52,30 @@ class TrainState:
     nan_restarts: int = 0
     best_score: float = math.inf
 
+    def labels(self, n: int, *, paired: bool = False) -> Tensor | None:
+        """``n`` class labels for fakes, drawn from the data's class shares with this rank's
+        stream; None (and nothing drawn) for an unconditional run.
+
+        ``paired``: sample i + n/2 gets sample i's class, so that the mode-seeking term, which
+        compares those two paintings, asks for variety within a class (as MSGAN does for
+        conditional generators) rather than rewarding the gap between two classes.
+        """
+        frequencies = self.config.generator.class_frequencies
+        if not frequencies:
+            return None
+        if not paired:
+            return sample_labels(frequencies, n, generator=self.random).to(self.device)
+        half = sample_labels(frequencies, (n + 1) // 2, generator=self.random)
+        return torch.cat([half, half])[:n].to(self.device)
+
+    @property
+    def fixed_labels(self) -> Tensor | None:
+        """The labels of the sample grids: the classes in turn (0, 1, ..., K-1, 0, ...)."""
+        classes = len(self.config.generator.classes)
+        if not classes:
+            return None
+        return torch.arange(self.config.sample_count) % classes
+
     @property
     def ema_generator(self) -> GeneratorModule:
         """The EMA copy of the generator (what samples, scores and ``fpa.load`` use)."""
@@ -58,6 +84,16 @@ class TrainState:
     @classmethod
     def new(cls, config: TrainConfig, *, world: World, device: torch.device) -> TrainState:
         """A fresh run's models, optimisers, data and streams, on ``device``."""
+        # The data first: a conditional run's models are sized by its classes.
+        dataset: ImageDataset = build_dataset(
+            config.data,
+            image_size=config.image_size,
+            channels=config.channels,
+            root=config.data_root or None,
+            download=config.download,
+        )
+        if config.conditional:
+            config, dataset = with_data_classes(config, dataset)
         # The same seed on every rank: identical initial weights (DDP broadcasts rank 0's too).
         torch.manual_seed(config.seed)
         generator = config.build_generator().to(device)
@@ -69,13 +105,6 @@ class TrainState:
             raise ConfigError(
                 "nothing to train: the painter is frozen and the refiner has no weights"
             )
-        dataset = build_dataset(
-            config.data,
-            image_size=config.image_size,
-            channels=config.channels,
-            root=config.data_root or None,
-            download=config.download,
-        )
         scaled = config.precision == "fp16"
         state = cls(
             config=config,
@@ -215,3 +244,21 @@ class TrainState:
         self.step, self.elapsed = int(checkpoint["step"]), float(checkpoint["elapsed"])
         self.nan_restarts = int(checkpoint.get("nan_restarts", 0))
         self.best_score = float(checkpoint.get("best_score", math.inf))
+
+
+def with_data_classes(
+    config: TrainConfig, dataset: ImageDataset
+) -> tuple[TrainConfig, ImageDataset]:
+    """A conditional run's config with the data's class names and shares (a resumed run's
+    must match them), and its dataset yielding ``(image, label)``."""
+    classes = class_labels(dataset)
+    found = {"classes": list(classes.names), "class_frequencies": list(classes.frequencies)}
+    if config.generator.classes and config.generator.classes != classes.names:
+        raise ConfigError(
+            f"this run was trained on {len(config.generator.classes)} classes "
+            f"({', '.join(config.generator.classes[:5])}, ...), its data now has "
+            f"{len(classes.names)} ({', '.join(classes.names[:5])}, ...)"
+        )
+    if not config.generator.classes:
+        config = config.with_overrides(found)
+    return config, LabelledImages(dataset, classes=classes)

@@ -56,11 +56,13 @@ def tags(record: Mapping[str, Any]) -> dict[str, float]:
 
 
 @torch.no_grad()
-def painter_statistics(generator: FastWeightPainter, z: Tensor) -> dict[str, np.ndarray]:
+def painter_statistics(
+    generator: FastWeightPainter, z: Tensor, labels: Tensor | None = None
+) -> dict[str, np.ndarray]:
     """Per (sample, channel, step): the learning rates of the painting (every entry, per-row
     ones included) and the entropy of the key in nats, of the key's absolute values made a
     distribution over the W columns: 0 writes one column, ln W spreads over all of them."""
-    commands = generator.commands(z)
+    commands = generator.commands(z, labels)
     weights = commands.keys.float().abs()
     share = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     entropy = -(share * share.clamp_min(1e-12).log()).sum(dim=-1)
@@ -142,15 +144,23 @@ class Telemetry:
         step = int(record["step"])
         self.each(lambda logger: logger.log_scalars(step, scalars))
 
-    def samples(self, step: int, png: bytes, *, generator: Any, latents: Tensor) -> None:
+    def samples(
+        self,
+        step: int,
+        png: bytes,
+        *,
+        generator: Any,
+        latents: Tensor,
+        labels: Tensor | None = None,
+    ) -> None:
         """Log a sample grid and, for a painter, the histograms and means of its rates and key
-        entropies on the same latents."""
+        entropies on the same latents (and, for a conditional one, labels)."""
         if not self.active:
             return
         self.each(lambda logger: logger.log_image(step, "samples/ema", png))
         if not isinstance(generator, FastWeightPainter):
             return
-        statistics = painter_statistics(generator, latents)
+        statistics = painter_statistics(generator, latents, labels)
         means = {
             f"{tag}_mean": float(values.mean())
             for tag, values in statistics.items()

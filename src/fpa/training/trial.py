@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from fpa.classes import labels_args, sample_labels
 from fpa.errors import ConfigError, error_summary
 from fpa.training.losses import DiscriminatorLoss, hinge_generator
 from fpa.training.precision import autocast
@@ -28,16 +29,24 @@ def trial_step(
     try:
         with torch.random.fork_rng(devices=cuda):
             latents = torch.randn(batch, config.latent_dim, device=device)
+            # From the forked global stream, never the run's own: the trial leaves no trace.
+            frequencies = config.generator.class_frequencies
+            labels = sample_labels(frequencies, batch).to(device) if frequencies else None
             state.generator.train()
             with autocast(device, autocast_dtype):
-                images = state.generator(latents)
-                loss_g = hinge_generator(state.discriminator(images).logits)
+                images = state.generator(latents, *labels_args(labels))
+                loss_g = hinge_generator(state.discriminator(images, *labels_args(labels)).logits)
             loss_d, _ = DiscriminatorLoss(
                 discriminator=state.discriminator,
                 fast=state.discriminator,
                 config=config,
                 autocast_dtype=autocast_dtype,
-            )(images.detach().float(), images.detach().float(), regularize=True)
+            )(
+                images.detach().float(),
+                images.detach().float(),
+                regularize=True,
+                **({} if labels is None else {"labels": (labels, labels)}),
+            )
             (loss_g + loss_d).backward()
     except (RuntimeError, ValueError, TypeError, IndexError) as error:
         raise ConfigError(

@@ -58,13 +58,16 @@ def has_refiner(generator: FastWeightPainter) -> bool:
 
 
 @torch.no_grad()
-def paint_figure(generator: FastWeightPainter, z: Tensor, *, every: int = 1) -> PaintFigure:
-    """Two rows per latent: updates, then partial images, at every ``every``-th step.
+def paint_figure(
+    generator: FastWeightPainter, z: Tensor, *, every: int = 1, labels: Tensor | None = None
+) -> PaintFigure:
+    """Two rows per latent: updates, then partial images, at every ``every``-th step
+    (``labels``: the classes a conditional painter paints).
 
     With a refiner, one more column holds the refiner's change (top) and the refined image.
     """
     return trace_figure(
-        generator.paint_trace(z),
+        generator.paint_trace(z, labels),
         to_pixels=generator.to_pixels,
         every=every,
         refined=has_refiner(generator),
@@ -171,7 +174,12 @@ def figure_png(figure: PaintFigure, *, scale: int = 1, padding: int = 2) -> byte
 
 @torch.no_grad()
 def painting_frames(
-    generator: FastWeightPainter, z: Tensor, *, every: int = 1, padding: int = 2
+    generator: FastWeightPainter,
+    z: Tensor,
+    *,
+    every: int = 1,
+    padding: int = 2,
+    labels: Tensor | None = None,
 ) -> Tensor:
     """One frame per shown step: the samples' rescaled partial images side by side.
 
@@ -179,7 +187,7 @@ def painting_frames(
     refined ones when there is a refiner).
     """
     return trace_frames(
-        generator.paint_trace(z),
+        generator.paint_trace(z, labels),
         to_pixels=generator.to_pixels,
         every=every,
         refined=has_refiner(generator),

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
 
+from fpa.classes import labels_args
 from fpa.errors import ConfigError
 from fpa.generator import FastWeightPainter
 from fpa.viz.progress import painting_progress
@@ -83,17 +84,31 @@ def _batches(latents: Tensor, batch_size: int) -> list[Tensor]:
 
 @torch.no_grad()
 def interpolation_frames(
-    generator: nn.Module, path_latents: Tensor, *, batch_size: int = 64
+    generator: nn.Module, path_latents: Tensor, *, batch_size: int = 64, label: int | None = None
 ) -> Tensor:
-    """``generator(z)`` for each latent of the path: ``(N, C, H, W)`` in ``[-1, 1]`` on the CPU."""
+    """``generator(z)`` for each latent of the path: ``(N, C, H, W)`` in ``[-1, 1]`` on the CPU;
+    a conditional generator paints class ``label`` all along."""
     device = _device(generator)
-    images = [generator(z.to(device)).float().cpu() for z in _batches(path_latents, batch_size)]
+    images = [
+        generator(z.to(device), *labels_args(class_labels(label, len(z), device))).float().cpu()
+        for z in _batches(path_latents, batch_size)
+    ]
     return torch.cat(images)
+
+
+def class_labels(label: int | None, n: int, device: torch.device) -> Tensor | None:
+    """``n`` copies of class ``label``, or None for an unconditional generator."""
+    return None if label is None else torch.full((n,), label, device=device)
 
 
 @torch.no_grad()
 def painting_strip(
-    generator: FastWeightPainter, path_latents: Tensor, *, steps_shown: int, batch_size: int = 64
+    generator: FastWeightPainter,
+    path_latents: Tensor,
+    *,
+    steps_shown: int,
+    batch_size: int = 64,
+    label: int | None = None,
 ) -> Tensor:
     """Partial images along the path: ``(N, S, C, H, W)`` in ``[-1, 1]`` on the CPU.
 
@@ -103,7 +118,9 @@ def painting_strip(
     device = _device(generator)
     strips = []
     for z in _batches(path_latents, batch_size):
-        flat = painting_progress(generator, z.to(device), columns=steps_shown).float().cpu()
+        labels = class_labels(label, len(z), device)
+        flat = painting_progress(generator, z.to(device), columns=steps_shown, labels=labels)
+        flat = flat.float().cpu()
         strips.append(rearrange(flat, "(frame step) c h w -> frame step c h w", frame=len(z)))
     return torch.cat(strips)
 

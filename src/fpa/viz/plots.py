@@ -94,11 +94,13 @@ def _check_sample(z: Tensor, sample: int) -> None:
         raise ConfigError(f"sample {sample} is out of range for {batch} latent(s)")
 
 
-def _commands(generator: FastWeightPainter, z: Tensor) -> tuple[np.ndarray, ...]:
+def _commands(
+    generator: FastWeightPainter, z: Tensor, labels: Tensor | None = None
+) -> tuple[np.ndarray, ...]:
     """Keys ``(B, C, T, W)``, values ``(B, C, T, H)`` and rates ``(B, C, T, R)``, R = 1 or H,
     as float arrays."""
     with torch.no_grad():
-        commands = generator.commands(z)
+        commands = generator.commands(z, labels)
     return tuple(
         part.detach().float().cpu().numpy()
         for part in (commands.keys, commands.values, commands.rates)
@@ -166,14 +168,14 @@ def _check_dpi(dpi: int) -> None:
 
 
 def command_plot_pngs(
-    generator: FastWeightPainter, z: Tensor, *, dpi: int = 120
+    generator: FastWeightPainter, z: Tensor, *, dpi: int = 120, labels: Tensor | None = None
 ) -> dict[str, bytes]:
     """Every latent's plots as PNG bytes by file name: ``0-keys.png``, ``0-values.png``,
     ``0-rates.png``, ``1-keys.png``, … (indices zero-padded to one width, as ``fpa sample
     --individual`` names its images)."""
     _figure_class()
     _check_dpi(dpi)
-    commands = _commands(generator, z)
+    commands = _commands(generator, z, labels)
     width = len(str(len(z) - 1))
     encoded = {}
     for sample in range(len(z)):

@@ -21,13 +21,15 @@ def step_indices(steps: int, columns: int) -> list[int]:
 
 
 @torch.no_grad()
-def painting_progress(generator: FastWeightPainter, z: Tensor, *, columns: int = 8) -> Tensor:
+def painting_progress(
+    generator: FastWeightPainter, z: Tensor, *, columns: int = 8, labels: Tensor | None = None
+) -> Tensor:
     """Rows of partial images, one row per latent: ``(n·columns, C, H, W)`` in ``[-1, 1]``.
 
     Each partial matrix is rescaled to the final matrix's norm before the output activation,
     so an early, faint step is as visible as the finished image.
     """
-    trace = generator.paint_trace(z)
+    trace = generator.paint_trace(z, labels)
     chosen = trace.matrices[:, step_indices(generator.paint_steps, columns)]
     final_norm = trace.matrices[:, -1:].flatten(2).norm(dim=-1)
     chosen_norm = chosen.flatten(2).norm(dim=-1).clamp_min(1e-12)
