@@ -21,6 +21,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 from torch.profiler import ProfilerActivity, profile
+from train import synchronize, train_steps  # benchmarks/train.py
 
 from fpa.training import prepare_run, resolve_config
 
@@ -54,21 +55,12 @@ def main() -> None:
         trainer = prepare_run(config, out=folder)
         cuda = trainer.device.type == "cuda"
         trainer.generator.train()
-
-        def step() -> None:
-            trainer.discriminator_step()
-            trainer.generator_step()
-            trainer.state.step += 1
-
-        for _ in range(args.warmup):
-            step()
+        train_steps(trainer, args.warmup)
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
         with profile(activities=activities) as profiler:
             started = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            if cuda:
-                torch.cuda.synchronize(trainer.device)
+            train_steps(trainer, args.steps)
+            synchronize(trainer.device)
             wall_us = (time.perf_counter() - started) * 1e6
     events = profiler.key_averages()
     per_step_ms = wall_us / args.steps / 1e3

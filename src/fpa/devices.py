@@ -56,7 +56,7 @@ def threads_per_job(jobs: int) -> int:
     ran many times slower than a fair share on a 2-core machine (docs/speed.md).
     """
     if jobs < 1:
-        raise ConfigError(f"the number of jobs must be at least 1; got {jobs}")
+        raise ConfigError(f"--jobs must be at least 1; got {jobs}")
     return max(1, cpu_cores() // jobs)
 
 
@@ -66,8 +66,13 @@ def use_threads(threads: int | None) -> None:
     The thread count can change the order of floating-point sums, so a run repeats exactly
     with the same count.
     """
-    if threads is None:
-        return
-    if threads < 1:
+    checked = check_threads(threads)
+    if checked is not None:
+        torch.set_num_threads(checked)
+
+
+def check_threads(threads: int | None) -> int | None:
+    """A thread count must be at least 1 (None: PyTorch's default)."""
+    if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1; got {threads}")
-    torch.set_num_threads(threads)
+    return threads

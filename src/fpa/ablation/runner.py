@@ -24,7 +24,7 @@ from fpa.ablation.claims import claim, release
 from fpa.ablation.grid import Cell, expand
 from fpa.ablation.report import contact_sheet, rich_table, write_tables
 from fpa.classes import labels_args
-from fpa.devices import threads_per_job, use_threads
+from fpa.devices import check_threads, threads_per_job, use_threads
 from fpa.errors import ConfigError, FpaError, error_summary
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
 from fpa.files import atomic_write_bytes
@@ -83,7 +83,8 @@ def ablate(
     check_time_budget(time_budget)
     cells = expand(base, axes, one_at_a_time=one_at_a_time)
     check_cells(cells)
-    threads = threads_per_job(jobs) if threads is None and jobs > 1 else threads
+    share = threads_per_job(jobs)  # checks jobs and threads before any folder is made
+    threads = check_threads(threads) if threads is not None else share if jobs > 1 else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     console = console or Console(stderr=True)

@@ -118,8 +118,6 @@ def ablate_command(
     )
     if eval_n < 1 or samples < 1:
         raise ConfigError("--eval-n and --samples must be at least 1")
-    if jobs < 1 or (threads is not None and threads < 1):
-        raise ConfigError(f"--jobs and --threads must be at least 1; got {jobs} and {threads}")
     result = ablate(
         axes,
         out=out,
