@@ -73,6 +73,28 @@ class StrokeLayout:
         return cls(*shared[strokes])
 
 
+def check_stroke_scale(stroke_scale: int, height: int, width: int) -> None:
+    """Refuse a stroke scale below 1 or one that does not divide both sides of the image."""
+    if stroke_scale < 1 or height % stroke_scale or width % stroke_scale:
+        raise ConfigError(
+            f"stroke_scale must be ≥ 1 and divide the image's sides ({height}×{width}); "
+            f"got {stroke_scale}"
+        )
+
+
+def stretch(part: Tensor, size: int) -> Tensor:
+    """Linearly interpolate the last axis of ``part`` to ``size`` entries (a no-op when it
+    has them): how a key or value emitted at a coarse ``stroke_scale`` covers the image.
+    Interpolation is linear, so the update stays rank-1: it is the outer product of the
+    stretched value and the stretched key."""
+    entries = part.shape[-1]
+    if entries == size:
+        return part
+    flat = part.reshape(-1, 1, entries)
+    smooth = F.interpolate(flat, size=size, mode="linear", align_corners=False)
+    return smooth.reshape(*part.shape[:-1], size)
+
+
 @dataclass
 class PaintCommands:
     """What the head emits for the rule, per channel: ``keys (B, C, T, W)``,
@@ -113,9 +135,14 @@ class PaintHead(nn.Module):
         normalize_features: bool = False,
         updates_per_step: int = 1,
         strokes: str = "per-channel",
+        stroke_scale: int = 1,
     ) -> None:
         super().__init__()
+        check_stroke_scale(stroke_scale, height, width)
         self.channels, self.height, self.width = channels, height, width
+        self.stroke_scale = stroke_scale
+        # What the linear layer emits per key and value: one entry per stroke_scale pixels.
+        self.key_size, self.value_size = width // stroke_scale, height // stroke_scale
         self.updates_per_step = updates_per_step
         # LayerNorm on the controller's features: an LSTM's outputs start near 0.05 in size
         # and barely vary with the latent, so without it every painting starts out alike.
@@ -134,8 +161,8 @@ class PaintHead(nn.Module):
         """Numbers the linear layer emits per rank-1 update (for all channels)."""
         layout = self.layout
         return (
-            layout.key_channels * self.width
-            + layout.value_channels * self.height
+            layout.key_channels * self.key_size
+            + layout.value_channels * self.value_size
             + layout.rate_channels * self.rate_size
             + (self.channels if layout.colour else 0)
         )
@@ -149,10 +176,10 @@ class PaintHead(nn.Module):
             update=self.updates_per_step,
             channel=self.channels,
         )
-        keys, values, rates = out.split([self.width, self.height, self.rate_size], dim=-1)
+        keys, values, rates = out.split([self.key_size, self.value_size, self.rate_size], dim=-1)
         return PaintCommands(
-            keys=self.key_activation(keys),
-            values=self.value_activation(values),
+            keys=stretch(self.key_activation(keys), self.width),
+            values=stretch(self.value_activation(values), self.height),
             rates=self.rate_activation(rates),
         )
 
@@ -166,24 +193,26 @@ class PaintHead(nn.Module):
             update=self.updates_per_step,
         )
         sizes = [
-            layout.key_channels * self.width,
-            layout.value_channels * self.height,
+            layout.key_channels * self.key_size,
+            layout.value_channels * self.value_size,
             layout.rate_channels * self.rate_size,
             self.channels if layout.colour else 0,
         ]
         keys, values, rates, colour = out.split(sizes, dim=-1)
 
-        def per_channel(part: Tensor, channels: int, activate: Callable[[Tensor], Tensor]):
+        def per_channel(
+            part: Tensor, channels: int, activate: Callable[[Tensor], Tensor], size: int
+        ) -> Tensor:
             split = rearrange(
                 part, "batch step (channel size) -> batch channel step size", channel=channels
             )
-            return activate(split).expand(-1, self.channels, -1, -1)
+            return stretch(activate(split), size).expand(-1, self.channels, -1, -1)
 
-        values = per_channel(values, layout.value_channels, self.value_activation)
+        values = per_channel(values, layout.value_channels, self.value_activation, self.height)
         if layout.colour:
             values = values * rearrange(colour, "batch step channel -> batch channel step 1")
         return PaintCommands(
-            keys=per_channel(keys, layout.key_channels, self.key_activation),
+            keys=per_channel(keys, layout.key_channels, self.key_activation, self.width),
             values=values,
-            rates=per_channel(rates, layout.rate_channels, self.rate_activation),
+            rates=per_channel(rates, layout.rate_channels, self.rate_activation, self.rate_size),
         )
