@@ -201,12 +201,46 @@ def test_channels_from_a_config_file_or_a_preset_are_kept(tmp_path):
         assert "\nchannels = 3\n" in result.output
 
 
-def test_built_in_data_keeps_its_channels(tmp_path):
-    result = runner.invoke(
-        app, ["train", "--dry-run", "--data", "emoji", "--out", str(tmp_path / "run")]
-    )
+def test_built_in_data_is_not_probed_for_its_channels(tmp_path):
+    for data, channels in (("emoji", 3), ("mnist", 1)):
+        result = runner.invoke(
+            app, ["train", "--dry-run", "--data", data, "--out", str(tmp_path / "run")]
+        )
+        assert result.exit_code == 0, result.output
+        assert "channels:" not in result.output
+        assert f"\nchannels = {channels}\n" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "strokes", "channels"),
+    [
+        (["--data", "emoji", "--channels", "3"], "coloured", 3),
+        (["--data", "emoji"], "coloured", 3),
+        (["--data", "emoji", "--channels", "1"], "per-channel", 1),
+        (["--channels", "3"], "coloured", 3),
+        (["--channels", "3", "--strokes", "shared-key"], "shared-key", 3),
+        (["--channels", "3", "--preset", "cpu-demo"], "per-channel", 3),
+        ([], "per-channel", 1),
+    ],
+)
+def test_a_colour_run_that_names_no_preset_starts_from_the_colour_recipe(
+    tmp_path, args, strokes, channels
+):
+    result = runner.invoke(app, ["train", "--dry-run", "--out", str(tmp_path / "run"), *args])
     assert result.exit_code == 0, result.output
-    assert "channels:" not in result.output and "\nchannels = 1\n" in result.output
+    assert f'\nstrokes = "{strokes}"\n' in result.output
+    assert f"\nchannels = {channels}\n" in result.output
+
+
+def test_a_colour_folder_starts_from_the_colour_recipe(tmp_path):
+    for colour, strokes in ((True, "coloured"), (False, "per-channel")):
+        folder = image_folder(tmp_path / f"images-{colour}", 3, colour=colour)
+        result = runner.invoke(
+            app, ["train", "--dry-run", "--data", folder, "--out", str(tmp_path / "run")]
+        )
+        assert result.exit_code == 0, result.output
+        assert f'\nstrokes = "{strokes}"\n' in result.output
+        assert '\ndata = "emoji"\n' not in result.output  # the recipe, not the preset's data
 
 
 def test_data_is_grey_probes_folders_and_built_in_data(tmp_path):

@@ -84,7 +84,9 @@ def train_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
     config: Path = typer.Option(None, help="TOML file of training options."),
     preset: str = typer.Option(
-        None, help="cpu-demo (default), cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64 or fpa-64."
+        None,
+        help="cpu-demo, cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64 or fpa-64. Default: "
+        "cpu-emoji for 3 channels or --data emoji, cpu-demo otherwise.",
     ),
     set_option: list[str] = typer.Option(
         None, "--set", help="Any other option as KEY=VALUE (TOML value), e.g. --set betas=[0.5,0.9]"
@@ -175,6 +177,9 @@ def train_command(
         chosen = chosen_settings(preset_name=preset, config_file=config_file, overrides=changes)
         if "channels" not in chosen and resolved.data not in FIXED_COLOURS:
             resolved, note = with_data_channels(resolved)
+            if preset is None and config_file is None:  # colour data: the colour recipe
+                probed = {**changes, "channels": resolved.channels}
+                resolved = resolve_config(overrides=probed)
             if main_process:
                 console.print(note, highlight=False, soft_wrap=True)
     if dry_run:

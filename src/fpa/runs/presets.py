@@ -109,6 +109,18 @@ def preset(name: str) -> dict[str, Any]:
     return PRESETS[name]
 
 
+def default_preset(given: dict[str, Any]) -> str:
+    """The preset a run that names none starts from: ``cpu-emoji`` (the colour recipe) when
+    it paints 3 channels, or the built-in emoji with no channel count given; else ``cpu-demo``.
+    ``given`` holds the settings chosen (flat, or generator settings in a generator table)."""
+    table = given.get("generator")
+    generator = table if isinstance(table, dict) else {}
+    channels = given.get("channels", generator.get("channels"))
+    if channels == 3 or (channels is None and given.get("data") == "emoji"):
+        return "cpu-emoji"
+    return "cpu-demo"
+
+
 def resolve_config(
     *,
     preset_name: str | None = None,
@@ -117,14 +129,16 @@ def resolve_config(
 ) -> TrainConfig:
     """Preset, then the TOML file's values, then explicit overrides (CLI flags) win.
 
-    A config file may name its own ``preset``; an explicit ``preset_name`` wins over it.
+    A config file may name its own ``preset``; an explicit ``preset_name`` wins over it; with
+    neither, :func:`default_preset` picks one from the channels and data.
     A preset's evaluation schedule is dropped for data with no offline feature extractor
     (a folder, a torchvision set) unless ``eval_features`` is named.
     """
     from_file = migrate_config(read_toml(config_file)) if config_file else {}
-    name = preset_name or from_file.pop("preset", None) or "cpu-demo"
+    name = preset_name or from_file.pop("preset", None)
     from_file.pop("preset", None)
     given = {**from_file, **(overrides or {})}
+    name = name or default_preset(given)
     config = TrainConfig().with_overrides(preset(name)).with_overrides(given)
     if "eval_every" not in given and not has_offline_features(config):
         config = config.with_overrides({"eval_every": 0})
