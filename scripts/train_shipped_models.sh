@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 RUNS=runs/shipped
 SHIPPED=src/fpa/models/shipped
 declare -A COMMAND=(
-    [digits]="fpa train --preset cpu-demo --set discriminator_options={width=64} --out runs/shipped/digits"
+    [digits]="fpa train --preset cpu-demo --train-steps 5400 --out runs/shipped/digits"
     [digits-unet]="fpa train --refiner unet --init-from runs/shipped/digits --freeze-painter --out runs/shipped/digits-unet --set refiner_options={width=16} --batch-size 32 --train-steps 400"
     [emoji]="fpa train --preset cpu-emoji --out runs/shipped/emoji"
 )

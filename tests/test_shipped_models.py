@@ -20,8 +20,6 @@ FOLDERS = sorted(path for path in SHIPPED.iterdir() if (path / CONFIG_FILE).is_f
 # Claims a shipped model is known to miss, each with its measurement: the test is expected to
 # fail (strictly: once the model is retrained to meet it, the entry must go).
 KNOWN_SHORTFALLS = {
-    ("digits", "confident"): "the cpu-demo painter at 1,800 steps: 85 % of 1,000 paintings "
-    "read with p ≥ 0.5 (real digits: 98.8 %); issue 20 asks for 90 %",
     ("digits-unet", "confident"): "the same painter with a 400-step U-Net refiner: 84.8 % of "
     "2,000 paintings read with p ≥ 0.5 on its card; issue 20 asks for 90 %",
 }

@@ -600,7 +600,7 @@ def test_fpa_64_is_the_paper_recipe_with_our_changes():
     assert (emoji.data, emoji.channels, emoji.generator.strokes) == ("emoji", 3, "coloured")
 
 
-def test_cpu_emoji_64_is_cpu_emoji_at_64_with_its_rank_budget_and_learning_rate():
+def test_cpu_emoji_64_is_cpu_emoji_at_64_with_its_rank_budget_learning_rate_and_refiner():
     at_32 = resolve_config(preset_name="cpu-emoji").settings()
     at_64 = resolve_config(preset_name="cpu-emoji-64").settings()
     changed = {key: at_64[key] for key in at_32 if at_32[key] != at_64[key]}
@@ -610,4 +610,12 @@ def test_cpu_emoji_64_is_cpu_emoji_at_64_with_its_rank_budget_and_learning_rate(
         "updates_per_step": 2,
         "lr": 2e-4,
         "train_steps": 1200,
+        "refiner": "unet",
+        "refiner_options": {
+            "width": 8,
+            "multipliers": [1, 2],
+            "groups": 4,
+            "linear_attention": False,
+            "full_attention": False,
+        },
     }
