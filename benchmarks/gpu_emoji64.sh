@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The prepared GPU check of the 64×64 colour recipe, about 10 minutes on one H100/H200: three
+# The prepared GPU check of the 64×64 colour recipe, about 10 minutes on one H100/H200: four
 # trainings share the card for the same TRAIN_SECONDS each, on the built-in emoji at 64×64 RGB,
 #   1. fpa-64 as it is (coloured strokes),
 #   2. fpa-64 with the paper's per-channel strokes (what the strokes change at 64×64),
 #   3. the conv baseline at 64×64 (the same harness, fpa-64's optimiser settings),
+#   4. fpa-64 with the U-Net refiner (the paper's "FPA + U-Net"; on the CPU a small one made
+#      the 64×64 painter match the baseline: docs/quality-study.md §8.2),
 # then scores each on 2,000 samples (FID/KID, emoji features) and reads its diversity: the
 # emoji classifier's distinct classes and entropy over 1,000 samples (`fpa evaluate --classes`;
 # 1,000 real emoji at 64×64 give 909 classes and 9.75 bits: benchmarks/real_class_spread.py).
@@ -33,6 +35,8 @@ ablate --preset fpa-64 --vary strokes=per-channel "${common[@]}" --out "$RUNS/fp
   >"$RUNS/fpa-64-per-channel.log" 2>&1 &
 ablate --preset fpa-64 --vary 'baseline=["conv"]' "${common[@]}" --out "$RUNS/conv-64" \
   >"$RUNS/conv-64.log" 2>&1 &
+ablate --preset fpa-64 --vary refiner=unet "${common[@]}" --out "$RUNS/fpa-64-unet" \
+  >"$RUNS/fpa-64-unet.log" 2>&1 &
 wait
 
 for cell in "$RUNS"/*/*/; do
