@@ -4,7 +4,6 @@ unchanged."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 import fpa
@@ -179,14 +179,6 @@ def test_resume_with_labels_is_exact(tmp_path):
             assert torch.equal(left, right), key
 
 
-def state_digest(state: dict) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        digest.update(name.encode())
-        digest.update(state[name].detach().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 @pytest.mark.parametrize(
     ("label", "changes"),
     [
@@ -195,8 +187,10 @@ def state_digest(state: dict) -> str:
     ],
 )
 def test_unconditional_runs_are_what_they_were_before_classes(tmp_path, label, changes):
-    """The digests were computed by main's code before this feature (the fixture says how),
-    with one CPU thread: the thread count changes the rounding of sums, so it is pinned."""
+    """The reference tensors were written by main's code before this feature (the fixture says
+    how) with one CPU thread. They are compared within float rounding, not bit for bit: the
+    rounding of sums differs between CPU models and thread counts (about 1e-6 here after three
+    steps), while a change to what a step computes moves weights by the learning rate, 8e-4."""
     expected = json.loads((FIXTURES / "unconditional-3-steps.json").read_text())[label]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -205,10 +199,32 @@ def test_unconditional_runs_are_what_they_were_before_classes(tmp_path, label, c
     finally:
         torch.set_num_threads(threads)
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
-    for key in ("generator", "ema_generator", "discriminator"):
-        assert state_digest(state[key]) == expected[key], key
+    reference = load_file(FIXTURES / "unconditional-3-steps" / f"{label}.safetensors")
+    trained = {
+        f"{key}.{name}": tensor
+        for key in ("generator", "ema_generator", "discriminator")
+        for name, tensor in state[key].items()
+    }
+    assert trained.keys() == reference.keys()
+    for name, tensor in trained.items():
+        torch.testing.assert_close(tensor, reference[name], rtol=1e-3, atol=1e-4, msg=name)
     for key in ("config", "generator_config"):
-        assert json.dumps(state[key], sort_keys=True) == expected[key], key
+        assert json.dumps(without_later_fields(state[key]), sort_keys=True) == expected[key], key
+
+
+FIELDS_ADDED_SINCE = {"stroke_scale": 1}
+"""Generator options added after the fixture was made, with the default that changes nothing."""
+
+
+def without_later_fields(config: dict) -> dict:
+    """The config as the fixture's code wrote it: later fields dropped when at their default."""
+    kept = {}
+    for name, value in config.items():
+        if name in FIELDS_ADDED_SINCE:
+            assert value == FIELDS_ADDED_SINCE[name], name
+            continue
+        kept[name] = without_later_fields(value) if isinstance(value, dict) else value
+    return kept
 
 
 # ---------------------------------------------------------------- the command line
