@@ -23,7 +23,7 @@ declare -A COMMAND=(
 declare -A PAINTS=(
     [digits]="32×32 grey handwritten digits, in 16 rank-1 strokes (the cpu-demo painter)"
     [digits-unet]="32×32 grey handwritten digits, painted by the digits painter and refined by a U-Net"
-    [emoji]="32×32 colour emoji (OpenMoji), in 16 coloured rank-1 strokes (the cpu-emoji painter)"
+    [emoji]="32×32 colour emoji (OpenMoji), in 16 coloured rank-1 strokes painted in YCbCr (the cpu-emoji painter)"
 )
 ORDER=(digits digits-unet emoji)
 WANTED=("${@:-${ORDER[@]}}")

@@ -39,20 +39,29 @@ PRESETS: dict[str, dict[str, Any]] = {
     # in more time per step on the CPU (docs/quality-study.md).
     "cpu-demo-512": {"painter_options": {"hidden_size": 512, "code_size": 32}, **CPU_EVAL},
     # The cpu-demo recipe on the built-in OpenMoji emoji, in colour (32×32 RGB on white), with
-    # coloured strokes (one key, value and rate per step, a colour per channel): FID 22.5 and
-    # 19.3 on the emoji features (seeds 0, 1) against 28.8 and 22.1 per channel, and against
-    # the conv baseline's 19.8 and 18.7 (docs/quality-study.md, section 7).
-    "cpu-emoji": {"data": "emoji", "channels": 3, "strokes": "coloured", **CPU_EVAL},
+    # coloured strokes (one key, value and rate per step, a colour per channel) painted in
+    # YCbCr (luminance and two chroma channels, mapped to RGB after the painting): FID 18.3,
+    # 18.4 and 20.1 on the emoji features (seeds 0, 1, 2) against 22.5, 19.3 and 21.6 in RGB
+    # and 28.8, 22.1 per channel; the conv baseline's 19.8 and 18.7 (docs/quality-study.md §7).
+    "cpu-emoji": {
+        "data": "emoji",
+        "channels": 3,
+        "strokes": "coloured",
+        "colour_basis": "ycbcr",
+        **CPU_EVAL,
+    },
     # The cpu-emoji recipe at 64×64: T = 32 coloured strokes from 16 controller steps (so the
     # LSTM runs no more steps than at 32×32), lr 2e-4 (at 8e-4 D overpowered G from step
     # 800), and a small U-Net refiner (two levels of width 8 and 16, no attention; 0.63x the
     # images/s): best FID 36.7 against 49.9 without it and the conv baseline's 36.8, with
     # 517 emoji classes in 1,000 samples against 431 and 540 (docs/quality-study.md, §8.2).
-    # The refiner draws the outlines: the painting under it is a hazy colour plaid.
+    # The refiner draws the outlines: the painting under it is a hazy colour plaid. It paints
+    # in RGB: YCbCr was behind at 64×64 (67.7 against 58.7 at step 300, without the refiner).
     "cpu-emoji-64": {
         "data": "emoji",
         "channels": 3,
         "strokes": "coloured",
+        "colour_basis": "direct",
         "image_size": [64, 64],
         "paint_steps": 32,
         "updates_per_step": 2,
