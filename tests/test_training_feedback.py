@@ -174,7 +174,7 @@ def test_the_channels_of_folder_data_follow_the_images(tmp_path, colour, channel
     [
         ["--channels", "1"],
         ["--set", "channels=1"],
-        ["--preset", "cpu-emoji", "--channels", "1"],
+        ["--preset", "cpu-emoji", "--colour-basis", "direct", "--channels", "1"],
         ["--set", "image_size=[16,16]", "--image-size", "16", "--channels", "4"],
     ],
 )
@@ -187,6 +187,30 @@ def test_channels_the_user_chose_are_kept(tmp_path, args):
     assert result.exit_code == 0, result.output
     assert "channels:" not in result.output
     assert f"\nchannels = {chosen}\n" in result.output
+
+
+def test_grey_channels_with_the_colour_preset_say_how_to_paint_them(tmp_path):
+    """cpu-emoji paints in YCbCr, which needs 3 channels: one line says what to change."""
+    folder = image_folder(tmp_path / "images", 3, colour=False)
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--dry-run",
+            "--data",
+            folder,
+            "--out",
+            str(tmp_path / "run"),
+            "--preset",
+            "cpu-emoji",
+            "--channels",
+            "1",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "channels is 1" in result.output
+    assert "--colour-basis direct" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_channels_from_a_config_file_or_a_preset_are_kept(tmp_path):

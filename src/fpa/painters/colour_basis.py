@@ -62,4 +62,7 @@ def check_colour_basis(basis: str, channels: int) -> None:
             f"{did_you_mean(basis, COLOUR_BASES)}"
         )
     if basis == "ycbcr" and channels != 3:
-        raise ConfigError(f"colour_basis 'ycbcr' paints 3 channels (RGB); channels is {channels}")
+        raise ConfigError(
+            f"colour_basis 'ycbcr' paints 3 channels (RGB); channels is {channels}"
+            " (--colour-basis direct paints any number; the cpu-emoji preset chooses ycbcr)"
+        )
