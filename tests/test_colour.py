@@ -162,8 +162,10 @@ def test_a_learned_basis_starts_as_the_identity_and_learns():
     assert learned.colour_basis.mixing.grad.abs().sum() > 0
 
 
-def test_colour_options_round_trip_through_the_config():
-    generator = colour_generator(strokes="coloured", colour_basis="learned")
+def test_colour_and_stroke_options_round_trip_through_the_config():
+    generator = colour_generator(
+        image_size=(6, 12), strokes="coloured", colour_basis="learned", stroke_scale=3
+    )
     rebuilt = fpa.FastWeightPainter(
         config=fpa.GeneratorConfig.from_dict(generator.config.to_dict())
     ).double()
@@ -171,6 +173,7 @@ def test_colour_options_round_trip_through_the_config():
     z = torch.randn(2, 10, dtype=torch.float64)
     torch.testing.assert_close(rebuilt.eval()(z), generator(z))
     assert rebuilt.config.strokes == "coloured"
+    assert rebuilt.config.stroke_scale == 3
 
 
 @pytest.mark.parametrize(
