@@ -29,6 +29,19 @@ SMALL_UNET: dict[str, Any] = {
     "full_attention": False,
 }
 
+# The cpu-demo recipe on the built-in OpenMoji emoji, in colour (32×32 RGB on white), with
+# coloured strokes (one key, value and rate per step, a colour per channel) painted in
+# YCbCr (luminance and two chroma channels, mapped to RGB after the painting): FID 18.3,
+# 18.4 and 20.1 on the emoji features (seeds 0, 1, 2) against 22.5, 19.3 and 21.6 in RGB
+# and 28.8, 22.1 per channel; the conv baseline's 19.8 and 18.7 (docs/quality-study.md §7).
+CPU_EMOJI: dict[str, Any] = {
+    "data": "emoji",
+    "channels": 3,
+    "strokes": "coloured",
+    "colour_basis": "ycbcr",
+    **CPU_EVAL,
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Small enough to show digits on a 2-core CPU in a few minutes. The choices that differ
     # from the paper (betas, discriminator, sizes) were measured on such a CPU: see the README.
@@ -38,31 +51,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     # cpu-demo with an LSTM of 512 units: FID 0.39 against 0.50 on the digit features (seed 0),
     # in more time per step on the CPU (docs/quality-study.md).
     "cpu-demo-512": {"painter_options": {"hidden_size": 512, "code_size": 32}, **CPU_EVAL},
-    # The cpu-demo recipe on the built-in OpenMoji emoji, in colour (32×32 RGB on white), with
-    # coloured strokes (one key, value and rate per step, a colour per channel) painted in
-    # YCbCr (luminance and two chroma channels, mapped to RGB after the painting): FID 18.3,
-    # 18.4 and 20.1 on the emoji features (seeds 0, 1, 2) against 22.5, 19.3 and 21.6 in RGB
-    # and 28.8, 22.1 per channel; the conv baseline's 19.8 and 18.7 (docs/quality-study.md §7).
-    "cpu-emoji": {
-        "data": "emoji",
-        "channels": 3,
-        "strokes": "coloured",
-        "colour_basis": "ycbcr",
-        **CPU_EVAL,
-    },
+    "cpu-emoji": CPU_EMOJI,
     # The cpu-emoji recipe at 64×64: T = 32 coloured strokes from 16 controller steps (so the
     # LSTM runs no more steps than at 32×32), lr 2e-4 (at 8e-4 D overpowered G from step
     # 800), and a small U-Net refiner (two levels of width 8 and 16, no attention; 0.63x the
     # images/s): best FID 36.7 against 49.9 without it and the conv baseline's 36.8, with
     # 517 emoji classes in 1,000 samples against 431 and 540 (docs/quality-study.md, §8.2).
-    # The refiner draws the outlines: the painting under it is a hazy colour plaid. It paints
-    # in YCbCr, as cpu-emoji: under the refiner best FID 28.9 and 26.9 (seeds 0, 1) against
+    # The refiner draws the outlines: the painting under it is a hazy colour plaid. YCbCr,
+    # inherited from cpu-emoji, helps here too: under the refiner best FID 28.9 and 26.9 (seeds 0, 1) against
     # 36.7 and 31.5 in RGB, with 559 and 582 emoji named against 517 and 529 (§8.2).
     "cpu-emoji-64": {
-        "data": "emoji",
-        "channels": 3,
-        "strokes": "coloured",
-        "colour_basis": "ycbcr",
+        **CPU_EMOJI,
         "image_size": [64, 64],
         "paint_steps": 32,
         "updates_per_step": 2,
@@ -70,7 +69,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "refiner": "unet",
         "refiner_options": SMALL_UNET,
         "train_steps": 1200,
-        **CPU_EVAL,
     },
     # The paper's CelebA 64×64 configuration (Irie & Schmidhuber 2023, "lstm_delta_split_v2").
     "paper-64": {
