@@ -58,8 +58,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # images/s): best FID 36.7 against 49.9 without it and the conv baseline's 36.8, with
     # 517 emoji classes in 1,000 samples against 431 and 540 (docs/quality-study.md, §8.2).
     # The refiner draws the outlines: the painting under it is a hazy colour plaid. YCbCr,
-    # inherited from cpu-emoji, helps here too: under the refiner best FID 28.9 and 26.9 (seeds 0, 1) against
-    # 36.7 and 31.5 in RGB, with 559 and 582 emoji named against 517 and 529 (§8.2).
+    # inherited from cpu-emoji, helps here too: under the refiner best FID 28.9 and 26.9
+    # (seeds 0, 1) against 36.7 and 31.5 in RGB, with 559 and 582 emoji named against 517
+    # and 529 (§8.2).
     "cpu-emoji-64": {
         **CPU_EMOJI,
         "image_size": [64, 64],
