@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The prepared GPU check of the 64×64 colour recipe, about 10 minutes on one H100/H200: four
+# The prepared GPU check of the 64×64 colour recipe, about 10 minutes on one H100/H200: five
 # trainings share the card for the same TRAIN_SECONDS each, on the built-in emoji at 64×64 RGB,
-#   1. fpa-64 as it is (coloured strokes),
+#   1. fpa-64 as it is (coloured strokes painted in YCbCr),
 #   2. fpa-64 with the paper's per-channel strokes (what the strokes change at 64×64),
-#   3. the conv baseline at 64×64 (the same harness, fpa-64's optimiser settings),
-#   4. fpa-64 with the U-Net refiner (the paper's "FPA + U-Net"; on the CPU a small one made
+#   3. fpa-64 painted in RGB (what YCbCr changes at 64×64 on a GPU; measured on CPUs only),
+#   4. the conv baseline at 64×64 (the same harness, fpa-64's optimiser settings),
+#   5. fpa-64 with the U-Net refiner (the paper's "FPA + U-Net"; on the CPU a small one made
 #      the 64×64 painter match the baseline: docs/quality-study.md §8.2),
 # then scores each on 2,000 samples (FID/KID, emoji features) and reads its diversity: the
 # emoji classifier's distinct classes and entropy over 1,000 samples (`fpa evaluate --classes`;
@@ -33,6 +34,8 @@ ablate --preset fpa-64 --vary seed=0 "${common[@]}" --out "$RUNS/fpa-64" \
   >"$RUNS/fpa-64.log" 2>&1 &
 ablate --preset fpa-64 --vary strokes=per-channel "${common[@]}" --out "$RUNS/fpa-64-per-channel" \
   >"$RUNS/fpa-64-per-channel.log" 2>&1 &
+ablate --preset fpa-64 --vary colour_basis=direct "${common[@]}" --out "$RUNS/fpa-64-rgb" \
+  >"$RUNS/fpa-64-rgb.log" 2>&1 &
 ablate --preset fpa-64 --vary 'baseline=["conv"]' "${common[@]}" --out "$RUNS/conv-64" \
   >"$RUNS/conv-64.log" 2>&1 &
 ablate --preset fpa-64 --vary refiner=unet "${common[@]}" --out "$RUNS/fpa-64-unet" \

@@ -593,9 +593,11 @@ def test_fpa_64_is_the_paper_recipe_with_our_changes():
         "diversity_weight",
         "betas",
         "strokes",
+        "colour_basis",
     }
     assert (paper["rate_activation"], ours["rate_activation"]) == ("sigmoid", "softplus")
     assert (paper["strokes"], ours["strokes"]) == ("per-channel", "coloured")
+    assert (paper["colour_basis"], ours["colour_basis"]) == ("direct", "ycbcr")
     emoji = resolve_config(preset_name="cpu-emoji")
     assert (emoji.data, emoji.channels, emoji.generator.strokes) == ("emoji", 3, "coloured")
     assert emoji.generator.colour_basis == "ycbcr"

@@ -109,10 +109,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Our GPU recipe: the paper's painter and discriminator at 64×64 with the changes that made
 # painters train on the CPU (docs/quality-study.md): softplus rates, a learned canvas,
 # LayerNorm before the head, the mode-seeking term, and Adam betas (0, 0.99). On an H100,
-# 270 s on 64×64 emoji: FID 122 against paper-64's 315 (section 5 there), before coloured
-# strokes, which it carries from the 32×32 colour study (section 7) and which
-# benchmarks/gpu_emoji64.sh checks at 64×64. It keeps the paper's GP and lr 2e-4: R1 and
-# lr 8e-4 were measured at 32×32 only.
+# 270 s on 64×64 emoji: FID 122 against paper-64's 315 (section 5 there), before the colour
+# recipe it carries from the CPU studies: coloured strokes (sections 7, 8) painted in YCbCr
+# (better on all five seeds measured: three at 32×32, two at 64×64 under the small refiner).
+# Neither was measured on a GPU yet: benchmarks/gpu_emoji64.sh checks both at 64×64. It keeps
+# the paper's GP and lr 2e-4 (at 64×64 on the CPU, lr 8e-4 let D win), and paints without
+# a refiner, as the paper's FPA does; --refiner unet gives its "FPA + U-Net".
 PRESETS["fpa-64"] = {
     **PRESETS["paper-64"],
     "rate_activation": "softplus",
@@ -121,6 +123,7 @@ PRESETS["fpa-64"] = {
     "diversity_weight": 0.2,
     "betas": [0.0, 0.99],
     "strokes": "coloured",
+    "colour_basis": "ycbcr",
 }
 
 
