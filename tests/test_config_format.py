@@ -130,3 +130,40 @@ def test_build_generator_takes_the_config_names_and_passes_the_rest_to_the_paint
     assert generator.config.painter_options == {"hidden_size": 8}
     with pytest.raises(fpa.ConfigError, match="use paint_steps"):
         fpa.build_generator(image_size=8, steps=4)
+
+
+def test_a_new_refiner_drops_the_options_it_cannot_take_from_the_preset():
+    refined = resolve_config(preset_name="cpu-emoji-64")
+    assert refined.generator.refiner_options["width"] == 8
+    alone = resolve_config(preset_name="cpu-emoji-64", overrides={"refiner": "identity"})
+    assert (alone.generator.refiner, alone.generator.refiner_options) == ("identity", {})
+    generator = alone.with_overrides({"image_size": 16}).build_generator()
+    assert not any("refiner" in name for name, _ in generator.named_parameters())
+    before, after = refined.settings(), alone.settings()
+    assert {key for key in before if before[key] != after[key]} == {"refiner", "refiner_options"}
+
+
+def test_options_a_new_choice_takes_are_kept():
+    wide = resolve_config(preset_name="cpu-demo-512", overrides={"painter": "transformer"})
+    assert wide.generator.painter_options == {"hidden_size": 512, "code_size": 32}
+    half = resolve_config(preset_name="cpu-demo", overrides={"discriminator": "lightgan"})
+    assert half.discriminator_options == {"width": 32}
+
+
+def test_options_given_with_the_new_choice_are_still_checked():
+    config = resolve_config(
+        preset_name="cpu-emoji-64",
+        overrides={"refiner": "identity", "refiner_options": {"width": 8}},
+    )
+    with pytest.raises(fpa.ConfigError, match="refiner 'identity' cannot be built"):
+        config.build_generator()
+
+
+def test_a_baseline_on_a_refined_preset_trains_without_the_painters_refiner():
+    config = resolve_config(preset_name="cpu-emoji-64", overrides={"baseline": "conv"})
+    assert (config.baseline, config.generator.refiner) == ("conv", "identity")
+    assert config.generator.refiner_options == {}
+    with pytest.raises(fpa.ConfigError, match="drop --init-from and --refiner"):
+        resolve_config(
+            preset_name="cpu-emoji-64", overrides={"baseline": "conv", "refiner": "unet"}
+        )

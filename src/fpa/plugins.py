@@ -284,6 +284,23 @@ def build(kind: str, name: str, **options: Any) -> Any:
         ) from error
 
 
+def takes_options(kind: str, name: str, options: dict[str, Any]) -> bool:
+    """Whether the component ``name`` of ``kind`` can be built with ``options``; True for a
+    name that is not registered, whose error belongs to building it."""
+    table = registry().components[check_kind(kind)]
+    if name not in table:
+        return True
+    try:
+        signature = inspect.signature(table[name].factory)
+    except (TypeError, ValueError):
+        return True
+    try:
+        signature.bind_partial(**options)
+    except TypeError:
+        return False
+    return True
+
+
 def check_options(component: Component, options: dict[str, Any]) -> None:
     """Refuse options the factory does not take, naming the ones it does."""
     try:

@@ -24,7 +24,7 @@ from fpa.discriminators.projection import ProjectionDiscriminator
 from fpa.errors import ConfigError, error_summary
 from fpa.generator import FastWeightPainter, GeneratorConfig
 from fpa.limits import check_finite, check_seed
-from fpa.plugins import build_discriminator
+from fpa.plugins import build_discriminator, takes_options
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -303,10 +303,32 @@ class TrainConfig:
 
     def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
         """This config with ``overrides`` applied: flat keys or a ``generator`` table, whose
-        entries replace the generator's one by one."""
+        entries replace the generator's one by one.
+
+        Options belong to the component they were given for: when ``overrides`` choose another
+        rule, painter, refiner or discriminator without its options, the options in place are
+        kept only if the new one takes them all (an LSTM's ``hidden_size`` serves a
+        Transformer), else dropped (a preset's U-Net width means nothing to ``identity``). A
+        baseline generator replaces the painter together with a refiner it was not given.
+        """
         changes = nested(overrides)
-        generator = {**self.generator.to_dict(), **changes.pop("generator", {})}
-        return TrainConfig(**{**self.to_dict(), **changes, "generator": generator})
+        generator_changes = changes.pop("generator", {})
+        generator = {**self.generator.to_dict(), **generator_changes}
+        merged = {**self.to_dict(), **changes}
+        if changes.get("baseline") and "refiner" not in generator_changes:
+            generator_changes = {**generator_changes, "refiner": "identity"}
+            generator["refiner"] = "identity"
+        for kind, choice, settings, changed in (
+            ("rules", "rule", generator, generator_changes),
+            ("painters", "painter", generator, generator_changes),
+            ("refiners", "refiner", generator, generator_changes),
+            ("discriminators", "discriminator", merged, changes),
+        ):
+            options = f"{choice}_options"
+            kept = options in changed or choice not in changed
+            if not kept and not takes_options(kind, settings[choice], settings[options]):
+                settings[options] = {}
+        return TrainConfig(**{**merged, "generator": generator})
 
     def with_generator_of(self, init: TrainConfig) -> TrainConfig:
         """This config painting as ``init`` does: its generator settings, except the ones a
