@@ -111,7 +111,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # LayerNorm before the head, the mode-seeking term, and Adam betas (0, 0.99). On an H100,
 # 270 s on 64×64 emoji: FID 122 against paper-64's 315 (section 5 there), before the colour
 # recipe it carries from the CPU studies: coloured strokes (sections 7, 8) painted in YCbCr
-# (better on all five seeds measured: three at 32×32, two at 64×64 under the small refiner).
+# (better in FID in every run measured: three seeds at 32×32, two at 64×64 under the small
+# refiner, and the 64×64 painter alone, 46.5 against 49.9).
 # Neither was measured on a GPU yet: benchmarks/gpu_emoji64.sh checks both at 64×64. It keeps
 # the paper's GP and lr 2e-4 (at 64×64 on the CPU, lr 8e-4 let D win), and paints without
 # a refiner, as the paper's FPA does; --refiner unet gives its "FPA + U-Net".
