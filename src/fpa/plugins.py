@@ -287,12 +287,9 @@ def build(kind: str, name: str, **options: Any) -> Any:
 def takes_options(kind: str, name: str, options: dict[str, Any]) -> bool:
     """Whether the component ``name`` of ``kind`` can be built with ``options``; True for a
     name that is not registered, whose error belongs to building it."""
-    table = registry().components[check_kind(kind)]
-    if name not in table:
-        return True
-    try:
-        signature = inspect.signature(table[name].factory)
-    except (TypeError, ValueError):
+    component = registry().components[check_kind(kind)].get(name)
+    signature = factory_signature(component) if component else None
+    if signature is None:
         return True
     try:
         signature.bind_partial(**options)
@@ -301,11 +298,19 @@ def takes_options(kind: str, name: str, options: dict[str, Any]) -> bool:
     return True
 
 
+def factory_signature(component: Component) -> inspect.Signature | None:
+    """The factory's signature, or None where Python cannot read one (its options go
+    unchecked until the call)."""
+    try:
+        return inspect.signature(component.factory)
+    except (TypeError, ValueError):
+        return None
+
+
 def check_options(component: Component, options: dict[str, Any]) -> None:
     """Refuse options the factory does not take, naming the ones it does."""
-    try:
-        signature = inspect.signature(component.factory)
-    except (TypeError, ValueError):
+    signature = factory_signature(component)
+    if signature is None:
         return
     try:
         signature.bind(**options)

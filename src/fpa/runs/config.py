@@ -313,21 +313,13 @@ class TrainConfig:
         """
         changes = nested(overrides)
         generator_changes = changes.pop("generator", {})
+        if changes.get("baseline"):
+            generator_changes.setdefault("refiner", "identity")
         generator = {**self.generator.to_dict(), **generator_changes}
         merged = {**self.to_dict(), **changes}
-        if changes.get("baseline") and "refiner" not in generator_changes:
-            generator_changes = {**generator_changes, "refiner": "identity"}
-            generator["refiner"] = "identity"
-        for kind, choice, settings, changed in (
-            ("rules", "rule", generator, generator_changes),
-            ("painters", "painter", generator, generator_changes),
-            ("refiners", "refiner", generator, generator_changes),
-            ("discriminators", "discriminator", merged, changes),
-        ):
-            options = f"{choice}_options"
-            kept = options in changed or choice not in changed
-            if not kept and not takes_options(kind, settings[choice], settings[options]):
-                settings[options] = {}
+        for kind, choice in (("rules", "rule"), ("painters", "painter"), ("refiners", "refiner")):
+            drop_options_not_taken(generator, generator_changes, kind=kind, choice=choice)
+        drop_options_not_taken(merged, changes, kind="discriminators", choice="discriminator")
         return TrainConfig(**{**merged, "generator": generator})
 
     def with_generator_of(self, init: TrainConfig) -> TrainConfig:
@@ -335,6 +327,18 @@ class TrainConfig:
         run keeps as its own (the refiner it trains, the rule's implementation)."""
         own = {name: getattr(self.generator, name) for name in OWN_GENERATOR_FIELDS}
         return replace(self, generator=replace(init.generator, **own))
+
+
+def drop_options_not_taken(
+    settings: dict[str, Any], changed: dict[str, Any], *, kind: str, choice: str
+) -> None:
+    """Empty ``settings``' options for ``choice`` when ``changed`` names a new component
+    without options and the new one cannot take the options in place."""
+    options = f"{choice}_options"
+    if choice not in changed or options in changed:
+        return
+    if not takes_options(kind, settings[choice], settings[options]):
+        settings[options] = {}
 
 
 GENERATOR_KEYS = field_names(GeneratorConfig)
