@@ -8,6 +8,8 @@ from einops import rearrange
 
 import fpa
 from fpa.painters import PaintHead
+from fpa.rules import delta as delta_module
+from fpa.rules.base import solve_unit_lower
 
 SMALL = {"hidden_size": 32, "input_size": 16}
 
@@ -109,6 +111,32 @@ def test_with_a_shared_key_the_channels_write_the_same_columns(rule, strokes):
         per_channel.updates, "batch step channel row col -> batch step (channel row) col"
     )
     assert torch.linalg.matrix_rank(stacked, atol=1e-9).max() > 1
+
+
+@pytest.mark.parametrize("per_row_rate", [False, True])
+@pytest.mark.parametrize("learned_canvas", [False, True])
+def test_coloured_delta_strokes_build_and_solve_one_system_for_all_channels(
+    monkeypatch, per_row_rate, learned_canvas
+):
+    """The channels of a coloured stroke share its key and rate, so the delta rule's
+    triangular system has no channel axis: it is solved once, the channels as columns."""
+    systems = []
+
+    def recording_solve(lower, rhs):
+        systems.append(tuple(lower.shape))
+        return solve_unit_lower(lower, rhs)
+
+    monkeypatch.setattr(delta_module, "solve_unit_lower", recording_solve)
+    generator = colour_generator(
+        rule="delta", strokes="coloured", per_row_rate=per_row_rate, learned_canvas=learned_canvas
+    )
+    generator(torch.randn(4, 10, dtype=torch.float64))
+    height, steps = 7, 6
+    per_row = (height,) if per_row_rate else ()
+    assert systems == [(4, *per_row, steps, steps)]
+    systems.clear()
+    colour_generator(rule="delta", per_row_rate=per_row_rate)(torch.randn(4, 10).double())
+    assert systems == [(4, 3, *per_row, steps, steps)]
 
 
 def test_a_coloured_hebbian_stroke_is_one_matrix_in_three_colours():

@@ -177,3 +177,88 @@ def test_shape_dtype_preserved_and_close_to_float64(rule, dtype, problem):
     torch.testing.assert_close(
         painted.double(), expected, rtol=tolerance, atol=tolerance * scale_of(expected)
     )
+
+
+@st.composite
+def coloured_problems(draw):
+    """Problems painted as coloured strokes: every channel reads one key and one rate (views
+    broadcast over the channel axis, as the painter's head emits them) and writes one value
+    scaled by its own colour weight."""
+    base = draw(problems(allow_initial=True))
+    channels = draw(st.integers(2, 3))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    batch, _, steps, height = base.values.shape
+    colour = torch.randn(batch, channels, steps, 1, generator=generator, dtype=torch.float64)
+    initial = None
+    if base.initial is not None:
+        shape = (batch, channels, height, base.keys.shape[-1])
+        initial = 0.5 * torch.randn(*shape, generator=generator, dtype=torch.float64)
+    return Problem(
+        keys=base.keys[:, :1].expand(-1, channels, -1, -1),
+        values=base.values[:, :1] * colour,
+        lr=base.lr[:, :1].expand(-1, channels, -1, -1),
+        initial=initial,
+    )
+
+
+def sources_of(problem: Problem) -> tuple[list[torch.Tensor], Problem]:
+    """Leaf tensors behind a coloured problem and the problem rebuilt from them, with the same
+    broadcast views, so gradients reach the shared key and rate once."""
+    channels = problem.keys.shape[1]
+    leaves = [
+        problem.keys[:, :1].clone().requires_grad_(True),
+        problem.values.clone().requires_grad_(True),
+        problem.lr[:, :1].clone().requires_grad_(True),
+    ]
+    if problem.initial is not None:
+        leaves.append(problem.initial.clone().requires_grad_(True))
+    rebuilt = Problem(
+        keys=leaves[0].expand(-1, channels, -1, -1),
+        values=leaves[1],
+        lr=leaves[2].expand(-1, channels, -1, -1),
+        initial=leaves[3] if problem.initial is not None else None,
+    )
+    return leaves, rebuilt
+
+
+@given(problem=coloured_problems())
+def test_coloured_strokes_paint_as_their_steps_do_and_add_rank_one(rule, problem):
+    painted, folded = paint(rule, problem), fold_steps(rule, problem)
+    torch.testing.assert_close(painted, folded, rtol=0, atol=1e-10 * scale_of(folded))
+    partial = paint(rule, problem, return_all=True)
+    start = problem.initial if problem.initial is not None else torch.zeros_like(painted)
+    increments = partial - torch.cat([start.unsqueeze(-3), partial[..., :-1, :, :]], dim=-3)
+    tolerance = 1e-9 * scale_of(partial)
+    assert torch.linalg.matrix_rank(increments, atol=tolerance).max() <= 1
+
+
+@given(problem=coloured_problems())
+def test_coloured_strokes_have_the_gradients_of_their_steps(rule, problem):
+    weights = torch.randn(paint(rule, problem).shape, dtype=torch.float64)
+    gradients = []
+    for reference in (False, True):
+        leaves, rebuilt = sources_of(problem)
+        out = fold_steps(rule, rebuilt) if reference else paint(rule, rebuilt)
+        gradients.append(torch.autograd.grad((out * weights).sum(), leaves))
+    for fast, slow in zip(*gradients, strict=True):
+        torch.testing.assert_close(fast, slow, rtol=0, atol=1e-9 * scale_of(slow))
+
+
+@given(problem=coloured_problems())
+def test_broadcast_keys_and_rates_paint_as_their_copies(rule, problem):
+    """A rule may solve once for all channels that share a key and a rate (the delta rule
+    does); the result and its gradients must equal painting each channel's own copy."""
+    weights = torch.randn(paint(rule, problem).shape, dtype=torch.float64)
+    results = []
+    for copied in (False, True):
+        leaves, rebuilt = sources_of(problem)
+        if copied:
+            rebuilt = Problem(
+                rebuilt.keys.contiguous(), rebuilt.values, rebuilt.lr.contiguous(), rebuilt.initial
+            )
+        out = paint(rule, rebuilt)
+        results.append((out, torch.autograd.grad((out * weights).sum(), leaves)))
+    (shared, shared_grads), (copies, copies_grads) = results
+    torch.testing.assert_close(shared, copies, rtol=0, atol=1e-10 * scale_of(copies))
+    for fast, slow in zip(shared_grads, copies_grads, strict=True):
+        torch.testing.assert_close(fast, slow, rtol=0, atol=1e-9 * scale_of(slow))
