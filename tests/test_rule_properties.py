@@ -81,6 +81,12 @@ def scale_of(tensor: torch.Tensor) -> float:
     return max(1.0, tensor.abs().max().item())
 
 
+def assert_same_gradients(fast, slow) -> None:
+    """Two gradient tuples agree to float64 precision, relative to the reference's scale."""
+    for one, reference in zip(fast, slow, strict=True):
+        torch.testing.assert_close(one, reference, rtol=0, atol=1e-9 * scale_of(reference))
+
+
 @given(problem=problems())
 def test_paint_equals_folding_step(rule, problem):
     painted, folded = paint(rule, problem), fold_steps(rule, problem)
@@ -97,8 +103,7 @@ def test_gradients_of_paint_equal_gradients_of_step_fold(rule, problem):
         leaf = Problem(*inputs, None) if problem.initial is None else Problem(*inputs)
         out = fold_steps(rule, leaf) if reference else paint(rule, leaf)
         gradients.append(torch.autograd.grad((out * weights).sum(), inputs))
-    for fast, slow in zip(*gradients, strict=True):
-        torch.testing.assert_close(fast, slow, rtol=0, atol=1e-9 * scale_of(slow))
+    assert_same_gradients(*gradients)
 
 
 @given(problem=problems())
@@ -240,8 +245,7 @@ def test_coloured_strokes_have_the_gradients_of_their_steps(rule, problem):
         leaves, rebuilt = sources_of(problem)
         out = fold_steps(rule, rebuilt) if reference else paint(rule, rebuilt)
         gradients.append(torch.autograd.grad((out * weights).sum(), leaves))
-    for fast, slow in zip(*gradients, strict=True):
-        torch.testing.assert_close(fast, slow, rtol=0, atol=1e-9 * scale_of(slow))
+    assert_same_gradients(*gradients)
 
 
 @given(problem=coloured_problems())
@@ -260,5 +264,4 @@ def test_broadcast_keys_and_rates_paint_as_their_copies(rule, problem):
         results.append((out, torch.autograd.grad((out * weights).sum(), leaves)))
     (shared, shared_grads), (copies, copies_grads) = results
     torch.testing.assert_close(shared, copies, rtol=0, atol=1e-10 * scale_of(copies))
-    for fast, slow in zip(shared_grads, copies_grads, strict=True):
-        torch.testing.assert_close(fast, slow, rtol=0, atol=1e-9 * scale_of(slow))
+    assert_same_gradients(shared_grads, copies_grads)
