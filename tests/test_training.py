@@ -603,7 +603,7 @@ def test_fpa_64_is_the_paper_recipe_with_our_changes():
     assert emoji.generator.colour_basis == "ycbcr"
 
 
-def test_cpu_emoji_64_is_cpu_emoji_at_64_with_its_rank_budget_learning_rate_and_refiner():
+def test_cpu_emoji_64_is_cpu_emoji_at_64_with_its_rank_budget_strokes_learning_rate_and_refiner():
     at_32 = resolve_config(preset_name="cpu-emoji").settings()
     at_64 = resolve_config(preset_name="cpu-emoji-64").settings()
     changed = {key: at_64[key] for key in at_32 if at_32[key] != at_64[key]}
@@ -611,6 +611,7 @@ def test_cpu_emoji_64_is_cpu_emoji_at_64_with_its_rank_budget_learning_rate_and_
         "image_size": [64, 64],
         "paint_steps": 32,
         "updates_per_step": 2,
+        "stroke_scale": 2,
         "lr": 2e-4,
         "train_steps": 1200,
         "refiner": "unet",

@@ -60,12 +60,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The refiner draws the outlines: the painting under it is a hazy colour plaid. YCbCr,
     # inherited from cpu-emoji, helps here too: under the refiner best FID 28.9 and 26.9
     # (seeds 0, 1) against 36.7 and 31.5 in RGB, with 559 and 582 emoji named against 517
-    # and 529 (§8.2).
+    # and 529 (§8.2). Strokes smooth over 2 pixels (stroke_scale 2) under the refiner: best
+    # FID 28.5 and 21.1 against 28.9 and 26.9, 592 and 650 emoji named against 559 and 582,
+    # and smoother insides (§8.3).
     "cpu-emoji-64": {
         **CPU_EMOJI,
         "image_size": [64, 64],
         "paint_steps": 32,
         "updates_per_step": 2,
+        "stroke_scale": 2,
         "lr": 2e-4,
         "refiner": "unet",
         "refiner_options": SMALL_UNET,
