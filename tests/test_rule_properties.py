@@ -123,16 +123,20 @@ def test_one_rate_per_step_equals_that_rate_repeated_on_every_row(rule, problem)
     torch.testing.assert_close(*painted, rtol=0, atol=1e-10 * scale_of(painted[1]))
 
 
+def step_increments(partial: torch.Tensor, problem: Problem) -> torch.Tensor:
+    """What each step added: ``M_t - M_{t-1}`` from the partial matrices ``(..., T, H, W)``."""
+    start = problem.initial
+    if start is None:
+        start = torch.zeros_like(partial[..., 0, :, :])
+    previous = torch.cat([start.unsqueeze(-3), partial[..., :-1, :, :]], dim=-3)
+    return partial - previous
+
+
 @given(problem=problems())
 def test_every_step_adds_at_most_rank_one(rule, problem):
     partial = paint(rule, problem, return_all=True)
-    start = (
-        problem.initial if problem.initial is not None else torch.zeros_like(partial[..., 0, :, :])
-    )
-    previous = torch.cat([start.unsqueeze(-3), partial[..., :-1, :, :]], dim=-3)
-    increments = partial - previous
     tolerance = 1e-9 * scale_of(partial)
-    assert torch.linalg.matrix_rank(increments, atol=tolerance).max() <= 1
+    assert torch.linalg.matrix_rank(step_increments(partial, problem), atol=tolerance).max() <= 1
     if problem.initial is None:
         ranks = torch.linalg.matrix_rank(partial, atol=tolerance)
         steps_done = torch.arange(1, partial.shape[-3] + 1)
@@ -231,10 +235,8 @@ def test_coloured_strokes_paint_as_their_steps_do_and_add_rank_one(rule, problem
     painted, folded = paint(rule, problem), fold_steps(rule, problem)
     torch.testing.assert_close(painted, folded, rtol=0, atol=1e-10 * scale_of(folded))
     partial = paint(rule, problem, return_all=True)
-    start = problem.initial if problem.initial is not None else torch.zeros_like(painted)
-    increments = partial - torch.cat([start.unsqueeze(-3), partial[..., :-1, :, :]], dim=-3)
     tolerance = 1e-9 * scale_of(partial)
-    assert torch.linalg.matrix_rank(increments, atol=tolerance).max() <= 1
+    assert torch.linalg.matrix_rank(step_increments(partial, problem), atol=tolerance).max() <= 1
 
 
 @given(problem=coloured_problems())
