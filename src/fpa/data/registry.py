@@ -9,6 +9,7 @@ from pathlib import Path
 from fpa.data.arrays import ImageDataset
 from fpa.data.emoji import build_emoji
 from fpa.data.folder import build_folder
+from fpa.data.icon_themes import FACTORIES as ICON_FACTORIES
 from fpa.data.mnist import build_mnist
 from fpa.data.pixels import check_request
 from fpa.data.torchvision_sets import FACTORIES as TORCHVISION_FACTORIES
@@ -20,6 +21,7 @@ Factory = Callable[..., ImageDataset]
 DATASETS: dict[str, Factory] = {
     "mnist": build_mnist,
     "emoji": build_emoji,
+    **ICON_FACTORIES,
     **TORCHVISION_FACTORIES,
 }
 

@@ -97,4 +97,4 @@ class EmojiFeatures(OfflineFeatures):
 
     weights_file = "emoji.pt"
     input_channels = 3
-    default_for = ("emoji",)
+    default_for = ("emoji", "tango", "oxygen", "gnome")
