@@ -212,7 +212,7 @@ def test_unconditional_runs_are_what_they_were_before_classes(tmp_path, label, c
         assert json.dumps(without_later_fields(state[key]), sort_keys=True) == expected[key], key
 
 
-FIELDS_ADDED_SINCE = {"stroke_scale": 1}
+FIELDS_ADDED_SINCE = {"stroke_scale": 1, "stroke_basis": "pixel"}
 """Generator options added after the fixture was made, with the default that changes nothing."""
 
 

@@ -6,8 +6,8 @@ rank-1 update per step, written by a synaptic learning rule that a controller ne
 
 The public API: :func:`available`, :func:`build_rule`, :func:`build_generator`,
 :class:`LearningRule`, :data:`hookimpl`, and :func:`train`, :func:`evaluate`, :func:`ablate`,
-:func:`load`, :func:`export`, :func:`decompose`, :func:`project` (the real functions of
-fpa.training, fpa.evaluation, fpa.ablation, fpa.models.loading, fpa.exporting,
+:func:`load`, :func:`export`, :func:`decompose`, :func:`project`, :func:`ceiling` (the real
+functions of fpa.training, fpa.evaluation, fpa.ablation, fpa.models.loading, fpa.exporting,
 fpa.decomposition and fpa.projection, imported on first use). Importing fpa loads
 torch but nothing heavier (no torchvision, no datasets). Painters and refiners follow the
 protocols of :mod:`fpa.protocols`.
@@ -43,12 +43,13 @@ LAZY_FUNCTIONS = {
     "export": ("fpa.exporting", "export"),
     "decompose": ("fpa.decomposition", "decompose"),
     "project": ("fpa.projection", "project_images"),
+    "ceiling": ("fpa.evaluation", "ceiling"),
 }
 
 if TYPE_CHECKING:
     from fpa.ablation import ablate
     from fpa.decomposition import decompose
-    from fpa.evaluation import evaluate
+    from fpa.evaluation import ceiling, evaluate
     from fpa.exporting import export
     from fpa.models.loading import load
     from fpa.projection import project_images as project
@@ -84,6 +85,7 @@ __all__ = [
     "build_painter",
     "build_refiner",
     "build_rule",
+    "ceiling",
     "decompose",
     "evaluate",
     "export",

@@ -14,7 +14,14 @@ from fpa.config_checks import check_field_types, check_known_keys, choose, field
 from fpa.errors import ConfigError, PluginContractError
 from fpa.latents import truncate
 from fpa.painters.colour_basis import ColourBasis, check_colour_basis
-from fpa.painters.head import PaintCommands, PaintHead, StrokeLayout, activation, check_stroke_scale
+from fpa.painters.head import (
+    PaintCommands,
+    PaintHead,
+    StrokeLayout,
+    activation,
+    check_stroke_basis,
+    check_stroke_scale,
+)
 from fpa.plugins import build_painter, build_refiner, build_rule
 from fpa.rules.base import LearningRule
 from fpa.sizes import image_hw
@@ -68,6 +75,9 @@ class GeneratorConfig:
     # s: keys and values are emitted with W/s and H/s entries and linearly stretched to W and H,
     # so every stroke is smooth over s pixels (1: one entry per pixel, the paper's painters).
     stroke_scale: int = 1
+    # How keys and values are emitted: pixel (one number per entry) or cosine (coefficients of
+    # a damped cosine basis: strokes start smooth; painters/head.py).
+    stroke_basis: str = "pixel"
     # The basis the channels are painted in: direct, ycbcr or learned (painters/colour_basis.py).
     colour_basis: str = "direct"
     rule_impl: str = "parallel"
@@ -99,6 +109,7 @@ class GeneratorConfig:
         choose("rule_impl", self.rule_impl, RULE_IMPLS)
         StrokeLayout.of(self.strokes, self.channels)
         check_stroke_scale(self.stroke_scale, *self.image_size)
+        check_stroke_basis(self.stroke_basis)
         check_colour_basis(self.colour_basis, self.channels)
         # The painter receives these from the generator: as painter options they would clash.
         for reserved, instead in PAINTER_KEYWORDS_SET_BY_THE_GENERATOR.items():
@@ -191,6 +202,7 @@ class FastWeightPainter(nn.Module):
             updates_per_step=config.updates_per_step,
             strokes=config.strokes,
             stroke_scale=config.stroke_scale,
+            stroke_basis=config.stroke_basis,
         )
         self.rule = build_rule(config.rule, **config.rule_options)
         self.refiner = build_refiner(

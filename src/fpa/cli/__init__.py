@@ -2,6 +2,7 @@
 
 from fpa.cli import (  # noqa: F401  (each module adds its command)
     ablate,
+    ceiling,
     decompose,
     evaluate,
     export,

@@ -5,6 +5,7 @@ scores generators against one dataset and is what training uses for ``--eval-eve
 """
 
 from fpa.evaluation.api import evaluate
+from fpa.evaluation.ceiling import CeilingResult, CeilingRow, ceiling
 from fpa.evaluation.classes import CONFIDENT, ClassHistogram, class_histogram, confident_share
 from fpa.evaluation.evaluator import METRICS, MIN_IMAGES, EvaluationResult, Evaluator
 from fpa.evaluation.metrics import FeatureStats, frechet_distance, kernel_distance
@@ -13,10 +14,13 @@ __all__ = [
     "CONFIDENT",
     "METRICS",
     "MIN_IMAGES",
+    "CeilingResult",
+    "CeilingRow",
     "ClassHistogram",
     "EvaluationResult",
     "Evaluator",
     "FeatureStats",
+    "ceiling",
     "class_histogram",
     "confident_share",
     "evaluate",

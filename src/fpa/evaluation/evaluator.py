@@ -127,6 +127,7 @@ class Evaluator:
                 root=data_root,
                 download=download,
             )
+            self.dataset = dataset
             self.real = self._real_stats(dataset, use_cache=use_cache)
 
     @classmethod
@@ -165,8 +166,7 @@ class Evaluator:
             features=self.extractor.fingerprint(),
             count=count,
         )
-        chosen = torch.randperm(available, generator=torch.Generator().manual_seed(SUBSET_SEED))
-        chosen = chosen[:count]
+        chosen = self.real_subset(count)
 
         def compute() -> torch.Tensor:
             chunks = []
@@ -181,6 +181,23 @@ class Evaluator:
         return real_stats(
             key, compute, use_cache=use_cache, width=width if isinstance(width, int) else None
         )
+
+    def real_subset(self, count: int | None = None) -> torch.Tensor:
+        """The indices of the real images the statistics are made of (``count`` of them,
+        default all the evaluation uses): a fixed random subset, the same for every run."""
+        available = len(self.dataset)
+        count = min(self.n, available) if count is None else count
+        chosen = torch.randperm(available, generator=torch.Generator().manual_seed(SUBSET_SEED))
+        return chosen[:count]
+
+    def features_of(self, images: torch.Tensor, *, stage: str) -> torch.Tensor:
+        """Features of ``images (N, C, H, W)`` in [-1, 1], a batch at a time."""
+        chunks = []
+        for start in range(0, len(images), self.batch_size):
+            batch = images[start : start + self.batch_size].to(self.device)
+            chunks.append(self.extractor(batch).cpu())
+            self.progress(stage, min(start + self.batch_size, len(images)), len(images))
+        return torch.cat(chunks)
 
     def generated_features(
         self, generator: GeneratorModule, *, seed: int = 0, truncation: float = 1.0

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
+from einops import einsum, rearrange
 from torch import Tensor, nn
 
 from fpa.errors import ConfigError, did_you_mean
@@ -82,6 +82,35 @@ def check_stroke_scale(stroke_scale: int, height: int, width: int) -> None:
         )
 
 
+# The basis a key's or value's entries are emitted in: pixel (one number per entry, the paper's
+# painters) or cosine (coefficients of a damped cosine basis, so strokes start smooth and learn
+# fine detail more slowly than broad shading).
+STROKE_BASES = ("pixel", "cosine")
+
+
+def check_stroke_basis(stroke_basis: str) -> None:
+    if stroke_basis not in STROKE_BASES:
+        raise ConfigError(
+            f"stroke_basis must be one of {', '.join(STROKE_BASES)}; got {stroke_basis!r}"
+            f"{did_you_mean(stroke_basis, STROKE_BASES)}"
+        )
+
+
+def cosine_basis(size: int) -> Tensor:
+    """``(entry, frequency)``: the orthonormal DCT-II basis of ``size`` entries, frequency k
+    damped by ``1 / (1 + 8k / size)`` and the whole rescaled to keep the variance of a random
+    stroke. The head emits coefficients and reads entries = basis · coefficients: a fixed
+    invertible map, so every stroke stays reachable, but Adam moves each coefficient about
+    equally, so fine detail (high k) moves several times slower than broad shading (low k)."""
+    entry = torch.arange(size, dtype=torch.float64)[:, None]
+    frequency = torch.arange(size, dtype=torch.float64)[None, :]
+    basis = torch.cos(torch.pi * (entry + 0.5) * frequency / size)
+    basis = basis * torch.where(frequency == 0, (1 / size) ** 0.5, (2 / size) ** 0.5)
+    damping = 1 / (1 + 8 * frequency / size)
+    basis = basis * damping * (size / damping.square().sum()) ** 0.5
+    return basis.float()
+
+
 def stretch(part: Tensor, size: int) -> Tensor:
     """Linearly interpolate the last axis of ``part`` to ``size`` entries (a no-op when it
     has them): how a key or value emitted at a coarse ``stroke_scale`` covers the image.
@@ -136,9 +165,11 @@ class PaintHead(nn.Module):
         updates_per_step: int = 1,
         strokes: str = "per-channel",
         stroke_scale: int = 1,
+        stroke_basis: str = "pixel",
     ) -> None:
         super().__init__()
         check_stroke_scale(stroke_scale, height, width)
+        check_stroke_basis(stroke_basis)
         self.channels, self.height, self.width = channels, height, width
         self.stroke_scale = stroke_scale
         # What the linear layer emits per key and value: one entry per stroke_scale pixels.
@@ -155,6 +186,16 @@ class PaintHead(nn.Module):
         self.strokes = strokes
         self.layout = StrokeLayout.of(strokes, channels)
         self.linear = nn.Linear(in_features, updates_per_step * self.update_size)
+        self.stroke_basis = stroke_basis
+        for name, size in (("key_basis", self.key_size), ("value_basis", self.value_size)):
+            basis = cosine_basis(size) if stroke_basis == "cosine" else None
+            self.register_buffer(name, basis, persistent=False)
+
+    def entries(self, coefficients: Tensor, basis: Tensor | None) -> Tensor:
+        """A key's or value's entries from what the linear layer emits (``... size``)."""
+        if basis is None:
+            return coefficients
+        return einsum(basis, coefficients, "entry frequency, ... frequency -> ... entry")
 
     @property
     def update_size(self) -> int:
@@ -177,6 +218,7 @@ class PaintHead(nn.Module):
             channel=self.channels,
         )
         keys, values, rates = out.split([self.key_size, self.value_size, self.rate_size], dim=-1)
+        keys, values = self.entries(keys, self.key_basis), self.entries(values, self.value_basis)
         return PaintCommands(
             keys=stretch(self.key_activation(keys), self.width),
             values=stretch(self.value_activation(values), self.height),
@@ -201,18 +243,27 @@ class PaintHead(nn.Module):
         keys, values, rates, colour = out.split(sizes, dim=-1)
 
         def per_channel(
-            part: Tensor, channels: int, activate: Callable[[Tensor], Tensor], size: int
+            part: Tensor,
+            channels: int,
+            activate: Callable[[Tensor], Tensor],
+            size: int,
+            basis: Tensor | None = None,
         ) -> Tensor:
             split = rearrange(
                 part, "batch step (channel size) -> batch channel step size", channel=channels
             )
+            split = self.entries(split, basis)
             return stretch(activate(split), size).expand(-1, self.channels, -1, -1)
 
-        values = per_channel(values, layout.value_channels, self.value_activation, self.height)
+        values = per_channel(
+            values, layout.value_channels, self.value_activation, self.height, self.value_basis
+        )
         if layout.colour:
             values = values * rearrange(colour, "batch step channel -> batch channel step 1")
         return PaintCommands(
-            keys=per_channel(keys, layout.key_channels, self.key_activation, self.width),
+            keys=per_channel(
+                keys, layout.key_channels, self.key_activation, self.width, self.key_basis
+            ),
             values=values,
             rates=per_channel(rates, layout.rate_channels, self.rate_activation, self.rate_size),
         )
