@@ -38,6 +38,24 @@ PROVENANCE: dict[str, Provenance] = {
         ),
         url="https://openmoji.org",
     ),
+    "oxygen": Provenance(
+        holds="shaded colour icons (KDE's Oxygen theme, from Debian's oxygen-icon-theme)",
+        licence="lgpl-3.0",
+        attribution="Oxygen icons by the Oxygen project (LGPL-3.0-or-later)",
+        url="https://invent.kde.org/frameworks/oxygen-icons",
+    ),
+    "tango": Provenance(
+        holds="shaded colour icons (the Tango Desktop Project, from Debian's tango-icon-theme)",
+        licence="other",
+        attribution="Tango icons by the Tango Desktop Project (public domain)",
+        url="http://tango.freedesktop.org/Tango_Icon_Library",
+    ),
+    "gnome": Provenance(
+        holds="shaded colour icons (GNOME's legacy theme, from Debian's gnome-icon-theme)",
+        licence="gpl-2.0",
+        attribution="GNOME icon theme by the GNOME Project (GPL-2.0-or-later)",
+        url="https://gitlab.gnome.org/GNOME/gnome-icon-theme",
+    ),
 }
 
 
