@@ -68,8 +68,8 @@ def evaluate_command(
     classes: bool = typer.Option(
         False,
         "--classes",
-        help="Also the classes painted (classifier features: digits, emoji): the entropy and "
-        "the top 10 in the table, the full histogram with --json or --out.",
+        help="Also the classes painted (classifier features: digits, emoji, icons): the "
+        "entropy and the top 10 in the table, the full histogram with --json or --out.",
     ),
     truncation: float = typer.Option(
         1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
