@@ -37,7 +37,9 @@ def ceiling_command(
     channels: int = typer.Option(3, help="1 or 3."),
     colour_basis: str = typer.Option("ycbcr", help="direct or ycbcr: where strokes are fitted."),
     n: int = typer.Option(2000, "--n", help="Real images rebuilt (at most the data's size)."),
-    metrics: str = typer.Option("fid,kid", help="Comma list of fid, kid."),
+    metrics: str = typer.Option(
+        "fid", help="Comma list of fid, kid (KID reads below 0 here: docs/evaluation.md)."
+    ),
     features: str = typer.Option(None, help="Feature extractor (default: the data's)."),
     data_root: str = typer.Option(None, help="Where torchvision sets live."),
     batch_size: int = typer.Option(200, help="Images per forward pass."),
