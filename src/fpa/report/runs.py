@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from fpa.ablation.runner import SHEET_FILE
 from fpa.errors import ConfigError
 from fpa.generator import FastWeightPainter
 from fpa.runs.checkpoint import load_generator
-from fpa.runs.run_dir import CONFIG, SAMPLES, RunDir
+from fpa.runs.run_dir import CONFIG, METRICS_FILE, SAMPLES, RunDir
 from fpa.viz.figure import painting_frames
 from fpa.viz.interpolate import animation_bytes
 
@@ -39,6 +40,8 @@ class RunRecord:
     evals: list[dict[str, Any]]
     samples: list[tuple[int, bytes]]
     animation: bytes | None
+    # Lines of metrics.jsonl that could not be read (damaged or edited), left out.
+    skipped_lines: int = 0
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """The steps and values of one logged number (a step's or an evaluation's)."""
@@ -104,7 +107,13 @@ def read_run(folder: Path, *, name: str, samples: int, animation: bool) -> RunRe
     run_dir = RunDir(folder)
     if not (folder / CONFIG).is_file():
         raise ConfigError(f"{folder} holds no fpa run (no {CONFIG}); give a run or ablate folder")
-    records = run_dir.read_metrics()
+    records, skipped = run_dir.read_metrics_counted()
+    if skipped:
+        warnings.warn(
+            f"{folder / METRICS_FILE}: skipped {skipped} unreadable line"
+            f"{'s' if skipped > 1 else ''} (not UTF-8, not a JSON object, or no whole step)",
+            stacklevel=2,
+        )
     return RunRecord(
         name=name,
         folder=folder,
@@ -115,6 +124,7 @@ def read_run(folder: Path, *, name: str, samples: int, animation: bool) -> RunRe
         animation=painting_animation(folder)
         if animation and run_dir.latest_checkpoint.is_file()
         else None,
+        skipped_lines=skipped,
     )
 
 
