@@ -95,7 +95,7 @@ def check_training_memory(config: TrainConfig, *, processes: int = 1) -> None:
     their weights, gradients and Adam moments (measured on the ``meta`` device)."""
     height, width = config.image_size
     per_image = FLOAT_BYTES * config.channels * height * width
-    batch = math.ceil(config.batch_size / max(processes, 1))
+    batch = -(-config.batch_size // max(processes, 1))  # whole numbers: no float rounding
     images = max(2 * batch, config.sample_count)
     need = per_image * images
     memory = device_memory(config.device)

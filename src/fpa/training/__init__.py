@@ -109,6 +109,11 @@ def read_run(
         config = resumed_config(saved, requested)
     else:
         config = (config or TrainConfig()).with_overrides(changes)
+        if config.generator.classes:
+            raise ConfigError(
+                f"a new --conditional run takes its classes from its data ({config.data}); "
+                "drop classes and class_frequencies from the options"
+            )
     init_state = None
     if state is None and config.init_from:
         init_state = load_checkpoint(find_checkpoint(config.init_from))
