@@ -131,6 +131,9 @@ def check_npy_header(path: Path) -> None:
 
     try:
         with path.open("rb") as file:
+            if file.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+                return  # not a .npy array (an archive, a torch file): np.load says which
+            file.seek(0)
             version = np.lib.format.read_magic(file)
             read_header = (
                 np.lib.format.read_array_header_1_0
