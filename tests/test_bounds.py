@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -310,6 +311,24 @@ def test_the_licence_must_be_a_hub_identifier(run, tmp_path):
     result = invoke("export", run, tmp_path / "m", "--n", 0, "--license", "<b>mine</b>")
     one_error_line(result, "--license must be a Hub licence identifier", "'<b>mine</b>'")
     assert not (tmp_path / "m").exists()
+
+
+def test_a_tensorboard_folder_it_cannot_write_is_one_warning_without_a_thread_traceback(
+    run, tmp_path, capfd
+):
+    pytest.importorskip("tensorboard")
+    kernel = Path("/sys/kernel")  # sysfs: no process, root included, can make a file there
+    if not kernel.is_dir():
+        pytest.skip("needs /sys/kernel, a folder no process can write files into")
+    folder = copied(run, tmp_path)
+    (folder / "logs").mkdir()
+    (folder / "logs" / "tensorboard").symlink_to(kernel)
+    args = ["train", "--out", folder, "--resume", "--train-steps", 3, "--log", "tensorboard"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "cannot write" in warnings[0], result.output
+    assert "Traceback" not in result.output + capfd.readouterr().err
 
 
 # ---------------------------------------------------------------- start-up
