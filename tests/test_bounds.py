@@ -180,6 +180,17 @@ def test_a_huge_batch_size_is_echoed_exactly():
     one_error_line(result, f"a batch of {2**63 - 1} real")
 
 
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [('lr = "abc"\n', "lr must be float"), ("format_version = 999\n", "format_version 999")],
+)
+def test_a_config_file_with_a_bad_field_names_the_file(tmp_path, text, fragment):
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    one_error_line(invoke("train", "--config", path, "--dry-run"), f"config file {path}", fragment)
+    assert path.read_text() == text
+
+
 # ---------------------------------------------------------------- latents files
 def write_npy_header(path, shape):
     with path.open("wb") as file:
