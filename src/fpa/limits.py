@@ -105,7 +105,7 @@ def check_training_memory(config: TrainConfig, *, processes: int = 1) -> None:
     weights = FLOAT_BYTES * (TRAINING_COPIES * (generator + discriminator) + generator)
     check_memory(
         weights + need,
-        what=f"this run's generator ({generator_sizes(config.generator)}) and discriminator, "
+        what=f"this run's generator ({run_generator_sizes(config)}) and discriminator, "
         "with their gradients, Adam moments and the EMA generator,",
         device=config.device,
         advice="lower --latent-dim, --paint-steps, --image-size or the painter's hidden_size",
@@ -189,6 +189,19 @@ def generator_sizes(config: Any) -> str:
     parts.append(f"image_size {height:,}×{width:,}")
     options = getattr(config, "painter_options", None) or getattr(config, "options", {})
     for key, value in options.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            parts.append(f"{key} {value:,}")
+    return ", ".join(parts)
+
+
+def run_generator_sizes(config: TrainConfig) -> str:
+    """:func:`generator_sizes` of the generator a run trains: its painter, or its baseline."""
+    if not config.baseline:
+        return generator_sizes(config.generator)
+    height, width = config.image_size
+    parts = [f"baseline {config.baseline}", f"latent_dim {config.latent_dim:,}"]
+    parts.append(f"image_size {height:,}×{width:,}")
+    for key, value in config.baseline_options.items():
         if isinstance(value, int) and not isinstance(value, bool):
             parts.append(f"{key} {value:,}")
     return ", ".join(parts)
