@@ -243,6 +243,18 @@ def test_report_skips_and_counts_bad_log_lines(run, tmp_path, line):
     assert "1 unreadable line(s) of metrics.jsonl" in (tmp_path / "r.html").read_text()
 
 
+@pytest.mark.parametrize(
+    ("text", "fragment"), [(b"[1, 2]", "not an ablation table"), (b"\xff", "JSON")]
+)
+def test_report_of_an_ablation_with_a_bad_table_is_one_line(tmp_path, text, fragment):
+    folder = tmp_path / "ablation"
+    folder.mkdir()
+    (folder / "results.json").write_bytes(text)
+    result = invoke("report", folder, "--out", tmp_path / "r.html")
+    one_error_line(result, str(folder / "results.json"), fragment)
+    assert (folder / "results.json").read_bytes() == text
+
+
 def test_resume_skips_a_log_line_whose_step_is_not_a_number(run, tmp_path):
     folder = copied(run, tmp_path)
     with (folder / "metrics.jsonl").open("ab") as file:

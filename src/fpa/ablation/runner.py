@@ -227,7 +227,11 @@ def finished_row(cell: Cell, run_dir: Path) -> dict[str, Any] | None:
         return None
     try:
         saved = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # unreadable: the cell trains again
+        return None
+    if not isinstance(saved, dict) or not isinstance(saved.get("row"), dict):
+        return None
+    if not isinstance(saved.get("config", {}), dict):
         return None
     try:  # read through TrainConfig: fields added to fpa since then take their defaults
         before = TrainConfig.from_dict(saved.get("config", {})).settings()

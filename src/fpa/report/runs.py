@@ -14,7 +14,7 @@ import torch
 
 from fpa.ablation.report import TABLE_JSON
 from fpa.ablation.runner import SHEET_FILE
-from fpa.errors import ConfigError
+from fpa.errors import ConfigError, error_summary
 from fpa.generator import FastWeightPainter
 from fpa.runs.checkpoint import load_generator
 from fpa.runs.run_dir import CONFIG, METRICS_FILE, SAMPLES, RunDir
@@ -128,6 +128,20 @@ def read_run(folder: Path, *, name: str, samples: int, animation: bool) -> RunRe
     )
 
 
+def ablation_rows(table: Path) -> list[dict[str, Any]]:
+    """The rows of an ablation's ``results.json``, each naming its cell; anything else is one
+    error naming the file."""
+    try:
+        rows = json.loads(table.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested too deeply
+        raise ConfigError(f"{table} is not readable JSON: {error_summary(error)}") from None
+    if not isinstance(rows, list) or not all(
+        isinstance(row, dict) and isinstance(row.get("name"), str) for row in rows
+    ):
+        raise ConfigError(f"{table} is not an ablation table: a list of rows, each with a name")
+    return rows
+
+
 def collect(paths: list[Path], *, samples: int = 6, animation: bool = True) -> Collection:
     """The runs of ``paths``: each a run folder, or an ablate folder standing for its cells."""
     collection = Collection()
@@ -137,7 +151,7 @@ def collect(paths: list[Path], *, samples: int = 6, animation: bool = True) -> C
             raise ConfigError(f"{path} is not a folder; give run folders or an ablate folder")
         table = path / TABLE_JSON
         if table.is_file() and not (path / CONFIG).is_file():
-            rows = json.loads(table.read_text(encoding="utf-8"))
+            rows = ablation_rows(table)
             sheet = path / SHEET_FILE
             collection.ablations.append(
                 AblationRecord(path, rows, sheet.read_bytes() if sheet.is_file() else None)
