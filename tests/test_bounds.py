@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from typer.testing import CliRunner
 
 import fpa.training
 from fpa.cli import app
-from fpa.models.card import plain, read_card
+from fpa.models.card import parse_card, plain, read_card, render_card
 from fpa.training import train
 from tiny_runs import tiny
 
@@ -328,6 +329,20 @@ def test_the_model_card_escapes_a_name_with_html(run, tmp_path):
     assert "<" not in text and ">" not in text
     assert plain(name) in text
     assert read_card(tmp_path / "m" / "README.md").name == name
+
+
+def test_the_model_card_of_a_data_folder_named_with_html_shows_it_as_text(model):
+    data = "/data/<img src=x onerror=alert(1)>`"
+    card = replace(
+        read_card(model / "README.md"),
+        data=data,
+        paints=f"images like those of {data}",
+        notes=[f"fpa does not know the licence of the training data {data!r}"],
+    )
+    text = render_card(card)
+    assert "<" not in text and ">" not in text
+    assert f"- data: {plain(data)}," in text
+    assert parse_card(text, where="README.md") == card
 
 
 def test_the_licence_must_be_a_hub_identifier(run, tmp_path):

@@ -113,8 +113,12 @@ def plain(text: str) -> str:
 
 
 def code(text: str) -> str:
-    """Text as a markdown code span, shown literally whatever backticks it holds."""
+    """Text as a markdown code span, shown literally whatever backticks it holds; text with
+    ``<``, ``>`` or ``&`` as :func:`plain` text instead (a code span cannot escape them, and a
+    card holds no HTML, not even where a renderer would show it as text)."""
     line = " ".join(str(text).split())
+    if any(character in line for character in "<>&"):
+        return plain(line)
     fence = "`" * (max((len(run) for run in re.findall("`+", line)), default=0) + 1)
     pad = " " if line.startswith("`") or line.endswith("`") else ""
     return f"{fence}{pad}{line}{pad}{fence}"
