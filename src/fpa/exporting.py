@@ -18,7 +18,7 @@ from fpa.errors import ConfigError
 from fpa.evaluation import CONFIDENT, class_histogram, confident_share, evaluate
 from fpa.features.base import default_features
 from fpa.generator import FastWeightPainter
-from fpa.models.card import Measurement, ModelCard, render_card
+from fpa.models.card import Measurement, ModelCard, check_licence, render_card
 from fpa.models.folder import (
     ModelFiles,
     check_target,
@@ -65,6 +65,8 @@ def export(
     classifier extractor the class entropy and the share painted confidently.
     """
     source, target = Path(run), Path(folder)
+    if licence is not None:
+        check_licence(licence)
     if is_model_folder(source):
         raise ConfigError(f"{source} is already a model folder; copy it instead")
     check_target(target, overwrite=overwrite)

@@ -8,17 +8,26 @@ clear error at once rather than an out-of-memory crash (or a hang) later.
   above which it refuses to open an image as a possible decompression bomb.
 * A training run must fit the memory of its device (the GPU's, or the machine's on the CPU):
   one batch of real and one of generated images (or the sample grid's images, if more) must be
-  held at once, a lower bound of what a training step needs.
+  held at once, and the weights, gradients and Adam moments of both networks, a lower bound of
+  what a training step needs.
+* A generator read from a file (a checkpoint's ``generator_config``, a model folder's
+  ``config.json``) must fit the memory it is built in before a weight is allocated: its sizes
+  are measured by building it on the ``meta`` device, which allocates nothing.
+* An evaluation measures at most :data:`MAX_EVAL_IMAGES` images: the features of all of them
+  are held at once, and more would take days without changing the score.
+* Every check names where the value came from (a flag, a file and its field, an ablation cell).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
+from torch import nn
 
 from fpa.errors import ConfigError
 
@@ -29,6 +38,12 @@ MAX_SEED = 2**63 - 1
 MAX_PICTURE_PIXELS: int = Image.MAX_IMAGE_PIXELS or 89_478_485
 FLOAT_BYTES = 4
 GIB = 2**30
+# Below this many images FID and KID are too noisy to mean anything; above the largest, the
+# features held at once and the time taken grow without changing the score.
+MIN_EVAL_IMAGES = 100
+MAX_EVAL_IMAGES = 1_000_000
+# What a training step holds per weight: the weight, its gradient and Adam's two moments.
+TRAINING_COPIES = 4
 
 
 def check_seed(seed: int, name: str = "--seed") -> int:
@@ -74,17 +89,32 @@ def device_memory(device_name: str) -> tuple[str, int] | None:
 
 
 def check_training_memory(config: TrainConfig, *, processes: int = 1) -> None:
-    """Refuse, before any model or data is allocated, a run whose images alone cannot fit the
-    memory of its device: a training step holds a batch of real and one of generated images
-    (``batch_size`` over ``processes``), and a sample grid holds ``sample_count`` images."""
+    """Refuse, before any model or data is allocated, a run that cannot fit the memory of its
+    device: a training step holds a batch of real and one of generated images (``batch_size``
+    over ``processes``), a sample grid holds ``sample_count`` images, and both networks hold
+    their weights, gradients and Adam moments (measured on the ``meta`` device)."""
     height, width = config.image_size
     per_image = FLOAT_BYTES * config.channels * height * width
-    batch = math.ceil(config.batch_size / max(processes, 1))
+    batch = -(-config.batch_size // max(processes, 1))  # whole numbers: no float rounding
     images = max(2 * batch, config.sample_count)
     need = per_image * images
     memory = device_memory(config.device)
-    if memory is None or need <= memory[1]:
-        return
+    if memory is not None and need > memory[1]:
+        refuse_images(config, need=need, batch=batch, memory=memory)
+    generator, discriminator = meta_elements(config.build_generator, config.build_discriminator)
+    weights = FLOAT_BYTES * (TRAINING_COPIES * (generator + discriminator) + generator)
+    check_memory(
+        weights + need,
+        what=f"this run's generator ({run_generator_sizes(config)}) and discriminator, "
+        "with their gradients, Adam moments and the EMA generator,",
+        device=config.device,
+        advice="lower --latent-dim, --paint-steps, --image-size or the painter's hidden_size",
+    )
+
+
+def refuse_images(config: TrainConfig, *, need: int, batch: int, memory: tuple[str, int]) -> None:
+    """The run's images alone do not fit ``memory``: say which images, and what to lower."""
+    height, width = config.image_size
     where, have = memory
     if 2 * batch >= config.sample_count:
         held, advice = f"a batch of {batch} real and {batch} generated", "--batch-size"
@@ -98,22 +128,109 @@ def check_training_memory(config: TrainConfig, *, processes: int = 1) -> None:
 
 
 def check_buildable(config: TrainConfig, *, processes: int = 1) -> None:
-    """Everything about a run's config that can be checked without data or memory: it fits
-    its device (:func:`check_training_memory`), every component it names is registered, and
-    its generator and discriminator build with their options, on the ``meta`` device, which
-    allocates nothing. ``fpa ablate`` checks every cell so before the first one trains."""
+    """Everything about a run's config that can be checked without data or memory: every
+    component it names is registered, its evaluation options are in bounds, and its generator
+    and discriminator build with their options and fit its device
+    (:func:`check_training_memory`, on the ``meta`` device, which allocates nothing).
+    ``fpa ablate`` checks every cell so before the first one trains."""
     from fpa.plugins import registry
 
-    check_training_memory(config, processes=processes)
     current = registry()
-    named = dict(config.components())
-    for kind, name in named.items():
+    for kind, name in config.components().items():
         current.get(kind, name)
     if config.eval_features:
         current.get("features", config.eval_features)
-    try:
-        with torch.device("meta"):
-            config.build_generator()
-            config.build_discriminator()
-    except (RuntimeError, NotImplementedError):
-        pass  # a component that needs real memory to build: the run builds it for real
+    if config.eval_every:
+        check_eval_images(config.eval_n, option="eval_n")
+    check_training_memory(config, processes=processes)
+
+
+def check_memory(need: float, *, what: str, device: Any, advice: str) -> None:
+    """Refuse ``need`` bytes that ``what`` would allocate on ``device`` when they are more than
+    its memory (or more than any memory: an overflow is ``inf``)."""
+    memory = device_memory(str(device))
+    if math.isinf(need):
+        raise ConfigError(f"{what} would need more memory than any device has; {advice}")
+    if memory is None or need <= memory[1]:
+        return
+    where, have = memory
+    raise ConfigError(
+        f"{what} would need at least {need / GIB:,.1f} GiB, more than the {have / GIB:,.1f} GiB "
+        f"of {where}; {advice}"
+    )
+
+
+def meta_elements(*builds: Callable[[], nn.Module]) -> list[float]:
+    """The number of weights (parameters and buffers) of each module ``builds`` make, built on
+    the ``meta`` device, which allocates nothing: ``inf`` when PyTorch cannot even size them,
+    0 for one that cannot be built there (it is built, and checked, for real)."""
+    counts: list[float] = []
+    with torch.random.fork_rng(devices=[]):
+        for build in builds:
+            try:
+                with torch.device("meta"):
+                    module = build()
+                tensors = [*module.parameters(), *module.buffers()]
+                counts.append(float(sum(tensor.numel() for tensor in tensors)))
+            except RuntimeError as error:
+                counts.append(math.inf if "overflow" in str(error) else 0.0)
+            except NotImplementedError:
+                counts.append(0.0)
+    return counts
+
+
+def generator_sizes(config: Any) -> str:
+    """``latent_dim 64, paint_steps 16, image_size 32×32, hidden_size 256``: the settings of a
+    generator config that size its weights, for messages that say where a size came from."""
+    height, width = config.image_size
+    parts = [f"latent_dim {config.latent_dim:,}"]
+    if hasattr(config, "paint_steps"):
+        parts.append(f"paint_steps {config.paint_steps:,}")
+    parts.append(f"image_size {height:,}×{width:,}")
+    options = getattr(config, "painter_options", None) or getattr(config, "options", {})
+    for key, value in options.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            parts.append(f"{key} {value:,}")
+    return ", ".join(parts)
+
+
+def run_generator_sizes(config: TrainConfig) -> str:
+    """:func:`generator_sizes` of the generator a run trains: its painter, or its baseline."""
+    if not config.baseline:
+        return generator_sizes(config.generator)
+    height, width = config.image_size
+    parts = [f"baseline {config.baseline}", f"latent_dim {config.latent_dim:,}"]
+    parts.append(f"image_size {height:,}×{width:,}")
+    for key, value in config.baseline_options.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            parts.append(f"{key} {value:,}")
+    return ", ".join(parts)
+
+
+def check_generator_memory(config: Any, build: Callable[[], nn.Module], *, device: Any) -> None:
+    """Refuse a generator (``config``, made by ``build``) whose weights and the painting of one
+    image cannot fit the memory of the machine it is built on, nor of ``device``."""
+    (weights,) = meta_elements(build)
+    height, width = config.image_size
+    steps = getattr(config, "paint_steps", 1)
+    painting = config.channels * (height * width + steps * (height + width))
+    need = FLOAT_BYTES * (weights + painting)
+    for target in dict.fromkeys(("cpu", str(device))):
+        check_memory(
+            need,
+            what=f"a generator of {generator_sizes(config)}",
+            device=target,
+            advice="it cannot be loaded here",
+        )
+
+
+def check_eval_images(n: int, *, option: str = "--n") -> int:
+    """An evaluation of ``n`` images: from :data:`MIN_EVAL_IMAGES` to :data:`MAX_EVAL_IMAGES`."""
+    if n < MIN_EVAL_IMAGES:
+        raise ConfigError(f"{option} must be at least {MIN_EVAL_IMAGES} for FID/KID; got {n:,}")
+    if n > MAX_EVAL_IMAGES:
+        raise ConfigError(
+            f"{option} must be at most {MAX_EVAL_IMAGES:,} images (their features are held at "
+            f"once, and more would take days without changing the score); got {n:,}"
+        )
+    return n

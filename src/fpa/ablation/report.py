@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
+from rich.markup import escape
 from rich.table import Table
 
 from fpa.files import atomic_write_bytes
@@ -40,15 +41,15 @@ def formatted(value: Any) -> str:
 
 
 def rich_table(rows: list[dict[str, Any]], *, title: str) -> Table:
-    table = Table(title=title)
+    table = Table(title=escape(title))
     names = columns(rows)
     for name in names:
         table.add_column(
-            name, justify="right" if name in (*SCORE_COLUMNS, *RUN_COLUMNS) else "left"
+            escape(name), justify="right" if name in (*SCORE_COLUMNS, *RUN_COLUMNS) else "left"
         )
     for row in rows:
         values = flat(row)
-        table.add_row(*(formatted(values.get(name, "")) for name in names))
+        table.add_row(*(escape(formatted(values.get(name, ""))) for name in names))
     return table
 
 

@@ -28,7 +28,8 @@ from fpa.devices import check_threads, threads_per_job, use_threads
 from fpa.errors import ConfigError, FpaError, error_summary
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
 from fpa.files import atomic_write_bytes
-from fpa.limits import check_buildable
+from fpa.limits import check_buildable, check_eval_images
+from fpa.plugins import registry
 from fpa.runs.checkpoint import load_generator
 from fpa.runs.config import RESUMABLE_FIELDS
 from fpa.training import TrainConfig, check_time_budget, train
@@ -80,6 +81,9 @@ def ablate(
     """
     base = base or TrainConfig()
     metrics = check_metrics(metrics)
+    check_eval_images(eval_n, option="--eval-n")
+    if features:
+        registry().get("features", features)
     check_time_budget(time_budget)
     cells = expand(base, axes, one_at_a_time=one_at_a_time)
     check_cells(cells)
@@ -223,7 +227,11 @@ def finished_row(cell: Cell, run_dir: Path) -> dict[str, Any] | None:
         return None
     try:
         saved = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # unreadable: the cell trains again
+        return None
+    if not isinstance(saved, dict) or not isinstance(saved.get("row"), dict):
+        return None
+    if not isinstance(saved.get("config", {}), dict):
         return None
     try:  # read through TrainConfig: fields added to fpa since then take their defaults
         before = TrainConfig.from_dict(saved.get("config", {})).settings()

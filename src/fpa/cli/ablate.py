@@ -11,6 +11,7 @@ from fpa.cli.app import command
 from fpa.cli.options import parse_image_size
 from fpa.cli.train import parse_set_options
 from fpa.errors import ConfigError
+from fpa.limits import check_eval_images
 
 
 def split_list(text: str | None) -> list[str]:
@@ -116,8 +117,9 @@ def ablate_command(
     base = resolve_config(
         preset_name=preset, config_file=str(config) if config else None, overrides=overrides
     )
-    if eval_n < 1 or samples < 1:
-        raise ConfigError("--eval-n and --samples must be at least 1")
+    check_eval_images(eval_n, option="--eval-n")
+    if samples < 1:
+        raise ConfigError(f"--samples must be at least 1; got {samples}")
     result = ablate(
         axes,
         out=out,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -113,6 +115,26 @@ def global_options(
     _settings["debug"] = debug
 
 
+def interrupt(number: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM during a command is Ctrl-C: ``interrupted`` and exit code 130, with the
+    clean-up Ctrl-C gets (a run folder made for a run that never started is removed), rather
+    than the silent exit 143 of Python's default. Training's own handler, while it trains,
+    turns either into a checkpoint and a resume command."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def command(name: str, *, help: str | None = None) -> Callable[[Command], Command]:
     """Register a CLI command whose bad-input errors print one line and exit with code 2;
     ``help`` replaces the docstring as its help text when that has to be computed."""
@@ -121,7 +143,8 @@ def command(name: str, *, help: str | None = None) -> Callable[[Command], Comman
         @functools.wraps(function)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
-                return function(*args, **kwargs)
+                with sigterm_as_interrupt():
+                    return function(*args, **kwargs)
             except (FpaError, OSError) as error:
                 if _settings["debug"]:
                     raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -11,7 +12,7 @@ from fpa.devices import resolve_device
 from fpa.errors import ConfigError, error_summary
 from fpa.files import atomic_write, load_tensors
 from fpa.generator import FastWeightPainter
-from fpa.limits import check_picture
+from fpa.limits import FLOAT_BYTES, check_memory, check_picture
 from fpa.runs.config import GeneratorModule
 
 # The help of the argument every command that uses a trained generator takes.
@@ -74,21 +75,25 @@ def write_latents(path: Path, latents: torch.Tensor) -> Path:
 
 
 def read_latents(path: Path, *, latent_dim: int) -> torch.Tensor:
-    """Latents ``(N, latent_dim)`` from a ``.pt`` (a tensor) or ``.npy`` file."""
+    """Latents ``(N, latent_dim)`` of real numbers, N ≥ 1, from a ``.pt`` (a tensor) or
+    ``.npy`` file; a ``.npy`` file's header is checked against its size and this machine's
+    memory before its array is read."""
     if not path.is_file():
         raise ConfigError(f"latents file {path} does not exist")
     if latents_format(path) == ".npy":
         import numpy as np
 
+        check_npy_header(path)
         try:
             array = np.load(path, allow_pickle=False)
             if not isinstance(array, np.ndarray):  # a zip archive: .npz, or a torch file
                 raise ValueError("it holds an archive, not one array (a torch file? name it .pt)")
-            latents = torch.from_numpy(array).float()
         except (ValueError, TypeError, OSError, EOFError) as error:
             raise ConfigError(
                 f"{path} is not a plain .npy array of numbers: {error_summary(error)}"
             ) from None
+        check_real(path, str(array.dtype), array.dtype.kind in "biuf")
+        latents = torch.from_numpy(np.array(array, dtype=np.float32))
     else:
         try:
             latents = load_tensors(path)
@@ -98,6 +103,8 @@ def read_latents(path: Path, *, latent_dim: int) -> torch.Tensor:
             ) from None
         if not isinstance(latents, torch.Tensor):
             raise ConfigError(f"{path} must hold one tensor of latents")
+        real = not (latents.is_complex() or latents.dtype == torch.bool)
+        check_real(path, str(latents.dtype).removeprefix("torch."), real)
         latents = latents.float()
     if latents.dim() == 1:
         latents = latents.unsqueeze(0)
@@ -106,7 +113,53 @@ def read_latents(path: Path, *, latent_dim: int) -> torch.Tensor:
             f"{path} holds latents of shape {tuple(latents.shape)}; this generator needs "
             f"(N, {latent_dim})"
         )
+    if len(latents) == 0:
+        raise ConfigError(f"{path} holds no latents (shape {tuple(latents.shape)}); give N ≥ 1")
     return latents
+
+
+def check_real(path: Path, dtype: str, real: bool) -> None:
+    """Latents are real numbers: complex ones would lose their imaginary part unsaid."""
+    if not real:
+        raise ConfigError(f"{path} holds {dtype} values; latents must be real numbers")
+
+
+def check_npy_header(path: Path) -> None:
+    """Refuse a ``.npy`` file whose header claims more values than the file holds, or more
+    than this machine's memory, before NumPy allocates them."""
+    import numpy as np
+
+    try:
+        with path.open("rb") as file:
+            if file.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+                return  # not a .npy array (an archive, a torch file): np.load says which
+            file.seek(0)
+            version = np.lib.format.read_magic(file)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(file)
+            offset = file.tell()
+    except (ValueError, TypeError, OSError, EOFError) as error:
+        raise ConfigError(
+            f"{path} is not a plain .npy array of numbers: {error_summary(error)}"
+        ) from None
+    count = math.prod(shape)
+    need = count * dtype.itemsize
+    check_memory(
+        count * FLOAT_BYTES,
+        what=f"the latents of shape {tuple(shape)} that {path} claims",
+        device="cpu",
+        advice="give fewer latents",
+    )
+    have = path.stat().st_size - offset
+    if need > have:
+        raise ConfigError(
+            f"{path} claims latents of shape {tuple(shape)} ({need:,} bytes) in its header, "
+            f"and holds {have:,} bytes: it is truncated or damaged"
+        )
 
 
 def seeded_latents(generator: GeneratorModule, n: int, seed: int) -> torch.Tensor:

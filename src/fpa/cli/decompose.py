@@ -13,12 +13,33 @@ from fpa.cli.app import command
 from fpa.cli.common import output_folder, pixel_size, require_positive
 from fpa.errors import ConfigError
 from fpa.files import atomic_write, atomic_write_bytes
-from fpa.limits import check_seed
-from fpa.sizes import parse_image_size
+from fpa.limits import check_memory, check_picture, check_seed
+from fpa.sizes import format_size, parse_image_size
 
 # painting.png is the figure, so an APNG animation takes another name.
 ANIMATION_FILES = {"gif": "painting.gif", "apng": "painting-animation.png"}
 IMAGE_HELP = "Image files, or items of the built-in data such as mnist:7 or emoji:12."
+
+
+def check_decomposition_size(
+    count: int, *, steps: int, every: int, size: tuple[int, int], scale: int
+) -> None:
+    """Refuse, before an image is read, a decomposition whose figure is too large to write or
+    whose trace (every step's matrix and update, in float64) cannot fit this machine."""
+    height, width = size
+    tile = (height + 2) * (width + 2) * scale * scale
+    shown = -(-steps // every)
+    check_picture(
+        count * 2 * shown * tile,
+        what=f"the figure of {count:,} {format_size(size)} images over {shown:,} steps",
+        advice="lower --image-size, --steps or --scale, or raise --every",
+    )
+    check_memory(
+        16 * count * steps * height * width,
+        what=f"the trace of {steps:,} steps of {count:,} {format_size(size)} images",
+        device="cpu",
+        advice="lower --steps or --image-size",
+    )
 
 
 @command("decompose")
@@ -66,6 +87,7 @@ def decompose_command(
         raise ConfigError(f"--animate must be gif or apng; got {animate!r}")
     output_folder(out)
     size = parse_image_size(image_size)
+    check_decomposition_size(len(images), steps=steps, every=every, size=size, scale=scale)
     targets = [read_image(image, image_size=size, channels=channels) for image in images]
     if len({tuple(target.shape) for target in targets}) > 1:
         raise ConfigError("the images have different channels; choose them with --channels")

@@ -16,7 +16,7 @@ from fpa.cli.app import command
 from fpa.cli.common import SOURCE_HELP, require_positive, require_writable_folder
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation
-from fpa.limits import check_seed
+from fpa.limits import check_eval_images, check_seed
 
 TOP_CLASSES = 10
 
@@ -80,7 +80,7 @@ def evaluate_command(
     """Measure FID/KID of a trained generator (real statistics are cached)."""
     from fpa.evaluation import evaluate
 
-    require_positive("--n", n)
+    check_eval_images(n)
     require_positive("--batch-size", batch_size)
     check_seed(seed)
     check_truncation(truncation)

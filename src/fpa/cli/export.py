@@ -7,9 +7,8 @@ from pathlib import Path
 import typer
 
 from fpa.cli.app import command
-from fpa.cli.common import require_positive
 from fpa.errors import ConfigError
-from fpa.limits import check_seed
+from fpa.limits import check_eval_images, check_seed
 
 
 @command("export")
@@ -55,7 +54,7 @@ def export_command(
     if n < 0:
         raise ConfigError(f"--n must be 0 (not measured) or more; got {n}")
     if n:
-        require_positive("--n", n)
+        check_eval_images(n)
     check_seed(seed)
     written = export(
         run,

@@ -71,17 +71,22 @@ def models_command(
         provider = " ".join(filter(None, [row["distribution"], row["version"]])) or "runtime"
         if "error" in row:
             table.add_row(
-                row["name"], escape(f"(card unreadable: {row['error']})"), "", "", "", provider
+                escape(row["name"]),
+                escape(f"(card unreadable: {row['error']})"),
+                "",
+                "",
+                "",
+                escape(provider),
             )
             continue
         fid = row["scores"].get("fid")
         score = f"{fid:.3g} ({row['features']}, n={row['n']:,})" if fid is not None else "—"
         table.add_row(
-            row["name"],
+            escape(row["name"]),
             escape(row["paints"]),
-            score,
+            escape(score),
             f"{row['parameters']:,}",
-            row["licence"],
-            provider,
+            escape(row["licence"]),
+            escape(provider),
         )
     console.print(table)

@@ -74,14 +74,14 @@ def plugins_command(
             if row["distribution"]
             else "registered at runtime"
         )
-        table.add_row(row["kind"], row["name"], origin, row["description"])
+        table.add_row(*map(escape, (row["kind"], row["name"], origin, row["description"])))
     console.print(table)
     hooks = Table(title="plugins and their hooks")
     for column in ("plugin", "provided by", "hooks"):
         hooks.add_column(column)
     for row in report["plugins"]:
         origin = row["distribution"] or "registered at runtime"
-        hooks.add_row(row["plugin"], origin, ", ".join(row["hooks"]))
+        hooks.add_row(*map(escape, (row["plugin"], origin, ", ".join(row["hooks"]))))
     console.print(hooks)
     for row in report["broken"]:
         origin = row["distribution"] or "registered at runtime"

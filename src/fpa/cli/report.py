@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import typer
@@ -25,5 +26,9 @@ def report_command(
 
     if samples < 1:
         raise ConfigError(f"--samples must be at least 1; got {samples}")
-    path = write_report(list(runs), out=out, samples=samples, animation=animation)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = write_report(list(runs), out=out, samples=samples, animation=animation)
+    for warning in caught:
+        typer.echo(f"note: {warning.message}", err=True)
     typer.echo(f"report: {path}")

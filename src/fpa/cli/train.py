@@ -164,7 +164,7 @@ def train_command(
         init = saved_config(init_from)
         changes.setdefault("image_size", init.image_size)
         changes.setdefault("channels", init.channels)
-    console = Console(stderr=True)
+    console = Console(stderr=True, markup=False)  # paths and names are the user's text
     resolved = None
     if resume:
         if preset or config:

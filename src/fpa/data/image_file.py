@@ -39,7 +39,8 @@ def read_image(
     ``(C, H, W)`` in [-1, 1]; ``channels`` None keeps its own (1 grey, 3 colour)."""
     size = check_request(image_size=image_size, channels=channels or 1)
     chosen = channels or natural_channels(source, image_size=size)
-    return to_unit_range(torch.from_numpy(read_uint8(source, image_size=size, channels=chosen)))
+    pixels = np.array(read_uint8(source, image_size=size, channels=chosen))  # a writable copy
+    return to_unit_range(torch.from_numpy(pixels))
 
 
 def read_uint8(source: str | Path, *, image_size: tuple[int, int], channels: int) -> np.ndarray:

@@ -21,13 +21,14 @@ from fpa.evaluation.metrics import FeatureStats, scores
 from fpa.evaluation.real_stats import SUBSET_SEED, RealStats, real_stats, stats_key
 from fpa.evaluation.sampling import seeded_images
 from fpa.features.base import FeatureExtractor, check_extractor, default_features
+from fpa.limits import MIN_EVAL_IMAGES, check_eval_images
 from fpa.plugins import build_features
 from fpa.runs.config import EVAL_METRICS, GeneratorModule, TrainConfig
 
 # The metric names, as the training config validates them (one home: fpa.runs.config).
 METRICS = EVAL_METRICS
 # Below this many images FID and KID are too noisy to mean anything; refuse rather than mislead.
-MIN_IMAGES = 100
+MIN_IMAGES = MIN_EVAL_IMAGES
 Progress = Callable[[str, int, int], None]
 
 
@@ -103,8 +104,7 @@ class Evaluator:
     ) -> None:
         from fpa.data import build_dataset
 
-        if n < MIN_IMAGES:
-            raise ConfigError(f"--n must be at least {MIN_IMAGES} for FID/KID; got {n}")
+        check_eval_images(n)
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1; got {batch_size}")
         self.metrics = check_metrics(metrics)

@@ -43,7 +43,7 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-from fpa.errors import ConfigError, FpaError, did_you_mean, error_summary
+from fpa.errors import ConfigError, FpaError, did_you_mean, error_summary, weights_only_refusal
 from fpa.files import load_tensors
 from fpa.generator import FastWeightPainter, GeneratorConfig
 from fpa.runs import RunDir, TrainConfig, resolve_config
@@ -217,6 +217,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             ) from None
         detail = re.search(r"WeightsUnpickler error: (.*?)(?: Check the documentation|$)", text)
         reason = (detail.group(1) if detail else text)[:200] or type(error).__name__
+        reason = weights_only_refusal(reason) or reason
         raise FpainterImportError(
             f"{path} is not a readable PyTorch checkpoint: {reason}"
         ) from None

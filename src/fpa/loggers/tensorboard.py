@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,12 @@ class TensorBoardLogger:
                 "the tensorboard logger needs TensorBoard: pip install 'fpa[tensorboard]'"
             ) from error
         folder.mkdir(parents=True, exist_ok=True)
+        # The writer's thread would meet a read-only folder later, with a traceback of its own:
+        # a file made and removed here makes the logger fail now, in one warning line.
+        try:
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as error:
+            raise ConfigError(f"cannot write {folder}: {error.strerror or error}") from None
         # Records up to ``step`` are kept (the resume starts after them); TensorBoard drops every
         # event of an earlier session from ``step + 1`` on, which this session writes again.
         self.writer = SummaryWriter(

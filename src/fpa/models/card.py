@@ -8,17 +8,44 @@ object, so fpa reads a card back exactly, without a YAML parser (docs/design.md 
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fpa.errors import FpaError, error_summary
+from fpa.errors import ConfigError, FpaError, did_you_mean, error_summary
 
 FENCE = "---"
 CARD_KEY = "fpa"
 STD_SUFFIX = "_std"
 TAGS = ("fpa", "fast-weight-painter", "gan", "unconditional-image-generation")
+# Licence identifiers of the Hugging Face Hub's ``license`` metadata that a model card may
+# state; "other" for any licence not listed (then say which in the card's notes).
+LICENCES = (
+    "apache-2.0",
+    "mit",
+    "bsd-2-clause",
+    "bsd-3-clause",
+    "cc0-1.0",
+    "cc-by-3.0",
+    "cc-by-4.0",
+    "cc-by-sa-3.0",
+    "cc-by-sa-4.0",
+    "cc-by-nc-4.0",
+    "cc-by-nc-sa-4.0",
+    "cc-by-nd-4.0",
+    "cc-by-nc-nd-4.0",
+    "gpl-3.0",
+    "lgpl-3.0",
+    "agpl-3.0",
+    "mpl-2.0",
+    "openrail",
+    "unlicense",
+    "other",
+)
+MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]#!|~{}]")
 
 
 class ModelCardError(FpaError):
@@ -69,6 +96,41 @@ class ModelCard:
         return cls(**{**data, "measured": Measurement(**measured) if measured else None})
 
 
+def check_licence(licence: str) -> str:
+    """A licence a card may state: one of :data:`LICENCES`."""
+    if licence not in LICENCES:
+        raise ConfigError(
+            f"--license must be a Hub licence identifier ({', '.join(LICENCES)}); got "
+            f"{licence!r}{did_you_mean(licence.lower(), LICENCES)}"
+        )
+    return licence
+
+
+def plain(text: str) -> str:
+    """Text as markdown that shows it as written, on one line: no HTML, no markup."""
+    escaped = html.escape(" ".join(str(text).split()), quote=False)
+    return MARKDOWN_SPECIAL.sub(lambda found: "\\" + found.group(0), escaped)
+
+
+def code(text: str) -> str:
+    """Text as a markdown code span, shown literally whatever backticks it holds; text with
+    ``<``, ``>`` or ``&`` as :func:`plain` text instead (a code span cannot escape them, and a
+    card holds no HTML, not even where a renderer would show it as text)."""
+    line = " ".join(str(text).split())
+    if any(character in line for character in "<>&"):
+        return plain(line)
+    fence = "`" * (max((len(run) for run in re.findall("`+", line)), default=0) + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") else ""
+    return f"{fence}{pad}{line}{pad}{fence}"
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON without a literal ``<``, ``>`` or ``&``: a viewer that shows the
+    metadata block (GitHub renders it as a table) finds no HTML in it."""
+    text = json.dumps(value)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def metadata(card: ModelCard) -> dict[str, Any]:
     """The Hub's metadata keys (library, licence, tags, task) and fpa's own."""
     return {
@@ -82,14 +144,14 @@ def metadata(card: ModelCard) -> dict[str, Any]:
 
 def render_card(card: ModelCard) -> str:
     """The README.md of a model folder: metadata, then the card for people."""
-    head = [FENCE, *(f"{key}: {json.dumps(value)}" for key, value in metadata(card).items())]
+    head = [FENCE, *(f"{key}: {json_text(value)}" for key, value in metadata(card).items())]
     lines = [
         *head,
         FENCE,
         "",
-        f"# {card.name}: a fast weight painter",
+        f"# {plain(card.name)}: a fast weight painter",
         "",
-        f"Paints {card.paints}. A generator trained with fpa "
+        f"Paints {plain(card.paints)}. A generator trained with fpa "
         "(fast weight painters: each image channel is a weight matrix painted by a learning "
         "rule, one rank-1 update per step; Irie & Schmidhuber, ICLR 2023).",
         "",
@@ -116,9 +178,9 @@ def render_card(card: ModelCard) -> str:
         "",
         "## Training",
         "",
-        f"- data: `{card.data}`, {card.data_holds}; licence {card.data_licence}",
-        f"- credit: {card.attribution}",
-        f"- command: `{card.command}` (the resolved settings: `training.toml`)",
+        f"- data: {code(card.data)}, {plain(card.data_holds)}; licence {plain(card.data_licence)}",
+        f"- credit: {plain(card.attribution)}",
+        f"- command: {code(card.command)} (the resolved settings: `training.toml`)",
         "",
         "## Evaluation",
         "",
@@ -126,11 +188,11 @@ def render_card(card: ModelCard) -> str:
         "",
         "## Licence",
         "",
-        f"The weights: {card.licence}. The training data: {card.data_licence} "
-        f"({card.attribution}).",
+        f"The weights: {plain(card.licence)}. The training data: {plain(card.data_licence)} "
+        f"({plain(card.attribution)}).",
     ]
     if card.notes:
-        lines += ["", "## Notes", "", *(f"- {note}" for note in card.notes)]
+        lines += ["", "## Notes", "", *(f"- {plain(note)}" for note in card.notes)]
     return "\n".join(lines) + "\n"
 
 
@@ -153,9 +215,13 @@ def evaluation_lines(measured: Measurement | None) -> list[str]:
     lines += [
         "",
         f"{measured.n:,} generated images (latents of seed {measured.seed}) against up to "
-        f"{measured.n:,} real `{measured.data}` images, on the `{measured.features}` feature "
-        f"extractor; again: `fpa evaluate FOLDER --n {measured.n} --seed {measured.seed} "
-        f"--features {measured.features} --metrics {','.join(metrics)}`.",
+        f"{measured.n:,} real {code(measured.data)} images, on the {code(measured.features)} "
+        "feature extractor; again: "
+        + code(
+            f"fpa evaluate FOLDER --n {measured.n} --seed {measured.seed} "
+            f"--features {measured.features} --metrics {','.join(metrics)}"
+        )
+        + ".",
     ]
     return lines
 

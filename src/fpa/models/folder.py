@@ -40,7 +40,7 @@ from fpa.models.layout import (
     WEIGHTS_FILE,
 )
 from fpa.plugins import registry
-from fpa.runs.checkpoint import generator_from_config, missing_component_hint
+from fpa.runs.checkpoint import generator_from_config, missing_component_hint, newer_format
 from fpa.runs.config import GeneratorModule
 
 FORMAT = "fpa-model"
@@ -173,6 +173,10 @@ def read_config(folder: Path) -> dict[str, Any]:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise ModelFolderError(f"{path} is not readable JSON: {error_summary(error)}") from None
+    except RecursionError:
+        raise ModelFolderError(
+            f"{path} is not readable JSON: it is nested too deeply to be a model config"
+        ) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFolderError(f"{path} is not the config of an fpa model folder")
     for name, expected in CONFIG_FIELDS.items():
@@ -182,9 +186,7 @@ def read_config(folder: Path) -> dict[str, Any]:
                 f"{expected.__name__}"
             )
     if config["format_version"] > FORMAT_VERSION:
-        raise ModelFolderError(
-            f"{folder} was written by a newer fpa ({config.get('fpa_version')}); upgrade fpa"
-        )
+        raise ModelFolderError(newer_format(path, config, FORMAT_VERSION))
     return config
 
 
@@ -226,7 +228,7 @@ def load_model_folder(
     config = read_config(folder)
     check_plugins(config, folder)
     try:
-        generator = generator_from_config(config["generator"])
+        generator = generator_from_config(config["generator"], device=device)
     except (TypeError, ValueError) as error:  # ConfigError included
         raise ModelFolderError(
             f"{folder / CONFIG_FILE} cannot be built into a generator: {error_summary(error)}"

@@ -119,6 +119,13 @@ def overview_section(collection: Collection) -> str:
     )
 
 
+def skipped_note(run: RunRecord) -> str:
+    """A note of the lines of the run's log that could not be read, if any."""
+    if not run.skipped_lines:
+        return ""
+    return f'<p class="note">{run.skipped_lines} unreadable line(s) of metrics.jsonl left out</p>'
+
+
 def run_section(run: RunRecord) -> str:
     grids = "".join(
         f"<figure>{image(png, 'image/png', f'samples at step {step}')}"
@@ -133,7 +140,7 @@ def run_section(run: RunRecord) -> str:
     )
     return (
         f'<section class="run" id="{anchor(run.name)}"><h2>{escape(run.name)}</h2>'
-        f"<p>{escape(str(run.folder))}</p>"
+        f"<p>{escape(str(run.folder))}</p>{skipped_note(run)}"
         f'<details class="config"><summary>config.toml</summary>'
         f"<pre>{escape(run.config_toml)}</pre></details>"
         f"{curves([run])}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,10 @@ import torch
 
 from fpa.ablation.report import TABLE_JSON
 from fpa.ablation.runner import SHEET_FILE
-from fpa.errors import ConfigError
+from fpa.errors import ConfigError, error_summary
 from fpa.generator import FastWeightPainter
 from fpa.runs.checkpoint import load_generator
-from fpa.runs.run_dir import CONFIG, SAMPLES, RunDir
+from fpa.runs.run_dir import CONFIG, METRICS_FILE, SAMPLES, RunDir
 from fpa.viz.figure import painting_frames
 from fpa.viz.interpolate import animation_bytes
 
@@ -39,6 +40,8 @@ class RunRecord:
     evals: list[dict[str, Any]]
     samples: list[tuple[int, bytes]]
     animation: bytes | None
+    # Lines of metrics.jsonl that could not be read (damaged or edited), left out.
+    skipped_lines: int = 0
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """The steps and values of one logged number (a step's or an evaluation's)."""
@@ -104,7 +107,13 @@ def read_run(folder: Path, *, name: str, samples: int, animation: bool) -> RunRe
     run_dir = RunDir(folder)
     if not (folder / CONFIG).is_file():
         raise ConfigError(f"{folder} holds no fpa run (no {CONFIG}); give a run or ablate folder")
-    records = run_dir.read_metrics()
+    records, skipped = run_dir.read_metrics_counted()
+    if skipped:
+        warnings.warn(
+            f"{folder / METRICS_FILE}: skipped {skipped} unreadable line"
+            f"{'s' if skipped > 1 else ''} (not UTF-8, not a JSON object, or no whole step)",
+            stacklevel=2,
+        )
     return RunRecord(
         name=name,
         folder=folder,
@@ -115,7 +124,22 @@ def read_run(folder: Path, *, name: str, samples: int, animation: bool) -> RunRe
         animation=painting_animation(folder)
         if animation and run_dir.latest_checkpoint.is_file()
         else None,
+        skipped_lines=skipped,
     )
+
+
+def ablation_rows(table: Path) -> list[dict[str, Any]]:
+    """The rows of an ablation's ``results.json``, each naming its cell; anything else is one
+    error naming the file."""
+    try:
+        rows = json.loads(table.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested too deeply
+        raise ConfigError(f"{table} is not readable JSON: {error_summary(error)}") from None
+    if not isinstance(rows, list) or not all(
+        isinstance(row, dict) and isinstance(row.get("name"), str) for row in rows
+    ):
+        raise ConfigError(f"{table} is not an ablation table: a list of rows, each with a name")
+    return rows
 
 
 def collect(paths: list[Path], *, samples: int = 6, animation: bool = True) -> Collection:
@@ -127,7 +151,7 @@ def collect(paths: list[Path], *, samples: int = 6, animation: bool = True) -> C
             raise ConfigError(f"{path} is not a folder; give run folders or an ablate folder")
         table = path / TABLE_JSON
         if table.is_file() and not (path / CONFIG).is_file():
-            rows = json.loads(table.read_text(encoding="utf-8"))
+            rows = ablation_rows(table)
             sheet = path / SHEET_FILE
             collection.ablations.append(
                 AblationRecord(path, rows, sheet.read_bytes() if sheet.is_file() else None)

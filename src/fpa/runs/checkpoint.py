@@ -22,6 +22,7 @@ from fpa.baselines.generator import BaselineConfig, BaselineGenerator
 from fpa.errors import FpaError, error_summary, weights_only_refusal
 from fpa.files import load_tensors
 from fpa.generator import FastWeightPainter, GeneratorConfig
+from fpa.limits import check_generator_memory
 from fpa.plugins import registry
 from fpa.runs.config import CONFIG_VERSION, GeneratorModule, TrainConfig, nested
 
@@ -110,12 +111,23 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is not an fpa checkpoint (its format_version is not a number)"
         )
     if state.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} was written by a newer fpa ({state.get('fpa_version')}); upgrade fpa"
-        )
+        raise CheckpointError(newer_format(path, state, FORMAT_VERSION))
     state = upgrade(state)
     validate_checkpoint(state, path)
     return state
+
+
+def newer_format(path: Path, data: dict[str, Any], readable: int) -> str:
+    """Why a file of a newer ``format_version`` than ``readable`` is refused: the version it
+    has, the one this fpa reads, and the fpa that wrote it only when that is not this one."""
+    written = data.get("fpa_version")
+    by = (
+        f", written by fpa {written}" if isinstance(written, str) and written != __version__ else ""
+    )
+    return (
+        f"{path} has format_version {data.get('format_version')!r}{by}; this fpa "
+        f"({__version__}) reads up to {readable}: upgrade fpa"
+    )
 
 
 # What every fpa checkpoint holds (imported models included), and what one that can be
@@ -259,12 +271,19 @@ def missing_component_hint(origin: dict[str, Any]) -> str:
     )
 
 
-def generator_from_config(data: dict[str, Any]) -> GeneratorModule:
+def generator_from_config(
+    data: dict[str, Any], *, device: str | torch.device = "cpu"
+) -> GeneratorModule:
     """Rebuild a checkpoint's generator from its saved config: a painter, or a baseline (whose
-    config names the registered baseline)."""
+    config names the registered baseline); one that cannot fit the memory it is built in, or
+    that of ``device``, is refused before a weight is allocated."""
     if "baseline" in data:
-        return BaselineGenerator(config=BaselineConfig.from_dict(data))
-    return FastWeightPainter(config=GeneratorConfig.from_dict(data))
+        baseline = BaselineConfig.from_dict(data)
+        check_generator_memory(baseline, lambda: BaselineGenerator(config=baseline), device=device)
+        return BaselineGenerator(config=baseline)
+    config = GeneratorConfig.from_dict(data)
+    check_generator_memory(config, lambda: FastWeightPainter(config=config), device=device)
+    return FastWeightPainter(config=config)
 
 
 def load_generator(
@@ -284,7 +303,7 @@ def load_generator_and_state(
     state = load_checkpoint(checkpoint)
     check_components(state, checkpoint)
     try:
-        generator = generator_from_config(state["generator_config"])
+        generator = generator_from_config(state["generator_config"], device=device)
     except (TypeError, ValueError) as error:  # ConfigError included
         raise CheckpointError(
             f"{checkpoint} is not a usable fpa checkpoint: its 'generator_config' cannot be "

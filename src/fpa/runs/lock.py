@@ -8,6 +8,7 @@ lock file never blocks the next run; only a live process holds the lock.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -19,6 +20,17 @@ try:
     import fcntl
 except ImportError:  # not POSIX: runs are not locked there
     fcntl = None  # type: ignore[assignment]
+
+
+def read_holder(handle: int, *, tries: int = 50, pause: float = 0.01) -> str:
+    """The PID the holder of the lock wrote; a holder that won a start race writes it just
+    after taking the lock, so an empty file is read again for up to ``tries × pause`` s."""
+    for _ in range(tries):
+        holder = os.pread(handle, 64, 0).decode(errors="replace").strip()
+        if holder:
+            return holder
+        time.sleep(pause)
+    return ""
 
 
 class RunInUseError(FpaError):
@@ -48,10 +60,11 @@ class RunLock:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.read(handle, 64).decode(errors="replace").strip() or "unknown"
+                holder = read_holder(handle)
                 os.close(handle)
+                who = f"PID {holder}" if holder else "just starting: its PID is not written yet"
                 raise RunInUseError(
-                    f"{self.root} is in use: another fpa process (PID {holder}) is writing "
+                    f"{self.root} is in use: another fpa process ({who}) is writing "
                     "this run; wait for it to finish, stop it, or choose another --out"
                 ) from None
         os.ftruncate(handle, 0)

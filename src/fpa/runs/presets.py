@@ -151,6 +151,17 @@ def default_preset(given: dict[str, Any]) -> str:
     return "cpu-demo"
 
 
+def file_settings(config_file: str | None) -> dict[str, Any]:
+    """A TOML config file's settings, migrated to this version; an error names the file."""
+    if not config_file:
+        return {}
+    data = read_toml(config_file)
+    try:
+        return migrate_config(data)
+    except ConfigError as error:
+        raise ConfigError(f"config file {config_file}: {error}") from None
+
+
 def resolve_config(
     *,
     preset_name: str | None = None,
@@ -164,12 +175,18 @@ def resolve_config(
     A preset's evaluation schedule is dropped for data with no offline feature extractor
     (a folder, a torchvision set) unless ``eval_features`` is named.
     """
-    from_file = migrate_config(read_toml(config_file)) if config_file else {}
+    from_file = file_settings(config_file)
     name = preset_name or from_file.pop("preset", None)
     from_file.pop("preset", None)
     given = {**from_file, **(overrides or {})}
     name = name or default_preset(given)
-    config = TrainConfig().with_overrides(preset(name)).with_overrides(given)
+    base = TrainConfig().with_overrides(preset(name))
+    if config_file:  # checked before the flags are applied, so that an error names the file
+        try:
+            base.with_overrides(from_file)
+        except ConfigError as error:
+            raise ConfigError(f"config file {config_file}: {error}") from None
+    config = base.with_overrides(given)
     if "eval_every" not in given and not has_offline_features(config):
         config = config.with_overrides({"eval_every": 0})
     return config
@@ -183,7 +200,7 @@ def chosen_settings(
 ) -> set[str]:
     """The settings, by their flat names, that the user chose: in ``overrides``, in the config
     file, or in a preset named by ``preset_name`` or the file (not the default preset)."""
-    from_file = migrate_config(read_toml(config_file)) if config_file else {}
+    from_file = file_settings(config_file)
     name = preset_name or from_file.pop("preset", None)
     from_file.pop("preset", None)
     chosen: set[str] = set()

@@ -35,6 +35,20 @@ LOGS = "logs"
 RUN_FILES = (CONFIG, METRICS_FILE, SAMPLES, CHECKPOINT_DIR, LOGS)
 
 
+def metrics_record(line: bytes) -> dict[str, Any] | None:
+    """One line of ``metrics.jsonl`` as a record, or None when it cannot be one."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    step = record.get("step", 0)
+    if isinstance(step, bool) or not isinstance(step, int):
+        return None
+    return record
+
+
 class RunDir:
     """Paths and writes of one run; every file is written atomically."""
 
@@ -143,16 +157,26 @@ class RunDir:
             raise FpaError(f"cannot write {path}: {error.strerror or error}") from error
 
     def read_metrics(self) -> list[dict[str, Any]]:
+        """The records of ``metrics.jsonl`` that can be used (see :meth:`read_metrics_counted`)."""
+        return self.read_metrics_counted()[0]
+
+    def read_metrics_counted(self) -> tuple[list[dict[str, Any]], int]:
+        """The usable records of ``metrics.jsonl``, and how many lines were skipped: a line
+        cut short by a crash mid-append (a resume rewrites it), or one that is not UTF-8, not
+        a JSON object, or whose ``step`` is not a whole number (a damaged or edited log)."""
         path = self.root / METRICS_FILE
         if not path.is_file():
-            return []
-        records = []
-        for line in path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash mid-append; the resume rewrites it
-        return records
+            return [], 0
+        records, skipped = [], 0
+        for line in path.read_bytes().splitlines():
+            if not line.strip():
+                continue
+            record = metrics_record(line)
+            if record is None:
+                skipped += 1
+            else:
+                records.append(record)
+        return records, skipped
 
     def truncate_metrics(self, after_step: int) -> None:
         """Drop records past ``after_step``: a resume rewrites them, so the log stays exact."""

@@ -109,6 +109,11 @@ def read_run(
         config = resumed_config(saved, requested)
     else:
         config = (config or TrainConfig()).with_overrides(changes)
+        if config.generator.classes:
+            raise ConfigError(
+                f"a new --conditional run takes its classes from its data ({config.data}); "
+                "drop classes and class_frequencies from the options"
+            )
     init_state = None
     if state is None and config.init_from:
         init_state = load_checkpoint(find_checkpoint(config.init_from))
@@ -153,9 +158,9 @@ def prepare_run(
     check_training_memory(config, processes=world.size)  # before any model or data exists
     trainer = Trainer(config, run_dir, world=world)
     if init_state is not None:
-        trainer.state.initialize_from(init_state)
+        trainer.state.initialize_from(init_state, source=config.init_from)
     if state is not None:
-        trainer.state.load(state)
+        trainer.state.load(state, source=run_dir.latest_checkpoint)
     # Everything is built and tried (the evaluator, one forward and backward) before the
     # folder is touched: a run that fails to start leaves the run it was to replace as it was.
     trainer.prepare_evaluator()

@@ -136,5 +136,5 @@ class ProgressReporter:
                 line += f"  {self.scores}"
             if left is not None:
                 line += f"  ETA {clock_text(left)}"
-            self.console.print(line, highlight=False, soft_wrap=True)
+            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
             self.console.file.flush()

@@ -10,7 +10,10 @@ exactly (docs/design.md §5).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import torch
@@ -20,7 +23,7 @@ from torch.optim.swa_utils import AveragedModel
 from fpa.classes import sample_labels
 from fpa.data import ImageDataset, InfiniteBatches, build_dataset
 from fpa.data.labels import LabelledImages, class_labels
-from fpa.errors import ConfigError
+from fpa.errors import ConfigError, error_summary
 from fpa.generator import FastWeightPainter
 from fpa.runs.checkpoint import model_state
 from fpa.runs.config import GeneratorModule, TrainConfig
@@ -138,9 +141,10 @@ class TrainState:
             torch.manual_seed(rank_seed(config.seed, world.rank))
         return state
 
-    def initialize_from(self, checkpoint: dict[str, Any]) -> None:
-        """Start from a trained run: its EMA painter (not its refiner), and its discriminator
-        unless ``reset_discriminator``. The optimisers start fresh."""
+    def initialize_from(self, checkpoint: dict[str, Any], *, source: str | Path = "") -> None:
+        """Start from a trained run (the checkpoint read from ``source``): its EMA painter (not
+        its refiner), and its discriminator unless ``reset_discriminator``. The optimisers
+        start fresh."""
         painting = {
             k: v for k, v in checkpoint["ema_generator"].items() if not k.startswith("refiner.")
         }
@@ -149,7 +153,8 @@ class TrainState:
         missing = sorted(set(self.generator.painter_parameters()) - set(painting))
         if missing:
             raise ConfigError(f"the init checkpoint's painter lacks {', '.join(missing[:3])}")
-        self.generator.load_state_dict(painting, strict=False)
+        with fitting(source, "ema_generator", init=True):
+            self.generator.load_state_dict(painting, strict=False)
         if not self.config.reset_discriminator:
             trained = checkpoint["config"]["discriminator"]
             if trained != self.config.discriminator:
@@ -178,7 +183,9 @@ class TrainState:
             "cuda_rng": cuda,
         }
 
-    def restore_random_streams(self, checkpoint: dict[str, Any]) -> None:
+    def restore_random_streams(
+        self, checkpoint: dict[str, Any], *, source: str | Path = ""
+    ) -> None:
         """This rank's streams from a checkpoint: rank 0's are the top-level ones, other ranks'
         are in ``rank_random``. A rank the saving run did not have (it ran on fewer processes)
         draws fresh streams derived from the seed, its rank and the step."""
@@ -192,13 +199,16 @@ class TrainState:
             self.random.manual_seed(fresh + 1)
             torch.manual_seed(fresh)
             return
-        self.random.set_state(saved["random"])
-        torch.set_rng_state(saved["torch_rng"])
-        cuda = saved["cuda_rng"]
-        if cuda and self.world.launched and self.device.type == "cuda":
-            torch.cuda.set_rng_state(cuda[0], self.device)
-        elif cuda and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(cuda)
+        with fitting(source, "random"):
+            self.random.set_state(saved["random"])
+        with fitting(source, "torch_rng"):
+            torch.set_rng_state(saved["torch_rng"])
+        with fitting(source, "cuda_rng"):
+            cuda = saved["cuda_rng"]
+            if cuda and self.world.launched and self.device.type == "cuda":
+                torch.cuda.set_rng_state(cuda[0], self.device)
+            elif cuda and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(cuda)
 
     def checkpoint(self, *, rank_random: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Everything a resume needs; ``rank_random`` holds the random streams of ranks 1…N−1."""
@@ -225,25 +235,51 @@ class TrainState:
             "fixed_latents": self.fixed_latents,
         }
 
-    def load(self, checkpoint: dict[str, Any]) -> None:
-        """Continue from ``checkpoint``: weights, optimisers, data position, streams, counters."""
-        try:
-            self.generator.load_state_dict(checkpoint["generator"])
-            self.discriminator.load_state_dict(checkpoint["discriminator"])
-            self.ema.module.load_state_dict(checkpoint["ema_generator"])
-            self.ema.n_averaged.copy_(checkpoint["ema_updates"])
-            self.optimizer_g.load_state_dict(checkpoint["optimizer_g"])
-            self.optimizer_d.load_state_dict(checkpoint["optimizer_d"])
-            self.scaler_g.load_state_dict(checkpoint["scaler_g"])
-            self.scaler_d.load_state_dict(checkpoint["scaler_d"])
-            self.batches.load_state_dict(checkpoint["data"])
-        except (KeyError, RuntimeError, ValueError) as error:
-            raise ConfigError(f"the checkpoint does not fit this run: {error}") from None
-        self.restore_random_streams(checkpoint)
-        self.fixed_latents = checkpoint["fixed_latents"]
+    def load(self, checkpoint: dict[str, Any], *, source: str | Path = "") -> None:
+        """Continue from ``checkpoint`` (read from ``source``): weights, optimisers, data
+        position, streams, counters; a field that does not fit is one error naming it."""
+        restored = (
+            ("generator", self.generator.load_state_dict),
+            ("discriminator", self.discriminator.load_state_dict),
+            ("ema_generator", self.ema.module.load_state_dict),
+            ("ema_updates", self.ema.n_averaged.copy_),
+            ("optimizer_g", self.optimizer_g.load_state_dict),
+            ("optimizer_d", self.optimizer_d.load_state_dict),
+            ("scaler_g", self.scaler_g.load_state_dict),
+            ("scaler_d", self.scaler_d.load_state_dict),
+            ("data", self.batches.load_state_dict),
+        )
+        for name, restore in restored:
+            with fitting(source, name):
+                restore(checkpoint[name])
+        self.restore_random_streams(checkpoint, source=source)
+        fixed, shape = checkpoint["fixed_latents"], tuple(self.fixed_latents.shape)
+        if tuple(fixed.shape) != shape:
+            raise ConfigError(
+                f"{source or 'the checkpoint'} does not fit this run: its 'fixed_latents' have "
+                f"shape {tuple(fixed.shape)}, this run's {shape} (sample_count, latent_dim)"
+            )
+        self.fixed_latents = fixed
         self.step, self.elapsed = int(checkpoint["step"]), float(checkpoint["elapsed"])
         self.nan_restarts = int(checkpoint.get("nan_restarts", 0))
         self.best_score = float(checkpoint.get("best_score", math.inf))
+
+
+@contextmanager
+def fitting(source: str | Path, name: str, *, init: bool = False) -> Iterator[None]:
+    """Restore the checkpoint field ``name``: what does not fit this run (a damaged or edited
+    checkpoint, one of other options) is one ConfigError naming the file and the field."""
+    try:
+        yield
+    except KeyError as error:
+        raise ConfigError(f"{unfit(source, init)}: its {name!r} lacks {error.args[0]!r}") from None
+    except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as error:
+        raise ConfigError(f"{unfit(source, init)}: its {name!r}: {error_summary(error)}") from None
+
+
+def unfit(source: str | Path, init: bool) -> str:
+    what = f"--init-from {source}" if init else str(source or "the checkpoint")
+    return f"{what} does not fit this run"
 
 
 def with_data_classes(
