@@ -21,3 +21,13 @@ class ThirdPartyRules:
     @fpa.hookimpl
     def fpa_register_rules(self, register):
         register("step-only-delta", StepOnlyDeltaRule, description="test rule")
+
+
+class ThrowawayRules:
+    """A plugin object like one a user installs: the README's ``my-rule``, and ``ella`` whose name
+    sorts between fpa's own rules."""
+
+    @fpa.hookimpl
+    def fpa_register_rules(self, register):
+        register("my-rule", StepOnlyDeltaRule, description="a user's rule")
+        register("ella", StepOnlyDeltaRule, description="a user's rule")

@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 import fpa
-from conftest import plugged_in, requires_cuda
+from conftest import absent_name, plugged_in, requires_cuda
 from fpa.cli import app
 from fpa.runs.checkpoint import CheckpointError, check_components, load_checkpoint
 from fpa.training import (
@@ -154,11 +154,13 @@ def test_cli_dry_run_says_a_rule_without_a_parallel_form_paints_with_the_step_lo
     assert '"rule_impl_used": "parallel"' in plain.output and "note" not in plain.output
 
 
+@pytest.mark.usefixtures("third_party_rules")
 def test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_option(tmp_path):
+    missing = absent_name("rules", "my-rule")
     state = {
         "components": {
             "rules": {
-                "name": "my-rule",
+                "name": missing,
                 "plugin": "my_rules",
                 "distribution": "my-local-rules",
                 "version": "0.3.1",
@@ -168,10 +170,10 @@ def test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_opti
     with pytest.raises(CheckpointError) as raised:
         check_components(state, tmp_path / "x.pt")
     message = str(raised.value)
-    assert "needs rule 'my-rule'" in message and "\n" not in message
+    assert f"needs rule '{missing}'" in message and "\n" not in message
     assert "my-local-rules 0.3.1" in message and "plugin 'my_rules'" in message
     assert "pip install my-local-rules==0.3.1" in message and "pip install -e" in message
-    runtime = {"components": {"rules": {"name": "my-rule", "plugin": "p", "distribution": None}}}
+    runtime = {"components": {"rules": {"name": missing, "plugin": "p", "distribution": None}}}
     with pytest.raises(CheckpointError, match="registered at runtime"):
         check_components(runtime, tmp_path / "x.pt")
 
