@@ -232,6 +232,7 @@ def train(
             quiet=c.quiet or not progress,
             every=c.log_every,
             shown=world.is_main,
+            budget=time_budget,
         )
         # The loggers start once the run folder is in place, on rank 0 (a resume continues
         # their runs from its step); one that cannot start is named and left out.
