@@ -94,7 +94,7 @@ def test_preview_paints_a_grid(tmp_path):
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
     out = tmp_path / "kept.png"
     out.write_bytes(b"a good file from before")
-    result = invoke(*args, "--out", str(out))
+    result = invoke(*args, "--out", str(out), "--overwrite")  # kept all the same
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and lines[0].startswith("error:")

@@ -300,7 +300,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, args, me
     if args[0] == "--run":
         target, args = args[1], []
     before = sorted(tmp_path.iterdir())
-    result = invoke(target, "--out", kept, *args)
+    result = invoke(target, "--out", kept, "--overwrite", *args)  # kept all the same
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines

@@ -245,7 +245,7 @@ def test_models_are_a_plugin_kind_that_every_command_resolves_by_name(model, tmp
         assert row["scores"]["fid"] == read_card(model / CARD_FILE).measured.scores["fid"]
         sampled = invoke("sample", "tiny", "--out", tmp_path / "s.png")
         assert sampled.exit_code == 0, sampled.output
-        wrong = invoke("sample", "tinny", "--out", tmp_path / "s.png")
+        wrong = invoke("sample", "tinny", "--out", tmp_path / "t.png")
         assert wrong.exit_code == 2 and "did you mean 'tiny'?" in wrong.output
     assert "tiny" not in fpa.available("models")
 

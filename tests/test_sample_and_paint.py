@@ -308,6 +308,46 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, args, me
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("command", "written"),
+    [
+        (["paint", "{run}"], "painting.png"),
+        (["sample", "{run}"], "samples.png"),
+        (["preview", "--image-size", "8", "--n", "1", "--paint-steps", "2"], "preview.png"),
+        (["interpolate", "{run}", "--n", "2", "--frames", "2"], "interp.gif"),
+    ],
+)
+def test_a_second_command_never_silently_replaces_the_first_ones_default_output(
+    run, tmp_path, monkeypatch, command, written
+):
+    monkeypatch.chdir(tmp_path)
+    args = [arg.format(run=run) for arg in command]
+    assert invoke(*args).exit_code == 0
+    first = (tmp_path / written).read_bytes()
+    again = invoke(*args, "--seed", "1")
+    assert again.exit_code == 2
+    (line,) = again.output.strip().splitlines()
+    assert line == (
+        f"error: {written} already exists (an earlier result): name another with --out, "
+        "or give --overwrite to replace it"
+    )
+    assert (tmp_path / written).read_bytes() == first
+    assert invoke(*args, "--seed", "1", "--overwrite").exit_code == 0
+    assert (tmp_path / written).read_bytes() != first
+
+
+def test_other_outputs_are_kept_too_and_an_empty_folder_is_no_earlier_result(run, tmp_path):
+    grid, folder = tmp_path / "grid.png", tmp_path / "each"
+    folder.mkdir()
+    assert invoke("sample", run, "--n", 2, "--out", grid, "--individual", folder).exit_code == 0
+    result = invoke("sample", run, "--n", 2, "--out", tmp_path / "b.png", "--individual", folder)
+    assert result.exit_code == 2 and f"{folder} holds files" in result.output
+    assert not (tmp_path / "b.png").exists()
+    result = invoke("paint", run, "--out", tmp_path / "p.png", "--animate", grid)
+    assert result.exit_code == 2 and "name another with --animate" in result.output
+    assert not (tmp_path / "p.png").exists()
+
+
 @pytest.mark.slow
 def test_a_checkpoint_whose_rule_plugin_is_missing_names_it(tmp_path):
     class Plugin:

@@ -10,7 +10,13 @@ import typer
 from einops import rearrange
 
 from fpa.cli.app import command
-from fpa.cli.common import output_folder, pixel_size, require_positive
+from fpa.cli.common import (
+    OVERWRITE_HELP,
+    output_folder,
+    pixel_size,
+    refuse_to_replace,
+    require_positive,
+)
 from fpa.errors import ConfigError
 from fpa.files import atomic_write, atomic_write_bytes
 from fpa.limits import check_memory, check_picture, check_seed
@@ -64,6 +70,7 @@ def decompose_command(
     scale: int = typer.Option(4, help="Enlarge every pixel to scale×scale blocks."),
     animate: str = typer.Option("gif", help="Animation format: gif or apng."),
     duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Fit keys, values and rates so that RULE's T updates paint each image, and compare with
     the truncated SVD of rank T (the best any T rank-1 updates can do, by Eckart–Young).
@@ -86,6 +93,7 @@ def decompose_command(
     if animate not in ANIMATION_FILES:
         raise ConfigError(f"--animate must be gif or apng; got {animate!r}")
     output_folder(out)
+    refuse_to_replace(("--out", out), overwrite=overwrite)
     size = parse_image_size(image_size)
     check_decomposition_size(len(images), steps=steps, every=every, size=size, scale=scale)
     targets = [read_image(image, image_size=size, channels=channels) for image in images]

@@ -10,12 +10,14 @@ from einops import rearrange
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
     chosen_latents,
     class_option,
     load_generator_for_cli,
     pixel_size,
+    refuse_to_replace,
     require_painter,
     require_positive,
     require_writable_folder,
@@ -86,6 +88,7 @@ def interpolate_command(
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw ones."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Animate a smooth walk between latents; with --steps, how the painting process morphs.
     A conditional run walks within one --class."""
@@ -104,6 +107,7 @@ def interpolate_command(
         if grid.resolve() == out.resolve():
             raise ConfigError("--grid and --out must be different files")
         _writable(grid, "--grid")
+    refuse_to_replace(("--out", out), ("--grid", grid), overwrite=overwrite)
     generator = load_generator_for_cli(run, device=device, ema=ema)
     label = class_option(generator, class_)
     if label is None and generator.classes:

@@ -9,12 +9,14 @@ import typer
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
     chosen_labels,
     chosen_latents,
     load_generator_for_cli,
     pixel_size,
+    refuse_to_replace,
     require_painter,
     require_positive,
     require_writable_folder,
@@ -54,6 +56,7 @@ def paint_command(
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """The paper's figure: rank-1 updates above partial images M_1 … M_T, per sample, with
     the step numbers above the columns and the row labels in a margin. A conditional run
@@ -74,6 +77,7 @@ def paint_command(
         if plots.exists() and not plots.is_dir():
             raise ConfigError(f"--plots {plots} is a file, not a folder")
         require_writable_folder(plots)
+    refuse_to_replace(("--out", out), ("--animate", animate), overwrite=overwrite)
     generator = require_painter(
         load_generator_for_cli(run, device=device, ema=ema), what="fpa paint"
     )

@@ -11,9 +11,11 @@ from einops import rearrange
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    OVERWRITE_HELP,
     SOURCE_HELP,
     output_folder,
     pixel_size,
+    refuse_to_replace,
     require_painter,
     require_positive,
     write_latents,
@@ -52,6 +54,7 @@ def project_command(
     duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Project real images into a painter: gradient descent on a pixel loss plus a feature
     loss finds the latent whose painting matches each image; --refine-steps then refines the
@@ -74,6 +77,7 @@ def project_command(
     if animate not in ANIMATION_FILES:
         raise ConfigError(f"--animate must be gif or apng; got {animate!r}")
     output_folder(out)
+    refuse_to_replace(("--out", out), overwrite=overwrite)
     loaded = open_model(run, ema=ema, device=resolve_device(device))
     painter = require_painter(loaded.generator, what="fpa project")
     shown_steps(painter.paint_steps, every)

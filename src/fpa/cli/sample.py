@@ -12,6 +12,7 @@ from einops import repeat
 from fpa.classes import labels_args
 from fpa.cli.app import command
 from fpa.cli.common import (
+    OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
     chosen_labels,
@@ -19,6 +20,7 @@ from fpa.cli.common import (
     latents_format,
     load_run_for_cli,
     pixel_size,
+    refuse_to_replace,
     require_positive,
     require_writable_folder,
     run_latents,
@@ -63,6 +65,7 @@ def sample_command(
     batch_size: int = typer.Option(64, help="Images generated at once."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Sample images from a trained fast weight painter.
 
@@ -84,6 +87,12 @@ def sample_command(
         raise ConfigError(f"--individual {individual} is a file, not a folder")
     if individual is not None:
         require_writable_folder(individual)
+    refuse_to_replace(
+        ("--out", out),
+        ("--save-latents", save_latents),
+        ("--individual", individual),
+        overwrite=overwrite,
+    )
     if per_class is not None:
         require_positive("--per-class", per_class)
         if class_ is not None or latents is not None:
