@@ -4,6 +4,7 @@ unchanged."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from fpa.discriminators.projection import ProjectionDiscriminator
 from fpa.errors import ConfigError, DataError
 from fpa.runs.checkpoint import load_checkpoint
 from fpa.training import train
-from fpa.viz import png_bytes
+from fpa.viz import labelled_png, png_bytes
 from tiny_runs import tiny
 
 runner = CliRunner()
@@ -281,12 +282,18 @@ def test_per_class_draws_one_row_per_class_with_the_same_latents_in_each_column(
     out, each = tmp_path / "grid.png", tmp_path / "each"
     result = invoke("sample", run, "--per-class", 3, "--out", out, "--individual", each)
     assert result.exit_code == 0, result.output
-    with Image.open(out) as image:
-        assert image.size == (3 * (SIZE + 2) + 2, 10 * (SIZE + 2) + 2)
     generator = fpa.load(run)
     fixed = load_checkpoint(run / "checkpoints" / "latest.pt")["fixed_latents"]
     with torch.no_grad():
         fours = generator(fixed[:3], torch.full((3,), 4))
+        every = generator(fixed[:3].repeat(10, 1), torch.arange(10).repeat_interleave(3))
+    # The rows are named by their classes, in a margin left of the grid.
+    named = labelled_png(every, columns=3, row_names=list("0123456789"))
+    with Image.open(out) as image, Image.open(io.BytesIO(named)) as expected:
+        assert image.size == expected.size
+        assert image.width > 3 * (SIZE + 2) + 2 and image.height == 10 * (SIZE + 2) + 2
+        difference = np.abs(np.asarray(image, int) - np.asarray(expected, int))
+        assert difference.max() <= 1, difference.max()
     # Image 13 is row 4 (the class "4"), column 1 (the second fixed latent).
     expected = png_bytes(fours[1:2], columns=1, padding=0)
     assert (each / "13.png").read_bytes() == expected

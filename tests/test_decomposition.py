@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -13,6 +15,7 @@ import fpa
 from fpa.cli import app
 from fpa.data.image_file import read_image
 from fpa.decomposition import decompose, relative_error, svd_errors, svd_truncation
+from fpa.viz import labelled_png
 
 runner = CliRunner()
 BUILT_IN_RULES = ("delta", "hebb", "oja")
@@ -104,8 +107,15 @@ def test_fpa_decompose_writes_the_figure_animation_and_errors(tmp_path):
     assert summary["error"][0] >= summary["svd_error"][0]
     with Image.open(out / "painting.gif") as animation:
         assert animation.n_frames == 4
+    # target, painting, SVD: their names above, the image's beside
+    names = ["image", "hebb, T=4", "SVD, rank 4"]
+    labelled = labelled_png(torch.zeros(3, 1, 16, 16), columns=3, column_names=names)
+    with Image.open(io.BytesIO(labelled)) as plain:
+        top = plain.height - (18 + 2)
     with Image.open(out / "reconstruction.png") as picture:
-        assert picture.size == (3 * 18 + 2, 18 + 2)  # target, painting, SVD
+        assert picture.width > 3 * 18 + 2 and picture.height == top + 18 + 2
+        margin = np.asarray(picture.convert("L"))[top:, : picture.width - (3 * 18 + 2)]
+        assert margin.min() < 128  # the row's name, "mnist:3", is written there
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,9 @@ def decompose_command(
     lr: float = typer.Option(0.05, help="Adam's learning rate (cosine decay to 0)."),
     seed: int = typer.Option(0, help="Seed of the starting commands."),
     every: int = typer.Option(1, help="Figure: show every K-th step (the last step always)."),
-    scale: int = typer.Option(4, help="Enlarge every pixel to scale×scale blocks."),
+    scale: int = typer.Option(
+        4, help="Enlarge every pixel to scale×scale blocks (the animation to 256 px wide at least)."
+    ),
     animate: str = typer.Option("gif", help="Animation format: gif or apng."),
     duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
@@ -81,8 +83,9 @@ def decompose_command(
     """
     from fpa.data.image_file import read_image
     from fpa.decomposition import decompose
-    from fpa.viz import animation_bytes, figure_png, png_bytes, trace_figure, trace_frames
+    from fpa.viz import animation_bytes, figure_png, labelled_png, trace_figure, trace_frames
     from fpa.viz.figure import shown_steps
+    from fpa.viz.interpolate import ANIMATION_WIDTH
 
     require_positive("--steps", steps)
     require_positive("--iterations", iterations)
@@ -116,10 +119,16 @@ def decompose_command(
         trace_figure(result.trace, to_pixels=result.to_pixels, every=every), scale=scale
     )
     frames = trace_frames(result.trace, to_pixels=result.to_pixels, every=every)
-    animation = animation_bytes(frames, format=animate, duration_ms=duration_ms, scale=scale)
+    animation = animation_bytes(
+        frames, format=animate, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
+    )
     triples = torch.stack([result.target, result.trace.painted, result.to_pixels(result.svd())])
-    comparison = png_bytes(
-        rearrange(triples, "kind image c h w -> (image kind) c h w"), columns=3, scale=scale
+    comparison = labelled_png(
+        rearrange(triples, "kind image c h w -> (image kind) c h w"),
+        columns=3,
+        column_names=["image", f"{rule}, T={steps}", f"SVD, rank {steps}"],
+        row_names=[Path(image).name or image for image in images],
+        scale=scale,
     )
     summary = {"images": list(images), **result.summary()}
     out.mkdir(exist_ok=True)

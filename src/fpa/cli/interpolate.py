@@ -27,6 +27,7 @@ from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 from fpa.viz.interpolate import (
+    ANIMATION_WIDTH,
     animation_bytes,
     interpolation_frames,
     interpolation_path,
@@ -77,7 +78,9 @@ def interpolate_command(
     ),
     step_columns: int = typer.Option(8, help="Painting steps shown with --steps."),
     scale: int = typer.Option(
-        1, help="Enlarge every pixel of the animation and grid to scale×scale blocks."
+        1,
+        help="Enlarge every pixel of the animation and grid to scale×scale blocks (the "
+        "animation more where that makes it at least 256 px wide).",
     ),
     duration_ms: int = typer.Option(80, help="Milliseconds per frame (GIF: 10 ms units)."),
     truncation: float = typer.Option(
@@ -143,7 +146,9 @@ def interpolate_command(
         shown = interpolation_frames(generator, path, label=label)
         grid_images = segment_grid(shown, frames_between=frames, loop=loop)
         columns = frames + 1
-    animation = animation_bytes(shown, format=kind, duration_ms=duration_ms, scale=scale)
+    animation = animation_bytes(
+        shown, format=kind, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
+    )
     grid_png = png_bytes(grid_images, columns=columns, scale=scale) if grid is not None else None
 
     atomic_write_bytes(out, animation)

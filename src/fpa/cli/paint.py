@@ -46,7 +46,9 @@ def paint_command(
     ),
     duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
     scale: int = typer.Option(
-        1, help="Enlarge every pixel of the figure and animation to scale×scale blocks."
+        1,
+        help="Enlarge every pixel of the figure and animation to scale×scale blocks (the "
+        "animation more where that makes it at least 256 px wide).",
     ),
     truncation: float = typer.Option(
         1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
@@ -127,7 +129,7 @@ def paint_command(
     figure_bytes = figure_png(figure, scale=scale)
     animation = None
     if animate is not None:
-        from fpa.viz.interpolate import animation_bytes
+        from fpa.viz.interpolate import ANIMATION_WIDTH, animation_bytes
 
         frames = painting_frames(generator, z, every=every, labels=labels).cpu()
         animation = animation_bytes(
@@ -135,6 +137,7 @@ def paint_command(
             format=ANIMATION_FORMATS[animate.suffix.lower()],
             duration_ms=duration_ms,
             scale=scale,
+            min_width=ANIMATION_WIDTH,
         )
     plot_pngs = {}
     if plots is not None:

@@ -49,7 +49,9 @@ def project_command(
     refine_lr: float = typer.Option(0.01, help="Adam's learning rate of the refinement."),
     seed: int = typer.Option(0, help="Seed of the candidate latents."),
     every: int = typer.Option(1, help="Figure: show every K-th step (the last step always)."),
-    scale: int = typer.Option(4, help="Enlarge every pixel to scale×scale blocks."),
+    scale: int = typer.Option(
+        4, help="Enlarge every pixel to scale×scale blocks (the animation to 256 px wide at least)."
+    ),
     animate: str = typer.Option("gif", help="Animation format: gif or apng."),
     duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
@@ -68,8 +70,9 @@ def project_command(
     from fpa.data.image_file import read_image
     from fpa.models.loading import open_model
     from fpa.projection import project_images
-    from fpa.viz import animation_bytes, figure_png, png_bytes, trace_figure, trace_frames
+    from fpa.viz import animation_bytes, figure_png, labelled_png, trace_figure, trace_frames
     from fpa.viz.figure import has_refiner, shown_steps
+    from fpa.viz.interpolate import ANIMATION_WIDTH
 
     require_positive("--scale", scale)
     require_positive("--duration-ms", duration_ms)
@@ -104,10 +107,16 @@ def project_command(
         scale=scale,
     )
     frames = trace_frames(result.trace, to_pixels=painter.to_pixels, every=every, refined=refined)
-    animation = animation_bytes(frames, format=animate, duration_ms=duration_ms, scale=scale)
+    animation = animation_bytes(
+        frames, format=animate, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
+    )
     pairs = torch.stack([result.target, result.images])
-    comparison = png_bytes(
-        rearrange(pairs, "kind image c h w -> (image kind) c h w"), columns=2, scale=scale
+    comparison = labelled_png(
+        rearrange(pairs, "kind image c h w -> (image kind) c h w"),
+        columns=2,
+        column_names=["image", "projection"],
+        row_names=[Path(image).name or image for image in images],
+        scale=scale,
     )
     summary = {"images": list(images), "run": str(run), **result.summary()}
     out.mkdir(exist_ok=True)

@@ -30,7 +30,7 @@ from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
-from fpa.viz import png_bytes
+from fpa.viz import labelled_png, png_bytes
 
 
 @command("sample")
@@ -137,7 +137,10 @@ def sample_command(
             ]
         )
     columns = per_class or math.ceil(len(z) ** 0.5)
-    grid = png_bytes(images, columns=columns, scale=scale)
+    if per_class is not None:  # a row per class, named
+        grid = labelled_png(images, columns=columns, row_names=list(classes), scale=scale)
+    else:
+        grid = png_bytes(images, columns=columns, scale=scale)
     atomic_write_bytes(out, grid)
     if save_latents is not None:
         write_latents(save_latents, z)
