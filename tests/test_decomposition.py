@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import fpa
 from fpa.cli import app
+from fpa.data import build_dataset
 from fpa.data.image_file import read_image
 from fpa.decomposition import decompose, relative_error, svd_errors, svd_truncation
 from fpa.viz import labelled_png
@@ -102,6 +103,10 @@ def test_fpa_decompose_writes_the_figure_animation_and_errors(tmp_path):
     assert result.exit_code == 0, result.output
     names = {"painting.png", "painting.gif", "reconstruction.png"}
     assert names | {"decomposition.json", "commands.pt"} == {p.name for p in out.iterdir()}
+    # mnist:3 is the image at index 3, and the output says which digit that is
+    names, labels = build_dataset("mnist", image_size=(16, 16), channels=1).class_labels()
+    digit = names[int(labels[3])]
+    assert result.output.startswith(f"mnist:3 (a {digit}): hebb, T = 4: relative error")
     summary = json.loads((out / "decomposition.json").read_text())
     assert summary["images"] == ["mnist:3"] and len(summary["errors_by_step"][0]) == 4
     assert summary["error"][0] >= summary["svd_error"][0]

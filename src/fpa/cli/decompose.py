@@ -24,7 +24,10 @@ from fpa.sizes import format_size, parse_image_size
 
 # painting.png is the figure, so an APNG animation takes another name.
 ANIMATION_FILES = {"gif": "painting.gif", "apng": "painting-animation.png"}
-IMAGE_HELP = "Image files, or items of the built-in data such as mnist:7 or emoji:12."
+IMAGE_HELP = (
+    "Image files, or items of the built-in data by position: mnist:7 is the image at index 7 "
+    "of the digits (whatever digit it shows; the output names it), emoji:12 likewise."
+)
 
 
 def check_decomposition_size(
@@ -81,7 +84,7 @@ def decompose_command(
     painting.gif (or painting-animation.png), reconstruction.png (per image: target, painting, SVD),
     decomposition.json (the errors per step) and commands.pt (the fitted commands).
     """
-    from fpa.data.image_file import read_image
+    from fpa.data.image_file import item_name, read_image
     from fpa.decomposition import decompose
     from fpa.viz import animation_bytes, figure_png, labelled_png, trace_figure, trace_frames
     from fpa.viz.figure import shown_steps
@@ -122,12 +125,13 @@ def decompose_command(
     animation = animation_bytes(
         frames, format=animate, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
     )
+    names = [item_name(image) for image in images]
     triples = torch.stack([result.target, result.trace.painted, result.to_pixels(result.svd())])
     comparison = labelled_png(
         rearrange(triples, "kind image c h w -> (image kind) c h w"),
         columns=3,
         column_names=["image", f"{rule}, T={steps}", f"SVD, rank {steps}"],
-        row_names=[Path(image).name or image for image in images],
+        row_names=names,
         scale=scale,
     )
     summary = {"images": list(images), **result.summary()}
@@ -145,7 +149,7 @@ def decompose_command(
     atomic_write(out / "commands.pt", lambda file: torch.save(fitted, file))
     # Through a non-linear output activation the painting is not of rank T: the SVD compares.
     kind = "bound" if output_activation == "none" else "a comparison, not a bound"
-    for index, image in enumerate(images):
+    for index, image in enumerate(names):
         typer.echo(
             f"{image}: {rule}, T = {steps}: relative error {result.error[index]:.4f}, "
             f"truncated SVD of rank {steps} ({kind}): {result.svd_error[index]:.4f}"

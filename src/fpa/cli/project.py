@@ -67,7 +67,7 @@ def project_command(
     it), projection.json (PSNR and feature distance per image) and latents.pt (for
     fpa paint --latents; without refinement they repaint the projections exactly).
     """
-    from fpa.data.image_file import read_image
+    from fpa.data.image_file import item_name, read_image
     from fpa.models.loading import open_model
     from fpa.projection import project_images
     from fpa.viz import animation_bytes, figure_png, labelled_png, trace_figure, trace_frames
@@ -110,12 +110,13 @@ def project_command(
     animation = animation_bytes(
         frames, format=animate, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
     )
+    names = [item_name(image) for image in images]
     pairs = torch.stack([result.target, result.images])
     comparison = labelled_png(
         rearrange(pairs, "kind image c h w -> (image kind) c h w"),
         columns=2,
         column_names=["image", "projection"],
-        row_names=[Path(image).name or image for image in images],
+        row_names=names,
         scale=scale,
     )
     summary = {"images": list(images), "run": str(run), **result.summary()}
@@ -126,7 +127,7 @@ def project_command(
     atomic_write_bytes(out / "projection.json", (json.dumps(summary, indent=2) + "\n").encode())
     write_latents(out / "latents.pt", result.latents)
     distances = result.feature_distance
-    for index, image in enumerate(images):
+    for index, image in enumerate(names):
         distance = "" if distances is None else f", feature distance {distances[index]:.3f}"
         typer.echo(f"{image}: PSNR {result.psnr[index]:.2f} dB{distance}")
     typer.echo(
