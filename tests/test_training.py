@@ -154,6 +154,30 @@ def test_cli_dry_run_says_a_rule_without_a_parallel_form_paints_with_the_step_lo
     assert '"rule_impl_used": "parallel"' in plain.output and "note" not in plain.output
 
 
+DEMO = "cpu-demo, the default for grey pictures"
+EMOJI = "cpu-emoji, the colour recipe, since the run paints in colour"
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "strokes"),
+    [
+        ([], DEMO, "per-channel"),
+        (["--data", "emoji", "--channels", "3"], EMOJI, "coloured"),
+        (["--channels", "3"], EMOJI, "coloured"),
+        (["--preset", "cpu-demo"], None, "per-channel"),
+        (["--preset", "cpu-emoji", "--rule", "oja"], None, "coloured"),
+    ],
+)
+def test_train_says_which_preset_it_took_when_it_picked_one_itself(tmp_path, args, said, strokes):
+    result = runner.invoke(app, ["train", *args, "--dry-run", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("preset: ")]
+    expected = [] if said is None else [f"preset: {said} (--preset NAME takes another)"]
+    assert lines == expected
+    # What was said is what was taken: cpu-emoji paints coloured strokes, cpu-demo does not.
+    assert f'strokes = "{strokes}"' in result.output
+
+
 @pytest.mark.usefixtures("third_party_rules")
 def test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_option(tmp_path):
     missing = absent_name("rules", "my-rule")

@@ -106,7 +106,7 @@ def train_command(
 ) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
     from fpa.devices import use_threads
-    from fpa.runs.presets import chosen_settings
+    from fpa.runs.presets import chosen_settings, picked_preset
     from fpa.training import (
         World,
         check_time_budget,
@@ -175,13 +175,22 @@ def train_command(
         config_file = str(config) if config else None
         resolved = resolve_config(preset_name=preset, config_file=config_file, overrides=changes)
         chosen = chosen_settings(preset_name=preset, config_file=config_file, overrides=changes)
+        chosen_channels: dict[str, Any] = {}
         if "channels" not in chosen and resolved.data not in FIXED_COLOURS:
             resolved, note = with_data_channels(resolved)
             if preset is None and config_file is None:  # colour data: the colour recipe
-                probed = {**changes, "channels": resolved.channels}
+                chosen_channels = {"channels": resolved.channels}
+                probed = {**changes, **chosen_channels}
                 resolved = resolve_config(overrides=probed)
             if main_process:
                 console.print(note, highlight=False, soft_wrap=True)
+        picked = picked_preset(
+            preset_name=preset, config_file=config_file, overrides={**changes, **chosen_channels}
+        )
+        if picked and main_process:
+            why = PICKED_BECAUSE.get(picked, "")
+            line = f"preset: {picked}{why} (--preset NAME takes another)"
+            console.print(line, highlight=False, soft_wrap=True)
     if dry_run:
         shown = resolved or saved_config(out).with_overrides(changes)
         sizes = describe(shown)
@@ -235,6 +244,12 @@ def train_command(
         highlight=False,
     )
 
+
+# Why a run that names no preset starts from the one it does (runs/presets.py: default_preset).
+PICKED_BECAUSE = {
+    "cpu-emoji": ", the colour recipe, since the run paints in colour",
+    "cpu-demo": ", the default for grey pictures",
+}
 
 # Built-in data whose channels are the user's (or the preset's) choice alone: the digits are
 # grey, and the emoji train in grey unless asked (the cpu-emoji preset asks for colour).

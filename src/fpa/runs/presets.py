@@ -151,6 +151,18 @@ def default_preset(given: dict[str, Any]) -> str:
     return "cpu-demo"
 
 
+def picked_preset(
+    *, preset_name: str | None = None, config_file: str | None = None, overrides=None
+) -> str | None:
+    """The preset :func:`resolve_config` picks itself (:func:`default_preset`) when neither
+    ``preset_name`` nor the config file names one; None when one is named."""
+    from_file = file_settings(config_file)
+    if preset_name or from_file.get("preset"):
+        return None
+    from_file.pop("preset", None)
+    return default_preset({**from_file, **(overrides or {})})
+
+
 def file_settings(config_file: str | None) -> dict[str, Any]:
     """A TOML config file's settings, migrated to this version; an error names the file."""
     if not config_file:
