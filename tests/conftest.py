@@ -58,7 +58,8 @@ def third_party_rules(request) -> Iterator[None]:
     if request.param == "alone":
         yield
         return
-    with plugged_in(ThrowawayRules(), name="throwaway-rules"):
+    names = absent_name("rules", "my-rule"), absent_name("rules", "ella")
+    with plugged_in(ThrowawayRules(*names), name="throwaway-rules"):
         yield
 
 

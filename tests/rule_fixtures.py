@@ -24,10 +24,13 @@ class ThirdPartyRules:
 
 
 class ThrowawayRules:
-    """A plugin object like one a user installs: the README's ``my-rule``, and ``ella`` whose name
-    sorts between fpa's own rules."""
+    """A plugin object like one a user installs, with rules of the given ``names`` (say the
+    documented ``my-rule``, and ``ella``, whose name sorts between fpa's own)."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
 
     @fpa.hookimpl
     def fpa_register_rules(self, register):
-        register("my-rule", StepOnlyDeltaRule, description="a user's rule")
-        register("ella", StepOnlyDeltaRule, description="a user's rule")
+        for name in self.names:
+            register(name, StepOnlyDeltaRule, description="a user's rule")

@@ -44,7 +44,7 @@ CPU_EMOJI: dict[str, Any] = {
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Small enough to show digits on a 2-core CPU in a few minutes. The choices that differ
-    # from the paper (betas, discriminator, sizes) were measured on such a CPU: see the README.
+    # from the paper (betas, discriminator, sizes) were measured on such a CPU: docs/presets.md.
     # Its discriminator is half as wide (32 channels first): 2.1x the images/s, and FID 0.44
     # and 0.47 against 0.53 and 0.67 at width 64 (seeds 0, 1; docs/speed.md).
     "cpu-demo": {"discriminator_options": {"width": 32}, **CPU_EVAL},
