@@ -178,6 +178,16 @@ def test_train_says_which_preset_it_took_when_it_picked_one_itself(tmp_path, arg
     assert f'strokes = "{strokes}"' in result.output
 
 
+@pytest.mark.slow
+def test_a_run_that_starts_says_which_preset_it_took_and_a_refused_one_does_not(tmp_path):
+    quick = ["--train-steps", "1", "--batch-size", "8", "--eval-every", "0", "--quiet"]
+    result = runner.invoke(app, ["train", *quick, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"preset: {DEMO} (--preset NAME takes another)\n")
+    refused = runner.invoke(app, ["train", *quick, "--out", str(tmp_path / "run")])
+    assert refused.exit_code == 2 and refused.output.startswith("error:"), refused.output
+
+
 @pytest.mark.usefixtures("third_party_rules")
 def test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_option(tmp_path):
     missing = absent_name("rules", "my-rule")

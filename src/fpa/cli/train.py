@@ -165,7 +165,7 @@ def train_command(
         changes.setdefault("image_size", init.image_size)
         changes.setdefault("channels", init.channels)
     console = Console(stderr=True, markup=False)  # paths and names are the user's text
-    resolved = None
+    resolved, picked_line = None, ""
     if resume:
         if preset or config:
             raise ConfigError(
@@ -184,21 +184,28 @@ def train_command(
                 resolved = resolve_config(overrides=probed)
             if main_process:
                 console.print(note, highlight=False, soft_wrap=True)
+        # Said where nothing else states the settings (a config file holds its own).
         picked = picked_preset(
             preset_name=preset, config_file=config_file, overrides={**changes, **chosen_channels}
         )
-        if picked and main_process:
+        if picked and config_file is None:
             why = PICKED_BECAUSE.get(picked, "")
-            line = f"preset: {picked}{why} (--preset NAME takes another)"
-            console.print(line, highlight=False, soft_wrap=True)
+            picked_line = f"preset: {picked}{why} (--preset NAME takes another)"
     if dry_run:
         shown = resolved or saved_config(out).with_overrides(changes)
         sizes = describe(shown)
         if main_process:
+            if picked_line:
+                console.print(picked_line, highlight=False, soft_wrap=True)
             console.print(shown.to_toml(), highlight=False, markup=False)
             report = {"parameters": sizes, **painting(shown)}
             console.print(json.dumps(report, indent=2), highlight=False)
         return
+
+    def say_preset() -> None:  # once the run has started: a refusal stays one line
+        if picked_line:
+            console.print(picked_line, highlight=False, soft_wrap=True)
+
     note = painting(resolved).get("note") if resolved is not None else None
     if note and main_process:
         console.print(f"note: {note}", highlight=False)
@@ -208,6 +215,7 @@ def train_command(
         resume=resume,
         overwrite=overwrite,
         time_budget=time_budget,
+        on_start=say_preset,
         **(changes if resume else {}),
     )
     if result.status == "interrupted":
