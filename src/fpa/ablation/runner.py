@@ -116,7 +116,7 @@ def ablate(
     csv_path, json_path = write_tables(table, out)
     sheet = atomic_write_bytes(out / SHEET_FILE, sheet_of(table, out, samples_per_cell))
     console.print(rich_table(table, title=f"ablation in {out}"))
-    notes = {kid_std_note(row["scores"]) for row in table} - {None}
+    notes = {note for row in table if (note := kid_std_note(row["scores"])) is not None}
     for note in sorted(notes):
         console.print(f"note: {note}", highlight=False, markup=False)
     return AblationResult(rows=table, csv=csv_path, json=json_path, contact_sheet=sheet)
