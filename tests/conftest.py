@@ -54,7 +54,7 @@ def absent_name(kind: str, stem: str) -> str:
 @pytest.fixture(params=["alone", "beside-a-plugin"])
 def third_party_rules(request) -> Iterator[None]:
     """Runs a test twice: with fpa's rules alone, then with a throwaway rule plugin registered,
-    as a user's own (the README's ``my-rule``) would be once installed."""
+    as a user's own (docs/plugins.md's ``my-rule``) would be once installed."""
     if request.param == "alone":
         yield
         return
