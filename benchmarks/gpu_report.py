@@ -4,7 +4,7 @@
 
 Reads ``gpu.txt``, ``cuda_tests.log``, ``rules_*.json`` and ``train_*.json`` from the folder
 (whatever of them exists: a stage that failed or timed out is reported as missing), checks the
-issue's two targets, and prints the Markdown that goes into the README's GPU section.
+issue's two targets, and prints the Markdown that goes into the GPU section of docs/speed.md.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 from PIL import Image
 
 import fpa
+from rule_fixtures import ThrowawayRules
 
 settings.register_profile(
     "default",
@@ -34,6 +35,32 @@ def plugged_in(plugin: object, name: str) -> Iterator[None]:
         yield
     finally:
         manager.unregister(plugin)
+
+
+def own_names(kind: str) -> list[str]:
+    """The components of ``kind`` fpa itself provides, whatever else is installed."""
+    components = fpa.registry().components[kind]
+    return [name for name in fpa.available(kind) if components[name].origin.distribution == "fpa"]
+
+
+def absent_name(kind: str, stem: str) -> str:
+    """A name like ``stem`` that no installed or registered plugin gives a component of ``kind``."""
+    taken, name, number = set(fpa.available(kind)), stem, 1
+    while name in taken:
+        name, number = f"{stem}-{number}", number + 1
+    return name
+
+
+@pytest.fixture(params=["alone", "beside-a-plugin"])
+def third_party_rules(request) -> Iterator[None]:
+    """Runs a test twice: with fpa's rules alone, then with a throwaway rule plugin registered,
+    as a user's own (docs/plugins.md's ``my-rule``) would be once installed."""
+    if request.param == "alone":
+        yield
+        return
+    names = absent_name("rules", "my-rule"), absent_name("rules", "ella")
+    with plugged_in(ThrowawayRules(*names), name="throwaway-rules"):
+        yield
 
 
 def image_folder(path, count: int, *, colour: bool) -> str:

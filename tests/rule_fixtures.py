@@ -21,3 +21,16 @@ class ThirdPartyRules:
     @fpa.hookimpl
     def fpa_register_rules(self, register):
         register("step-only-delta", StepOnlyDeltaRule, description="test rule")
+
+
+class ThrowawayRules:
+    """A plugin object like one a user installs, with rules of the given ``names`` (say the
+    documented ``my-rule``, and ``ella``, whose name sorts between fpa's own)."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    @fpa.hookimpl
+    def fpa_register_rules(self, register):
+        for name in self.names:
+            register(name, StepOnlyDeltaRule, description="a user's rule")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import pytest
 import torch
 from PIL import Image
+from rich.console import Console
 from typer.testing import CliRunner
 
 import fpa
 from fpa import devices
 from fpa.ablation import expand
+from fpa.ablation.report import rich_table
 from fpa.cli import app
 from fpa.cli.ablate import parse_axis
 from fpa.errors import ConfigError
@@ -309,3 +312,47 @@ def test_ablate_refuses_no_jobs_or_threads_in_one_line(tmp_path, args):
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "at least 1" in result.output
     assert not (tmp_path / "grid").exists()
+
+
+def test_the_table_keeps_every_value_whole_in_80_columns():
+    rows = [
+        {
+            "name": f"painter-{painter}_rule-{rule}",
+            "values": {"painter": painter, "rule": rule},
+            "scores": {"fid": 123.456, "kid": 0.01234, "kid_std": 8.79e-16},
+            **{"images_per_s": 61.23, "threads": 1, "parameters": 484289},
+            **{"wall_s": 840.2, "steps": 3000},
+        }
+        for painter in ("lstm", "transformer")
+        for rule in ("delta", "oja")
+    ]
+    console = Console(file=io.StringIO(), width=80)
+    console.print(rich_table(rows, title="ablation in runs/ablation"))
+    drawn = console.file.getvalue()
+    assert all(len(line) <= 80 for line in drawn.splitlines()), drawn
+    header, *lines = [line.split() for line in drawn.splitlines()[1:] if "─" not in line]
+    assert header == [
+        "painter",
+        "rule",
+        "fid",
+        "kid",
+        "kid_std",
+        "img/s",
+        "threads",
+        "params",
+        "wall",
+        "s",
+        "steps",
+    ]
+    assert lines[2] == [
+        "transformer",
+        "delta",
+        "123.5",
+        "0.01234",
+        "8.79e-16",
+        "61.23",
+        "1",
+        "484289",
+        "840.2",
+        "3000",
+    ]

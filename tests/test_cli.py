@@ -53,6 +53,25 @@ def test_plugins_table_is_readable():
     assert ("rules", "step-only-delta", "registered at runtime", "test rule") in rows
 
 
+@pytest.mark.parametrize("command", ["plugins", "models"])
+def test_plugins_and_models_keep_every_name_whole_in_80_columns(command):
+    with plugged_in(ThirdPartyRules(), name="test-rules"):
+        result = runner.invoke(app, [command], env={"COLUMNS": "80"})
+        listed = runner.invoke(app, [command, "--json"]).stdout
+    assert result.exit_code == 0, result.output
+    assert all(len(line) <= 80 for line in result.stdout.splitlines()), result.stdout
+    rows = json.loads(listed)
+    rows = rows["components"] if command == "plugins" else rows
+    words = set(result.stdout.replace("│", " ").split())
+    for row in rows:
+        assert row["name"] in words, (row["name"], result.stdout)
+    if command == "plugins":
+        assert {"step-only-delta", "runtime", "fpa_register_discriminators"} <= words
+    else:
+        assert {row["licence"] for row in rows} <= words
+        assert {f"{row['parameters']:,}" for row in rows} <= words
+
+
 def test_preview_paints_a_grid(tmp_path):
     out = tmp_path / "grid.png"
     result = invoke(
@@ -94,7 +113,7 @@ def test_preview_paints_a_grid(tmp_path):
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
     out = tmp_path / "kept.png"
     out.write_bytes(b"a good file from before")
-    result = invoke(*args, "--out", str(out))
+    result = invoke(*args, "--out", str(out), "--overwrite")  # kept all the same
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and lines[0].startswith("error:")

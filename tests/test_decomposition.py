@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -11,8 +13,10 @@ from typer.testing import CliRunner
 
 import fpa
 from fpa.cli import app
+from fpa.data import build_dataset
 from fpa.data.image_file import read_image
 from fpa.decomposition import decompose, relative_error, svd_errors, svd_truncation
+from fpa.viz import labelled_png
 
 runner = CliRunner()
 BUILT_IN_RULES = ("delta", "hebb", "oja")
@@ -99,13 +103,24 @@ def test_fpa_decompose_writes_the_figure_animation_and_errors(tmp_path):
     assert result.exit_code == 0, result.output
     names = {"painting.png", "painting.gif", "reconstruction.png"}
     assert names | {"decomposition.json", "commands.pt"} == {p.name for p in out.iterdir()}
+    # mnist:3 is the image at index 3, and the output says which digit that is
+    names, labels = build_dataset("mnist", image_size=(16, 16), channels=1).class_labels()
+    digit = names[int(labels[3])]
+    assert result.output.startswith(f"mnist:3 (a {digit}): hebb, T = 4: relative error")
     summary = json.loads((out / "decomposition.json").read_text())
     assert summary["images"] == ["mnist:3"] and len(summary["errors_by_step"][0]) == 4
     assert summary["error"][0] >= summary["svd_error"][0]
     with Image.open(out / "painting.gif") as animation:
         assert animation.n_frames == 4
+    # target, painting, SVD: their names above, the image's beside
+    names = ["image", "hebb, T=4", "SVD, rank 4"]
+    labelled = labelled_png(torch.zeros(3, 1, 16, 16), columns=3, column_names=names)
+    with Image.open(io.BytesIO(labelled)) as plain:
+        top = plain.height - (18 + 2)
     with Image.open(out / "reconstruction.png") as picture:
-        assert picture.size == (3 * 18 + 2, 18 + 2)  # target, painting, SVD
+        assert picture.width > 3 * 18 + 2 and picture.height == top + 18 + 2
+        margin = np.asarray(picture.convert("L"))[top:, : picture.width - (3 * 18 + 2)]
+        assert margin.min() < 128  # the row's name, "mnist:3", is written there
 
 
 @pytest.mark.parametrize(

@@ -449,3 +449,24 @@ def test_evaluate_table_shows_the_top_classes_and_the_json_all_of_them(monkeypat
     assert json.loads((tmp_path / "e.json").read_text())["classes"]["counts"] == counts
     printed = runner.invoke(app, ["evaluate", str(tmp_path), "--classes", "--json"])
     assert json.loads(printed.stdout)["classes"]["counts"] == counts
+
+
+@pytest.mark.parametrize(("kid_std", "noted"), [(8.79e-16, True), (0.0021, False)])
+def test_a_kid_std_of_rounding_is_noted_beside_the_table(monkeypatch, tmp_path, kid_std, noted):
+    from fpa.evaluation.evaluator import EvaluationResult
+
+    def fake_evaluate(run, **options):
+        return EvaluationResult(
+            scores={"fid": 1.0, "kid": 0.01, "kid_std": kid_std},
+            features="digits",
+            data="mnist",
+            n_generated=500,
+            n_real=500,
+            real_stats="cached",
+        )
+
+    monkeypatch.setattr(fpa.evaluation, "evaluate", fake_evaluate)
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "--n", "500"])
+    assert result.exit_code == 0, result.output
+    assert ("note: kid_std ≈ 0 is no spread" in result.output) == noted
+    assert json.loads(runner.invoke(app, ["evaluate", str(tmp_path), "--json"]).stdout)

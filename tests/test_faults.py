@@ -1,4 +1,4 @@
-"""Issue 16's fault-injection suite: the promises of README "When things go wrong", tried.
+"""Issue 16's fault-injection suite: the promises of docs/usage.md "When things go wrong", tried.
 
 Each section injects one kind of fault into a real run and checks what is left behind
 (docs/reliability.md has the table): ``kill -9`` mid-save, SIGTERM and SIGINT, a full disk, two

@@ -20,6 +20,7 @@ from fpa.cli.app import app
 from fpa.errors import ConfigError
 from fpa.training import TrainConfig, train
 from fpa.viz.interpolate import (
+    ANIMATION_WIDTH,
     animation_bytes,
     interpolation_frames,
     interpolation_path,
@@ -244,7 +245,8 @@ def test_cli_writes_a_gif_and_a_segment_grid(run, tmp_path):
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
         assert image.format == "GIF"
-        assert image.n_frames == 9 and image.size == (2 * SIZE, 2 * SIZE)
+        # one 16×16 image a frame: enlarged past --scale 2 to 256 px wide
+        assert image.n_frames == 9 and image.size == (ANIMATION_WIDTH, ANIMATION_WIDTH)
     with Image.open(grid) as image:
         # 2 segments (rows) × 5 frames (columns) of 2×-enlarged tiles, with 2-pixel padding
         assert image.size == (5 * (2 * SIZE + 2) + 2, 2 * (2 * SIZE + 2) + 2)
@@ -259,7 +261,8 @@ def test_cli_apng_starts_at_the_first_anchor_from_a_file(run, generator, tmp_pat
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
         assert image.format == "PNG" and image.n_frames == 6
-        first = np.asarray(image.convert("L"))
+        step = ANIMATION_WIDTH // SIZE  # every pixel enlarged to a step × step block
+        first = np.asarray(image.convert("L"))[::step, ::step]
     with torch.no_grad():
         expected = to_uint8(generator(anchors[:1]))[0, 0].numpy()
     assert np.abs(first.astype(int) - expected).max() <= 1
@@ -271,8 +274,9 @@ def test_cli_steps_show_the_painting_of_every_frame(run, tmp_path):
     result = invoke(run, *args, "--out", out, "--grid", grid)
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
-        assert image.n_frames == 4 and image.size == (3 * SIZE + 4, SIZE)
-    assert f"{3 * SIZE + 4}×{SIZE} px" in result.output  # width × height, as viewers say
+        enlarged = math.ceil(ANIMATION_WIDTH / (3 * SIZE + 4))  # to 256 px wide at least
+        assert image.n_frames == 4 and image.size == (enlarged * (3 * SIZE + 4), enlarged * SIZE)
+    assert f"{image.width}×{image.height} px" in result.output  # width × height, as viewers say
     with Image.open(grid) as image:
         assert image.size == (3 * (SIZE + 2) + 2, 4 * (SIZE + 2) + 2)
 
@@ -300,7 +304,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, args, me
     if args[0] == "--run":
         target, args = args[1], []
     before = sorted(tmp_path.iterdir())
-    result = invoke(target, "--out", kept, *args)
+    result = invoke(target, "--out", kept, "--overwrite", *args)  # kept all the same
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from fpa.evaluation import FeatureStats, frechet_distance, kernel_distance
+from fpa.evaluation.metrics import NO_SPREAD, kid_std_note
 
 
 def sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
@@ -94,3 +95,15 @@ def test_kid_subset_shrinks_to_the_smaller_set():
     b = FeatureStats.of(gaussian(90, 4, seed=11))
     mean, _ = kernel_distance(a, b)  # default subset size 1000 > both sets
     assert math.isfinite(mean)
+
+
+def test_a_kid_std_of_rounding_comes_with_a_note_and_a_real_spread_does_not():
+    a = FeatureStats.of(gaussian(90, 4, seed=10))
+    b = FeatureStats.of(gaussian(90, 4, seed=11, shift=0.3))
+    kid, whole = kernel_distance(a, b, subsets=10)  # every subset holds all 90 of each
+    assert whole < NO_SPREAD
+    note = kid_std_note({"kid": kid, "kid_std": whole})
+    assert note is not None and "kid_std ≈ 0 is no spread" in note and "more than 1,000" in note
+    kid, spread = kernel_distance(a, b, subsets=10, subset_size=30)
+    assert spread > NO_SPREAD and kid_std_note({"kid": kid, "kid_std": spread}) is None
+    assert kid_std_note({"fid": 1.0}) is None

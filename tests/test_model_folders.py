@@ -5,6 +5,7 @@ a plugin kind that every command resolves by name."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from fpa.cli import app
 from fpa.models import read_card, register_model_folders
 from fpa.models.folder import ModelFolderError
 from fpa.models.layout import CARD_FILE, CONFIG_FILE, MODEL_FILES, SAMPLES_FILE, WEIGHTS_FILE
+from fpa.runs import resolve_config
 from fpa.training import train
 from model_claims import digits_all_drawn, measured_fid_holds
 from tiny_runs import tiny
@@ -69,6 +71,18 @@ def test_a_loaded_model_folder_paints_exactly_the_runs_ema_images(run, model):
         raw = fpa.load(run, ema=False)(z)
     assert torch.equal(painted, expected)
     assert not torch.equal(painted, raw)  # the folder holds the EMA weights, not the raw ones
+
+
+def test_a_loaded_generator_needs_no_gradients_and_warns_about_none(run, model):
+    for source in (run, model):
+        generator = fpa.load(source)
+        assert not any(parameter.requires_grad for parameter in generator.parameters())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            images = generator(torch.randn(2, 8))
+            assert float(images.min()) >= -1 and not images.requires_grad
+        generator.requires_grad_()  # to train it further, as torch modules do
+        assert generator(torch.randn(2, 8)).requires_grad
 
 
 def test_the_folder_holds_the_model_files_and_no_training_state(run, model):
@@ -229,6 +243,24 @@ def test_overwrite_replaces_a_model_folder_whole(run, model, tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["copy"]
 
 
+def test_the_card_of_a_stopped_run_names_the_command_that_trains_its_steps(tmp_path):
+    stopped = train(tiny(train_steps=4), out=tmp_path / "run", time_budget=1e-9, progress=False)
+    assert (stopped.status, stopped.step) == ("budget", 1)
+    model = fpa.export(tmp_path / "run", tmp_path / "model", evaluate_n=0)
+    card = read_card(model / CARD_FILE)
+    assert card.command == "fpa train --config training.toml --train-steps 1"
+    assert any("stopped at step 1 of the 4" in note for note in card.notes)
+    # What the card says, done: the same weights.
+    config = resolve_config(config_file=str(model / "training.toml"), overrides={"train_steps": 1})
+    train(config, out=tmp_path / "again", progress=False)
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(fpa.load(tmp_path / "again")(z), fpa.load(model)(z))
+    finished = fpa.export(tmp_path / "again", tmp_path / "finished", evaluate_n=0)
+    card = read_card(finished / CARD_FILE)
+    assert card.command == "fpa train --config training.toml" and card.notes == []
+
+
 def test_models_are_a_plugin_kind_that_every_command_resolves_by_name(model, tmp_path):
     class Painters:
         @fpa.hookimpl
@@ -245,7 +277,7 @@ def test_models_are_a_plugin_kind_that_every_command_resolves_by_name(model, tmp
         assert row["scores"]["fid"] == read_card(model / CARD_FILE).measured.scores["fid"]
         sampled = invoke("sample", "tiny", "--out", tmp_path / "s.png")
         assert sampled.exit_code == 0, sampled.output
-        wrong = invoke("sample", "tinny", "--out", tmp_path / "s.png")
+        wrong = invoke("sample", "tinny", "--out", tmp_path / "t.png")
         assert wrong.exit_code == 2 and "did you mean 'tiny'?" in wrong.output
     assert "tiny" not in fpa.available("models")
 

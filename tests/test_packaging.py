@@ -85,22 +85,33 @@ print(tuple(trace.images.shape), int(ranks.max()))
     assert done.stdout.split() == ["(2,", "3,", "8,", "8)", "1"]
 
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PLUGINS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+PLUGIN_SENSITIVE = [
+    "tests/test_plugins.py",
+    "tests/test_rules.py",
+    "tests/test_rule_properties.py",
+    "tests/test_training.py::test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_option",
+    "tests/test_cli.py::test_plugins_table_is_readable",
+    "tests/test_cli.py::test_plugins_and_models_keep_every_name_whole_in_80_columns",
+]
+"""The fast tests whose outcome depends on which rules are installed."""
 
 
 def readme_plugin_files() -> dict[str, str]:
-    """The README's plugin package: each block whose first line is ``# my-fpa-rule/PATH``."""
-    section = README.read_text(encoding="utf-8").split("## Plugins", 1)[1].split("\n## ", 1)[0]
+    """The documented plugin package (docs/plugins.md, linked from the README): each block
+    whose first line is ``# my-fpa-rule/PATH``."""
     files = {}
-    for _, body in FENCE.findall(section):
+    for _, body in FENCE.findall(PLUGINS_PAGE.read_text(encoding="utf-8")):
         first, _, rest = body.partition("\n")
         if first.startswith("# my-fpa-rule/"):
             files[first.removeprefix("# ")] = rest
     return files
 
 
-def test_the_readme_plugin_package_installs_and_its_rule_is_found(tmp_path):
+def installed_plugin_package(tmp_path: Path) -> Path:
+    """The documented plugin package written out and installed into a folder of its own (an
+    entry point in group ``fpa``, as ``pip install`` gives it); that folder."""
     files = readme_plugin_files()
     assert set(files) == {"my-fpa-rule/pyproject.toml", "my-fpa-rule/src/my_fpa_rule/__init__.py"}
     for name, text in files.items():
@@ -113,6 +124,34 @@ def test_the_readme_plugin_package_installs_and_its_rule_is_found(tmp_path):
         check=True,
         capture_output=True,
     )
+    return site
+
+
+def test_the_plugin_sensitive_tests_hold_with_the_documented_plugin_installed(tmp_path):
+    site = installed_plugin_package(tmp_path)
+    tests = Path(__file__).resolve().parent
+    # The plugin is there for the child, through its entry point...
+    listed = run_with(site, "-c", "import fpa; print(fpa.available('rules'))")
+    assert "'my-rule'" in listed.stdout, listed.stderr
+    # ... and the tests that depend on what is installed still pass.
+    pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    done = subprocess.run(
+        [*pytest, "-m", "not slow", *PLUGIN_SENSITIVE],
+        cwd=tests.parent,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+            "FPA_HYPOTHESIS_EXAMPLES": "5",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_the_readme_plugin_package_installs_and_its_rule_is_found(tmp_path):
+    site = installed_plugin_package(tmp_path)
     listed = run_with(site, "-m", "fpa", "plugins", "--json")
     assert listed.returncode == 0, listed.stderr
     (row,) = [r for r in json.loads(listed.stdout)["components"] if r["name"] == "my-rule"]

@@ -8,11 +8,12 @@ import pytest
 import torch
 
 import fpa
-from conftest import plugged_in
+from conftest import own_names, plugged_in
 from fpa import plugins
 from rule_fixtures import StepOnlyDeltaRule, ThirdPartyRules
 
 
+@pytest.mark.usefixtures("third_party_rules")
 def test_built_ins_are_registered_through_the_hooks():
     current = fpa.registry()
     assert {"hebb", "delta", "oja"} <= set(current.components["rules"])
@@ -34,13 +35,22 @@ def test_a_registered_plugin_object_appears_and_disappears():
     assert "step-only-delta" not in fpa.available("rules")
 
 
+@pytest.mark.usefixtures("third_party_rules")
 def test_unknown_name_lists_known_names_and_the_closest_match():
     with pytest.raises(fpa.UnknownComponentError) as caught:
         fpa.build_rule("detla")
     message = str(caught.value)
     assert "did you mean 'delta'" in message
-    assert "delta, hebb, oja" in message
+    assert f"(known rules: {', '.join(fpa.available('rules'))})" in message
+    assert {"delta", "hebb", "oja"} <= set(fpa.available("rules"))
     assert caught.value.closest == "delta"
+
+
+def test_the_throwaway_plugin_is_there_only_in_its_half_of_the_tests(third_party_rules, request):
+    beside = request.node.callspec.params["third_party_rules"] == "beside-a-plugin"
+    theirs = [name for name in fpa.available("rules") if name not in own_names("rules")]
+    assert any(name.startswith("ella") for name in theirs) == beside
+    assert own_names("rules") == ["delta", "hebb", "oja"]
 
 
 def test_unknown_kind_is_refused():

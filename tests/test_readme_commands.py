@@ -1,4 +1,5 @@
-"""The README's ```bash blocks, run or parsed, so that its commands cannot drift from the CLI.
+"""The ```bash blocks of the README and of the docs pages it hands its detail to, run or
+parsed, so that their commands cannot drift from the CLI.
 
 Every command of every block is classified, and a command of a new kind fails the test:
 
@@ -30,10 +31,14 @@ from typer.main import get_command
 import fpa
 from fpa.cli import app
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [
+    ROOT / "README.md",
+    *(ROOT / "docs" / name for name in ("usage.md", "presets.md", "plugins.md", "scale-out.md")),
+]
 BASH_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
 FPA = ("fpa", ".venv/bin/fpa")
-NOT_FPA = ("python3", ".venv/bin/pip", ".venv/bin/python", "source", "tensorboard")
+NOT_FPA = ("python3", ".venv/bin/pip", ".venv/bin/python", "source", "tensorboard", "bash")
 RUN_AS_WRITTEN = ("plugins", "models", "preview", "--help")
 USES_A_MODEL = ("sample", "paint")
 NEEDS_ANOTHER_RUN = ("--resume", "--init-from")
@@ -43,10 +48,11 @@ pytestmark = pytest.mark.slow
 
 
 def readme_commands() -> list[tuple[dict[str, str], list[str]]]:
-    """``(environment, argv)`` of every command in the README's bash blocks, comments and
+    """``(environment, argv)`` of every command in the pages' bash blocks, comments and
     line continuations removed, ``&&`` chains split."""
     commands = []
-    for block in BASH_BLOCK.findall(README.read_text(encoding="utf-8")):
+    blocks = [b for page in PAGES for b in BASH_BLOCK.findall(page.read_text(encoding="utf-8"))]
+    for block in blocks:
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
             while words:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fpa
-from conftest import requires_cuda
+from conftest import own_names, requires_cuda
 
 
 def orthonormal_keys(steps: int, width: int, seed: int) -> torch.Tensor:
@@ -144,11 +144,12 @@ def test_built_in_rules_have_a_parallel_form(name):
         ((5,), (5,), (5,), None, "need shape"),
     ],
 )
+@pytest.mark.usefixtures("third_party_rules")
 def test_bad_shapes_give_a_readable_error(
     keys_shape, values_shape, lr_shape, initial_shape, message
 ):
     initial = torch.zeros(initial_shape) if initial_shape else None
-    for name in fpa.available("rules"):
+    for name in own_names("rules"):
         rule = fpa.build_rule(name)
         for paint in (rule.paint, rule.paint_by_steps):
             with pytest.raises(fpa.ConfigError, match=message):
@@ -161,10 +162,11 @@ def test_bad_shapes_give_a_readable_error(
 
 
 @pytest.mark.parametrize("lr_shape", [(2, 5), (2, 5, 2), (2, 5, 3, 1), (2, 5, 1, 1)])
+@pytest.mark.usefixtures("third_party_rules")
 def test_a_rate_without_a_trailing_axis_of_1_or_h_names_the_expected_layout(lr_shape):
     keys, values = torch.zeros(2, 5, 4), torch.zeros(2, 5, 3)
     expected = r"\(\.\.\., T, 1\) = \(2, 5, 1\).*\(\.\.\., T, H\) = \(2, 5, 3\)"
-    for name in fpa.available("rules"):
+    for name in own_names("rules"):
         rule = fpa.build_rule(name)
         for paint in (rule.paint, rule.paint_by_steps):
             with pytest.raises(fpa.ConfigError, match=expected) as error:

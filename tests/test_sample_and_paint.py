@@ -15,8 +15,9 @@ import fpa
 from conftest import plugged_in
 from fpa.cli import app
 from fpa.training import train
-from fpa.viz import paint_figure, painting_frames, png_bytes, shown_steps
+from fpa.viz import labelled_png, paint_figure, painting_frames, png_bytes, shown_steps
 from fpa.viz.figure import PaintFigure, column_labels, figure_png, row_labels
+from fpa.viz.interpolate import ANIMATION_WIDTH
 from rule_fixtures import StepOnlyDeltaRule
 from tiny_runs import tiny
 
@@ -205,7 +206,10 @@ def test_paint_writes_the_figure_an_animation_and_plots_of_every_sample(run, tmp
         assert f"{image.width}×{image.height} px" in result.output
     with Image.open(gif) as image:
         assert image.format == "GIF"
-        assert image.size == (2 * (2 * (SIZE + 2) + 2), 2 * (SIZE + 4))
+        # A frame of 2 samples, enlarged past --scale 2 to be at least 256 px wide
+        width, height = 2 * (SIZE + 2) + 2, SIZE + 4
+        enlarged = math.ceil(ANIMATION_WIDTH / width)
+        assert image.size == (enlarged * width, enlarged * height) and image.width >= 256
         assert 2 <= image.n_frames <= STEPS
         assert f"{image.width}×{image.height} px" in result.output
     names = [f"{i}-{kind}.png" for i in (0, 1) for kind in ("keys", "rates", "values")]
@@ -239,6 +243,26 @@ def test_the_paint_figure_labels_its_columns_with_steps_and_its_rows(run):
     for row in range(4):  # and beside each row
         start = top + 2 + row * (tile + 2)
         assert (pixels[start : start + tile, :left] < 128).any()
+
+
+def test_a_labelled_grid_names_each_column_above_it_and_each_row_beside_it():
+    tiles = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    plain = png_bytes(tiles, columns=3, scale=2)
+    names = {"column_names": ["image", "painted", "SVD"], "row_names": ["a.png", "b.png"]}
+    named = labelled_png(tiles, columns=3, scale=2, **names)
+    with Image.open(io.BytesIO(plain)) as grid, Image.open(io.BytesIO(named)) as picture:
+        left, top = picture.width - grid.width, picture.height - grid.height
+        assert left > 0 and top > 0
+        pixels = np.asarray(picture)
+        assert np.array_equal(pixels[top:, left:], np.asarray(grid))  # the grid, unchanged
+        for column in range(3):  # ink above every column
+            start = left + 2 + column * 66
+            assert pixels[:top, start : start + 64].min() < 128, column
+        for row in range(2):  # and beside every row
+            start = top + 2 + row * 66
+            assert pixels[start : start + 64, :left].min() < 128, row
+    with Image.open(io.BytesIO(labelled_png(tiles, columns=3, scale=2))) as unnamed:
+        assert unnamed.size == grid.size  # no names, no margins
 
 
 def test_sample_scale_enlarges_every_tile_but_not_the_individual_images(run, tmp_path):
@@ -306,6 +330,46 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, args, me
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "written"),
+    [
+        (["paint", "{run}"], "painting.png"),
+        (["sample", "{run}"], "samples.png"),
+        (["preview", "--image-size", "8", "--n", "1", "--paint-steps", "2"], "preview.png"),
+        (["interpolate", "{run}", "--n", "2", "--frames", "2"], "interp.gif"),
+    ],
+)
+def test_a_second_command_never_silently_replaces_the_first_ones_default_output(
+    run, tmp_path, monkeypatch, command, written
+):
+    monkeypatch.chdir(tmp_path)
+    args = [arg.format(run=run) for arg in command]
+    assert invoke(*args).exit_code == 0
+    first = (tmp_path / written).read_bytes()
+    again = invoke(*args, "--seed", "1")
+    assert again.exit_code == 2
+    (line,) = again.output.strip().splitlines()
+    assert line == (
+        f"error: {written} already exists (an earlier result): name another with --out, "
+        "or give --overwrite to replace it"
+    )
+    assert (tmp_path / written).read_bytes() == first
+    assert invoke(*args, "--seed", "1", "--overwrite").exit_code == 0
+    assert (tmp_path / written).read_bytes() != first
+
+
+def test_other_outputs_are_kept_too_and_an_empty_folder_is_no_earlier_result(run, tmp_path):
+    grid, folder = tmp_path / "grid.png", tmp_path / "each"
+    folder.mkdir()
+    assert invoke("sample", run, "--n", 2, "--out", grid, "--individual", folder).exit_code == 0
+    result = invoke("sample", run, "--n", 2, "--out", tmp_path / "b.png", "--individual", folder)
+    assert result.exit_code == 2 and f"{folder} holds files" in result.output
+    assert not (tmp_path / "b.png").exists()
+    result = invoke("paint", run, "--out", tmp_path / "p.png", "--animate", grid)
+    assert result.exit_code == 2 and "name another with --animate" in result.output
+    assert not (tmp_path / "p.png").exists()
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 import fpa
-from conftest import plugged_in, requires_cuda
+from conftest import absent_name, plugged_in, requires_cuda
 from fpa.cli import app
 from fpa.runs.checkpoint import CheckpointError, check_components, load_checkpoint
 from fpa.training import (
@@ -154,11 +154,47 @@ def test_cli_dry_run_says_a_rule_without_a_parallel_form_paints_with_the_step_lo
     assert '"rule_impl_used": "parallel"' in plain.output and "note" not in plain.output
 
 
+DEMO = "cpu-demo, the default for grey pictures"
+EMOJI = "cpu-emoji, the colour recipe, since the run paints in colour"
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "strokes"),
+    [
+        ([], DEMO, "per-channel"),
+        (["--data", "emoji", "--channels", "3"], EMOJI, "coloured"),
+        (["--channels", "3"], EMOJI, "coloured"),
+        (["--preset", "cpu-demo"], None, "per-channel"),
+        (["--preset", "cpu-emoji", "--rule", "oja"], None, "coloured"),
+    ],
+)
+def test_train_says_which_preset_it_took_when_it_picked_one_itself(tmp_path, args, said, strokes):
+    result = runner.invoke(app, ["train", *args, "--dry-run", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("preset: ")]
+    expected = [] if said is None else [f"preset: {said} (--preset NAME takes another)"]
+    assert lines == expected
+    # What was said is what was taken: cpu-emoji paints coloured strokes, cpu-demo does not.
+    assert f'strokes = "{strokes}"' in result.output
+
+
+@pytest.mark.slow
+def test_a_run_that_starts_says_which_preset_it_took_and_a_refused_one_does_not(tmp_path):
+    quick = ["--train-steps", "1", "--batch-size", "8", "--eval-every", "0", "--quiet"]
+    result = runner.invoke(app, ["train", *quick, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"preset: {DEMO} (--preset NAME takes another)\n")
+    refused = runner.invoke(app, ["train", *quick, "--out", str(tmp_path / "run")])
+    assert refused.exit_code == 2 and refused.output.startswith("error:"), refused.output
+
+
+@pytest.mark.usefixtures("third_party_rules")
 def test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_option(tmp_path):
+    missing = absent_name("rules", "my-rule")
     state = {
         "components": {
             "rules": {
-                "name": "my-rule",
+                "name": missing,
                 "plugin": "my_rules",
                 "distribution": "my-local-rules",
                 "version": "0.3.1",
@@ -168,10 +204,10 @@ def test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_opti
     with pytest.raises(CheckpointError) as raised:
         check_components(state, tmp_path / "x.pt")
     message = str(raised.value)
-    assert "needs rule 'my-rule'" in message and "\n" not in message
+    assert f"needs rule '{missing}'" in message and "\n" not in message
     assert "my-local-rules 0.3.1" in message and "plugin 'my_rules'" in message
     assert "pip install my-local-rules==0.3.1" in message and "pip install -e" in message
-    runtime = {"components": {"rules": {"name": "my-rule", "plugin": "p", "distribution": None}}}
+    runtime = {"components": {"rules": {"name": missing, "plugin": "p", "distribution": None}}}
     with pytest.raises(CheckpointError, match="registered at runtime"):
         check_components(runtime, tmp_path / "x.pt")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import select
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from conftest import image_folder
@@ -115,6 +117,61 @@ def test_the_time_left_starts_over_after_a_rollback():
         time_left.update(step)
     now[0] += 50.0  # reloading the last checkpoint after a NaN
     assert time_left.update(10) is None
+
+
+def test_a_time_budget_caps_the_time_left_at_the_rate_training_time_passes():
+    now = [0.0]
+    time_left = TimeLeft(total=100_000, start=0, budget=240.0, clock=lambda: now[0])
+    trained, estimates = 0.0, []
+    for step in range(1, 41):
+        now[0] += 2.0  # wall time: a step and, spread over it, evaluations and samples
+        trained += 1.0  # what the budget counts
+        estimates.append(time_left.update(step, trained))
+    # 200 s of the budget are left, passing at half the wall clock's speed.
+    assert estimates[-1] == pytest.approx(400.0)
+    assert time_left.update(41, 250.0) == 0.0  # over budget: the run stops at the next step
+    unbounded = TimeLeft(total=100, start=0, budget=1e9, clock=lambda: now[0])
+    for step in range(1, 41):
+        now[0] += 1.0
+        left = unbounded.update(step, float(step))
+    assert left == pytest.approx(60.0)  # the steps end before the budget does
+
+
+def test_a_run_stopped_by_its_time_budget_writes_the_samples_of_the_step_it_reached(tmp_path):
+    result = train(tiny(sample_every=100), out=tmp_path / "run", time_budget=1e-9, progress=False)
+    assert (result.status, result.step) == ("budget", 1)
+    samples = tmp_path / "run" / "samples"
+    assert sorted(path.name for path in samples.iterdir()) == [
+        "latest.png",
+        "step_000000.png",
+        "step_000001.png",
+    ]
+    assert (samples / "latest.png").read_bytes() == (samples / "step_000001.png").read_bytes()
+
+
+def test_the_progress_bar_keeps_every_number_whole_in_80_columns():
+    now = [0.0]
+    for scores, width in (({"fid": 123.4}, 80), ({"fid": 123.4, "kid": 0.01234}, 80), ({}, 120)):
+        console = Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None)
+        now[0] = 0.0
+        reporter = ProgressReporter(
+            total=100_000, start=0, quiet=False, every=1, console=console, clock=lambda: now[0]
+        )
+        for step in range(1, 12346):
+            now[0] += 0.5
+            metrics = {"images_per_s": 1234.5, "loss_d": 1.234, "loss_g": -12.345}
+            metrics |= scores if step == 12345 else {}
+            reporter.update(step, metrics)
+        console.print(reporter.bar.get_renderable())
+        drawn = console.file.getvalue()
+        assert all(len(line) <= width for line in drawn.splitlines()), drawn
+        words = drawn.split()
+        shown = ("12345/100000", "1234", "img/s", "1.234", "-12.345", "1:42:52", "ETA", "12:10:28")
+        for whole in shown:
+            assert whole in words, (whole, drawn)
+        assert ("FID" in words and "123.4" in words) == ("fid" in scores), drawn
+        assert ("0.01234" in words) == ("kid" in scores), drawn
+        assert ("━" in drawn) == (width >= 100), drawn
 
 
 # ------------------------------------------------------------------ evaluation by default

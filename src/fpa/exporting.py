@@ -59,7 +59,8 @@ def export(
 
     ``name`` defaults to the folder's name; ``paints`` (one phrase: what the model paints)
     to the picture size and what the training data holds; ``command`` (how it was trained) to
-    ``fpa train --config training.toml``; ``licence`` (of the weights) to the training data's
+    ``fpa train --config training.toml``, with ``--train-steps`` and a note for a run that
+    stopped before its ``train_steps``; ``licence`` (of the weights) to the training data's
     licence. With ``evaluate_n`` > 0 the card states FID/KID measured on that many images
     (latents of ``seed``) with ``features`` (the data's default extractor), and for a
     classifier extractor the class entropy and the share painted confidently.
@@ -172,6 +173,14 @@ def model_card(
             f"fpa does not know the licence of the training data {config.data!r}: check it "
             "before publishing the weights"
         )
+    retrain = "fpa train --config training.toml"
+    if step < config.train_steps:  # stopped early: training.toml's steps would train on
+        retrain += f" --train-steps {step}"
+        notes.append(
+            f"training stopped at step {step:,} of the {config.train_steps:,} that "
+            f"training.toml sets (Ctrl-C, SIGTERM or a time budget); --train-steps {step} "
+            "trains the steps these weights had"
+        )
     return ModelCard(
         name=name,
         paints=paints
@@ -182,7 +191,7 @@ def model_card(
         data_licence=origin.licence if origin else "unknown",
         attribution=origin.attribution if origin else "unknown",
         licence=licence or (origin.licence if origin else "other"),
-        command=command or "fpa train --config training.toml",
+        command=command or retrain,
         generator=describe_generator(generator),
         parameters=sum(parameter.numel() for parameter in generator.parameters()),
         step=step,

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -40,12 +41,20 @@ def formatted(value: Any) -> str:
     return str(value)
 
 
+SHORT_HEADERS = {"images_per_s": "img/s", "parameters": "params", "wall_s": "wall s"}
+"""Headers shortened on the terminal, so the table fits 80 columns; the files keep the names."""
+
+
 def rich_table(rows: list[dict[str, Any]], *, title: str) -> Table:
-    table = Table(title=escape(title))
+    """The table on a terminal: no column rules and one space between columns, and a value
+    too wide for its cell folds onto another line instead of being cut."""
+    table = Table(title=escape(title), box=box.SIMPLE_HEAD, show_edge=False, padding=0)
     names = columns(rows)
     for name in names:
         table.add_column(
-            escape(name), justify="right" if name in (*SCORE_COLUMNS, *RUN_COLUMNS) else "left"
+            escape(SHORT_HEADERS.get(name, name)),
+            justify="right" if name in (*SCORE_COLUMNS, *RUN_COLUMNS) else "left",
+            overflow="fold",
         )
     for row in rows:
         values = flat(row)

@@ -27,6 +27,7 @@ from fpa.classes import labels_args
 from fpa.devices import check_threads, threads_per_job, use_threads
 from fpa.errors import ConfigError, FpaError, error_summary
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
+from fpa.evaluation.metrics import kid_std_note
 from fpa.files import atomic_write_bytes
 from fpa.limits import check_buildable, check_eval_images
 from fpa.plugins import registry
@@ -115,6 +116,9 @@ def ablate(
     csv_path, json_path = write_tables(table, out)
     sheet = atomic_write_bytes(out / SHEET_FILE, sheet_of(table, out, samples_per_cell))
     console.print(rich_table(table, title=f"ablation in {out}"))
+    notes = {note for row in table if (note := kid_std_note(row["scores"])) is not None}
+    for note in sorted(notes):
+        console.print(f"note: {note}", highlight=False, markup=False)
     return AblationResult(rows=table, csv=csv_path, json=json_path, contact_sheet=sheet)
 
 

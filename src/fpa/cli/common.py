@@ -239,6 +239,26 @@ def pixel_size(image: bytes) -> str:
     return f"{width}×{height} px"
 
 
+OVERWRITE_HELP = "Replace what an earlier command wrote there (refused without it)."
+
+
+def refuse_to_replace(*outputs: tuple[str, Path | None], overwrite: bool) -> None:
+    """An earlier result is never replaced silently, as a run is not: an ``(option, path)``
+    whose file, or folder with files in it, is already there is refused unless ``overwrite``."""
+    if overwrite:
+        return
+    for option, path in outputs:
+        if path is None or not path.exists():
+            continue
+        if path.is_dir() and not any(path.iterdir()):
+            continue
+        held = "holds files" if path.is_dir() else "already exists"
+        raise ConfigError(
+            f"{path} {held} (an earlier result): name another with {option}, or give "
+            "--overwrite to replace it"
+        )
+
+
 def output_folder(path: Path) -> Path:
     """A folder a command writes several files into: made if missing (its parent must exist),
     refused if it is a file."""

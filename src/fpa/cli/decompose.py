@@ -10,7 +10,13 @@ import typer
 from einops import rearrange
 
 from fpa.cli.app import command
-from fpa.cli.common import output_folder, pixel_size, require_positive
+from fpa.cli.common import (
+    OVERWRITE_HELP,
+    output_folder,
+    pixel_size,
+    refuse_to_replace,
+    require_positive,
+)
 from fpa.errors import ConfigError
 from fpa.files import atomic_write, atomic_write_bytes
 from fpa.limits import check_memory, check_picture, check_seed
@@ -18,7 +24,10 @@ from fpa.sizes import format_size, parse_image_size
 
 # painting.png is the figure, so an APNG animation takes another name.
 ANIMATION_FILES = {"gif": "painting.gif", "apng": "painting-animation.png"}
-IMAGE_HELP = "Image files, or items of the built-in data such as mnist:7 or emoji:12."
+IMAGE_HELP = (
+    "Image files, or items of the built-in data by position: mnist:7 is the image at index 7 "
+    "of the digits (whatever digit it shows; the output names it), emoji:12 likewise."
+)
 
 
 def check_decomposition_size(
@@ -61,9 +70,12 @@ def decompose_command(
     lr: float = typer.Option(0.05, help="Adam's learning rate (cosine decay to 0)."),
     seed: int = typer.Option(0, help="Seed of the starting commands."),
     every: int = typer.Option(1, help="Figure: show every K-th step (the last step always)."),
-    scale: int = typer.Option(4, help="Enlarge every pixel to scale×scale blocks."),
+    scale: int = typer.Option(
+        4, help="Enlarge every pixel to scale×scale blocks (the animation to 256 px wide at least)."
+    ),
     animate: str = typer.Option("gif", help="Animation format: gif or apng."),
     duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Fit keys, values and rates so that RULE's T updates paint each image, and compare with
     the truncated SVD of rank T (the best any T rank-1 updates can do, by Eckart–Young).
@@ -72,10 +84,11 @@ def decompose_command(
     painting.gif (or painting-animation.png), reconstruction.png (per image: target, painting, SVD),
     decomposition.json (the errors per step) and commands.pt (the fitted commands).
     """
-    from fpa.data.image_file import read_image
+    from fpa.data.image_file import item_name, read_image
     from fpa.decomposition import decompose
-    from fpa.viz import animation_bytes, figure_png, png_bytes, trace_figure, trace_frames
+    from fpa.viz import animation_bytes, figure_png, labelled_png, trace_figure, trace_frames
     from fpa.viz.figure import shown_steps
+    from fpa.viz.interpolate import ANIMATION_WIDTH
 
     require_positive("--steps", steps)
     require_positive("--iterations", iterations)
@@ -86,6 +99,7 @@ def decompose_command(
     if animate not in ANIMATION_FILES:
         raise ConfigError(f"--animate must be gif or apng; got {animate!r}")
     output_folder(out)
+    refuse_to_replace(("--out", out), overwrite=overwrite)
     size = parse_image_size(image_size)
     check_decomposition_size(len(images), steps=steps, every=every, size=size, scale=scale)
     targets = [read_image(image, image_size=size, channels=channels) for image in images]
@@ -108,10 +122,17 @@ def decompose_command(
         trace_figure(result.trace, to_pixels=result.to_pixels, every=every), scale=scale
     )
     frames = trace_frames(result.trace, to_pixels=result.to_pixels, every=every)
-    animation = animation_bytes(frames, format=animate, duration_ms=duration_ms, scale=scale)
+    animation = animation_bytes(
+        frames, format=animate, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
+    )
+    names = [item_name(image) for image in images]
     triples = torch.stack([result.target, result.trace.painted, result.to_pixels(result.svd())])
-    comparison = png_bytes(
-        rearrange(triples, "kind image c h w -> (image kind) c h w"), columns=3, scale=scale
+    comparison = labelled_png(
+        rearrange(triples, "kind image c h w -> (image kind) c h w"),
+        columns=3,
+        column_names=["image", f"{rule}, T={steps}", f"SVD, rank {steps}"],
+        row_names=names,
+        scale=scale,
     )
     summary = {"images": list(images), **result.summary()}
     out.mkdir(exist_ok=True)
@@ -128,7 +149,7 @@ def decompose_command(
     atomic_write(out / "commands.pt", lambda file: torch.save(fitted, file))
     # Through a non-linear output activation the painting is not of rank T: the SVD compares.
     kind = "bound" if output_activation == "none" else "a comparison, not a bound"
-    for index, image in enumerate(images):
+    for index, image in enumerate(names):
         typer.echo(
             f"{image}: {rule}, T = {steps}: relative error {result.error[index]:.4f}, "
             f"truncated SVD of rank {steps} ({kind}): {result.svd_error[index]:.4f}"

@@ -79,6 +79,7 @@ def evaluate_command(
 ) -> None:
     """Measure FID/KID of a trained generator (real statistics are cached)."""
     from fpa.evaluation import evaluate
+    from fpa.evaluation.metrics import kid_std_note
 
     check_eval_images(n)
     require_positive("--batch-size", batch_size)
@@ -141,6 +142,8 @@ def evaluate_command(
         for row in class_rows(result.classes):
             table.add_row(*row)
     Console().print(table)
+    if (note := kid_std_note(result.scores)) is not None:
+        console.print(f"note: {note}", highlight=False, markup=False)
     console.print(
         f"{result.checkpoint}: {result.n_generated} generated vs {result.n_real} real "
         f"{result.data} images, "

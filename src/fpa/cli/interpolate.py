@@ -10,12 +10,14 @@ from einops import rearrange
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
     chosen_latents,
     class_option,
     load_generator_for_cli,
     pixel_size,
+    refuse_to_replace,
     require_painter,
     require_positive,
     require_writable_folder,
@@ -25,6 +27,7 @@ from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 from fpa.viz.interpolate import (
+    ANIMATION_WIDTH,
     animation_bytes,
     interpolation_frames,
     interpolation_path,
@@ -75,7 +78,9 @@ def interpolate_command(
     ),
     step_columns: int = typer.Option(8, help="Painting steps shown with --steps."),
     scale: int = typer.Option(
-        1, help="Enlarge every pixel of the animation and grid to scale×scale blocks."
+        1,
+        help="Enlarge every pixel of the animation and grid to scale×scale blocks (the "
+        "animation more where that makes it at least 256 px wide).",
     ),
     duration_ms: int = typer.Option(80, help="Milliseconds per frame (GIF: 10 ms units)."),
     truncation: float = typer.Option(
@@ -86,6 +91,7 @@ def interpolate_command(
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw ones."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Animate a smooth walk between latents; with --steps, how the painting process morphs.
     A conditional run walks within one --class."""
@@ -104,6 +110,7 @@ def interpolate_command(
         if grid.resolve() == out.resolve():
             raise ConfigError("--grid and --out must be different files")
         _writable(grid, "--grid")
+    refuse_to_replace(("--out", out), ("--grid", grid), overwrite=overwrite)
     generator = load_generator_for_cli(run, device=device, ema=ema)
     label = class_option(generator, class_)
     if label is None and generator.classes:
@@ -139,7 +146,9 @@ def interpolate_command(
         shown = interpolation_frames(generator, path, label=label)
         grid_images = segment_grid(shown, frames_between=frames, loop=loop)
         columns = frames + 1
-    animation = animation_bytes(shown, format=kind, duration_ms=duration_ms, scale=scale)
+    animation = animation_bytes(
+        shown, format=kind, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
+    )
     grid_png = png_bytes(grid_images, columns=columns, scale=scale) if grid is not None else None
 
     atomic_write_bytes(out, animation)

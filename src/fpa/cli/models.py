@@ -50,6 +50,9 @@ def models_report() -> list[dict[str, Any]]:
     return rows
 
 
+WHOLE = ("name", "parameters", "licence")
+
+
 @command("models")
 def models_command(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
@@ -64,9 +67,10 @@ def models_command(
     if not rows:
         console.print("no models registered")
         return
-    table = Table(title="fpa models")
+    # Names and numbers stay whole in 80 columns; the prose wraps, and a long word folds.
+    table = Table(title="fpa models", padding=0)
     for column in ("name", "paints", "FID", "parameters", "licence", "provided by"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in WHOLE, overflow="fold")
     for row in rows:
         provider = " ".join(filter(None, [row["distribution"], row["version"]])) or "runtime"
         if "error" in row:

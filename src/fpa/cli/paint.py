@@ -9,12 +9,14 @@ import typer
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
     chosen_labels,
     chosen_latents,
     load_generator_for_cli,
     pixel_size,
+    refuse_to_replace,
     require_painter,
     require_positive,
     require_writable_folder,
@@ -44,7 +46,9 @@ def paint_command(
     ),
     duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
     scale: int = typer.Option(
-        1, help="Enlarge every pixel of the figure and animation to scale×scale blocks."
+        1,
+        help="Enlarge every pixel of the figure and animation to scale×scale blocks (the "
+        "animation more where that makes it at least 256 px wide).",
     ),
     truncation: float = typer.Option(
         1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
@@ -54,6 +58,7 @@ def paint_command(
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """The paper's figure: rank-1 updates above partial images M_1 … M_T, per sample, with
     the step numbers above the columns and the row labels in a margin. A conditional run
@@ -74,6 +79,7 @@ def paint_command(
         if plots.exists() and not plots.is_dir():
             raise ConfigError(f"--plots {plots} is a file, not a folder")
         require_writable_folder(plots)
+    refuse_to_replace(("--out", out), ("--animate", animate), overwrite=overwrite)
     generator = require_painter(
         load_generator_for_cli(run, device=device, ema=ema), what="fpa paint"
     )
@@ -123,7 +129,7 @@ def paint_command(
     figure_bytes = figure_png(figure, scale=scale)
     animation = None
     if animate is not None:
-        from fpa.viz.interpolate import animation_bytes
+        from fpa.viz.interpolate import ANIMATION_WIDTH, animation_bytes
 
         frames = painting_frames(generator, z, every=every, labels=labels).cpu()
         animation = animation_bytes(
@@ -131,6 +137,7 @@ def paint_command(
             format=ANIMATION_FORMATS[animate.suffix.lower()],
             duration_ms=duration_ms,
             scale=scale,
+            min_width=ANIMATION_WIDTH,
         )
     plot_pngs = {}
     if plots is not None:

@@ -65,9 +65,10 @@ def plugins_command(
         typer.echo(json.dumps(report, indent=2))
         return
     console = Console()
+    # In 80 columns the descriptions wrap; a name too long for its cell folds, never cut.
     table = Table(title="fpa components")
     for column in ("kind", "name", "provided by", "description"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in report["components"]:
         origin = (
             f"{row['distribution']} {row['version'] or ''}".strip()
@@ -78,7 +79,7 @@ def plugins_command(
     console.print(table)
     hooks = Table(title="plugins and their hooks")
     for column in ("plugin", "provided by", "hooks"):
-        hooks.add_column(column)
+        hooks.add_column(column, overflow="fold")
     for row in report["plugins"]:
         origin = row["distribution"] or "registered at runtime"
         hooks.add_row(*map(escape, (row["plugin"], origin, ", ".join(row["hooks"]))))

@@ -8,6 +8,7 @@ import torch
 import typer
 
 from fpa.cli.app import command
+from fpa.cli.common import OVERWRITE_HELP, refuse_to_replace
 from fpa.cli.options import parse_image_size, resolve_device
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
@@ -32,11 +33,13 @@ def preview_command(
         True, help="Stretch each image's own range to black..white (untrained output is faint)."
     ),
     out: Path = typer.Option(Path("preview.png"), help="Output PNG."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Paint with an untrained generator: each row shows one image being painted step by step."""
     if n < 1:
         raise ConfigError(f"--n must be at least 1; got {n}")
     check_seed(seed)
+    refuse_to_replace(("--out", out), overwrite=overwrite)
     if channels not in (1, 3, 4):
         raise ConfigError(f"--channels must be 1, 3 or 4; got {channels}")
     size = parse_image_size(image_size)

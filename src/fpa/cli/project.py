@@ -11,9 +11,11 @@ from einops import rearrange
 
 from fpa.cli.app import command
 from fpa.cli.common import (
+    OVERWRITE_HELP,
     SOURCE_HELP,
     output_folder,
     pixel_size,
+    refuse_to_replace,
     require_painter,
     require_positive,
     write_latents,
@@ -47,11 +49,14 @@ def project_command(
     refine_lr: float = typer.Option(0.01, help="Adam's learning rate of the refinement."),
     seed: int = typer.Option(0, help="Seed of the candidate latents."),
     every: int = typer.Option(1, help="Figure: show every K-th step (the last step always)."),
-    scale: int = typer.Option(4, help="Enlarge every pixel to scale×scale blocks."),
+    scale: int = typer.Option(
+        4, help="Enlarge every pixel to scale×scale blocks (the animation to 256 px wide at least)."
+    ),
     animate: str = typer.Option("gif", help="Animation format: gif or apng."),
     duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Project real images into a painter: gradient descent on a pixel loss plus a feature
     loss finds the latent whose painting matches each image; --refine-steps then refines the
@@ -62,11 +67,12 @@ def project_command(
     it), projection.json (PSNR and feature distance per image) and latents.pt (for
     fpa paint --latents; without refinement they repaint the projections exactly).
     """
-    from fpa.data.image_file import read_image
+    from fpa.data.image_file import item_name, read_image
     from fpa.models.loading import open_model
     from fpa.projection import project_images
-    from fpa.viz import animation_bytes, figure_png, png_bytes, trace_figure, trace_frames
+    from fpa.viz import animation_bytes, figure_png, labelled_png, trace_figure, trace_frames
     from fpa.viz.figure import has_refiner, shown_steps
+    from fpa.viz.interpolate import ANIMATION_WIDTH
 
     require_positive("--scale", scale)
     require_positive("--duration-ms", duration_ms)
@@ -74,6 +80,7 @@ def project_command(
     if animate not in ANIMATION_FILES:
         raise ConfigError(f"--animate must be gif or apng; got {animate!r}")
     output_folder(out)
+    refuse_to_replace(("--out", out), overwrite=overwrite)
     loaded = open_model(run, ema=ema, device=resolve_device(device))
     painter = require_painter(loaded.generator, what="fpa project")
     shown_steps(painter.paint_steps, every)
@@ -100,10 +107,17 @@ def project_command(
         scale=scale,
     )
     frames = trace_frames(result.trace, to_pixels=painter.to_pixels, every=every, refined=refined)
-    animation = animation_bytes(frames, format=animate, duration_ms=duration_ms, scale=scale)
+    animation = animation_bytes(
+        frames, format=animate, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
+    )
+    names = [item_name(image) for image in images]
     pairs = torch.stack([result.target, result.images])
-    comparison = png_bytes(
-        rearrange(pairs, "kind image c h w -> (image kind) c h w"), columns=2, scale=scale
+    comparison = labelled_png(
+        rearrange(pairs, "kind image c h w -> (image kind) c h w"),
+        columns=2,
+        column_names=["image", "projection"],
+        row_names=names,
+        scale=scale,
     )
     summary = {"images": list(images), "run": str(run), **result.summary()}
     out.mkdir(exist_ok=True)
@@ -113,7 +127,7 @@ def project_command(
     atomic_write_bytes(out / "projection.json", (json.dumps(summary, indent=2) + "\n").encode())
     write_latents(out / "latents.pt", result.latents)
     distances = result.feature_distance
-    for index, image in enumerate(images):
+    for index, image in enumerate(names):
         distance = "" if distances is None else f", feature distance {distances[index]:.3f}"
         typer.echo(f"{image}: PSNR {result.psnr[index]:.2f} dB{distance}")
     typer.echo(

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from fpa.cli.app import command
+from fpa.cli.common import OVERWRITE_HELP, refuse_to_replace
 from fpa.errors import ConfigError
 
 
@@ -19,6 +20,7 @@ def report_command(
     animation: bool = typer.Option(
         True, "--animation/--no-animation", help="Animate each run's latest painting."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Write one self-contained HTML report: config, loss and FID/KID curves, speed, sample
     grids and the painting of each run; several runs overlaid, an ablation's table too."""
@@ -26,6 +28,7 @@ def report_command(
 
     if samples < 1:
         raise ConfigError(f"--samples must be at least 1; got {samples}")
+    refuse_to_replace(("--out", out), overwrite=overwrite)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         path = write_report(list(runs), out=out, samples=samples, animation=animation)

@@ -12,6 +12,7 @@ from einops import repeat
 from fpa.classes import labels_args
 from fpa.cli.app import command
 from fpa.cli.common import (
+    OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
     chosen_labels,
@@ -19,6 +20,7 @@ from fpa.cli.common import (
     latents_format,
     load_run_for_cli,
     pixel_size,
+    refuse_to_replace,
     require_positive,
     require_writable_folder,
     run_latents,
@@ -28,7 +30,7 @@ from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
-from fpa.viz import png_bytes
+from fpa.viz import labelled_png, png_bytes
 
 
 @command("sample")
@@ -63,6 +65,7 @@ def sample_command(
     batch_size: int = typer.Option(64, help="Images generated at once."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Sample images from a trained fast weight painter.
 
@@ -84,6 +87,12 @@ def sample_command(
         raise ConfigError(f"--individual {individual} is a file, not a folder")
     if individual is not None:
         require_writable_folder(individual)
+    refuse_to_replace(
+        ("--out", out),
+        ("--save-latents", save_latents),
+        ("--individual", individual),
+        overwrite=overwrite,
+    )
     if per_class is not None:
         require_positive("--per-class", per_class)
         if class_ is not None or latents is not None:
@@ -128,7 +137,10 @@ def sample_command(
             ]
         )
     columns = per_class or math.ceil(len(z) ** 0.5)
-    grid = png_bytes(images, columns=columns, scale=scale)
+    if per_class is not None:  # a row per class, named
+        grid = labelled_png(images, columns=columns, row_names=list(classes), scale=scale)
+    else:
+        grid = png_bytes(images, columns=columns, scale=scale)
     atomic_write_bytes(out, grid)
     if save_latents is not None:
         write_latents(save_latents, z)

@@ -106,7 +106,7 @@ def train_command(
 ) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
     from fpa.devices import use_threads
-    from fpa.runs.presets import chosen_settings
+    from fpa.runs.presets import chosen_settings, picked_preset
     from fpa.training import (
         World,
         check_time_budget,
@@ -165,7 +165,7 @@ def train_command(
         changes.setdefault("image_size", init.image_size)
         changes.setdefault("channels", init.channels)
     console = Console(stderr=True, markup=False)  # paths and names are the user's text
-    resolved = None
+    resolved, picked_line = None, ""
     if resume:
         if preset or config:
             raise ConfigError(
@@ -175,21 +175,37 @@ def train_command(
         config_file = str(config) if config else None
         resolved = resolve_config(preset_name=preset, config_file=config_file, overrides=changes)
         chosen = chosen_settings(preset_name=preset, config_file=config_file, overrides=changes)
+        chosen_channels: dict[str, Any] = {}
         if "channels" not in chosen and resolved.data not in FIXED_COLOURS:
             resolved, note = with_data_channels(resolved)
             if preset is None and config_file is None:  # colour data: the colour recipe
-                probed = {**changes, "channels": resolved.channels}
+                chosen_channels = {"channels": resolved.channels}
+                probed = {**changes, **chosen_channels}
                 resolved = resolve_config(overrides=probed)
             if main_process:
                 console.print(note, highlight=False, soft_wrap=True)
+        # Said where nothing else states the settings (a config file holds its own).
+        picked = picked_preset(
+            preset_name=preset, config_file=config_file, overrides={**changes, **chosen_channels}
+        )
+        if picked and config_file is None:
+            why = PICKED_BECAUSE.get(picked, "")
+            picked_line = f"preset: {picked}{why} (--preset NAME takes another)"
     if dry_run:
         shown = resolved or saved_config(out).with_overrides(changes)
         sizes = describe(shown)
         if main_process:
+            if picked_line:
+                console.print(picked_line, highlight=False, soft_wrap=True)
             console.print(shown.to_toml(), highlight=False, markup=False)
             report = {"parameters": sizes, **painting(shown)}
             console.print(json.dumps(report, indent=2), highlight=False)
         return
+
+    def say_preset() -> None:  # once the run has started: a refusal stays one line
+        if picked_line:
+            console.print(picked_line, highlight=False, soft_wrap=True)
+
     note = painting(resolved).get("note") if resolved is not None else None
     if note and main_process:
         console.print(f"note: {note}", highlight=False)
@@ -199,6 +215,7 @@ def train_command(
         resume=resume,
         overwrite=overwrite,
         time_budget=time_budget,
+        on_start=say_preset,
         **(changes if resume else {}),
     )
     if result.status == "interrupted":
@@ -235,6 +252,12 @@ def train_command(
         highlight=False,
     )
 
+
+# Why a run that names no preset starts from the one it does (runs/presets.py: default_preset).
+PICKED_BECAUSE = {
+    "cpu-emoji": ", the colour recipe, since the run paints in colour",
+    "cpu-demo": ", the default for grey pictures",
+}
 
 # Built-in data whose channels are the user's (or the preset's) choice alone: the digits are
 # grey, and the emoji train in grey unless asked (the cpu-emoji preset asks for colour).

@@ -43,6 +43,22 @@ def read_image(
     return to_unit_range(torch.from_numpy(pixels))
 
 
+def item_name(source: str | Path) -> str:
+    """How to name ``source`` in a figure or a line of output: a file by its name, an item of a
+    built-in set with its class, so ``mnist:1`` (the item at index 1) reads ``mnist:1 (a 5)``
+    and is not taken for the digit 1."""
+    item = ITEM.fullmatch(str(source))
+    if item is None or item["data"] not in BUILT_IN or Path(source).exists():
+        return Path(source).name or str(source)
+    dataset = build_dataset(item["data"], image_size=(32, 32), channels=BUILT_IN[item["data"]])
+    found = dataset.class_labels()
+    index = int(item["index"])
+    if found is None or index >= len(found[1]):
+        return str(source)
+    names, labels = found
+    return f"{source} (a {names[int(labels[index])]})"
+
+
 def read_uint8(source: str | Path, *, image_size: tuple[int, int], channels: int) -> np.ndarray:
     path = Path(source).expanduser()
     item = ITEM.fullmatch(str(source))

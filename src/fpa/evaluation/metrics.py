@@ -80,6 +80,20 @@ def kernel_distance(
     return result[KEY_METRIC_KID_MEAN], result[KEY_METRIC_KID_STD]
 
 
+NO_SPREAD = 1e-9
+"""A ``kid_std`` below this is float rounding, not a spread over subsets."""
+
+
+def kid_std_note(scores: dict[str, float]) -> str | None:
+    """What a ``kid_std`` of about 0 means, or None when there is none or it is a spread."""
+    if scores.get("kid_std", NO_SPREAD) >= NO_SPREAD:
+        return None
+    return (
+        f"kid_std ≈ 0 is no spread: with {KID_SUBSET_SIZE:,} or fewer images on each side, "
+        f"every KID subset holds them all; evaluate more than {KID_SUBSET_SIZE:,} for one"
+    )
+
+
 def scores(real: FeatureStats, fake: FeatureStats, metrics: tuple[str, ...]) -> dict[str, float]:
     """The requested metrics as a flat dict: ``fid``, ``kid`` and ``kid_std``."""
     result: dict[str, float] = {}

@@ -100,5 +100,6 @@ def load(
     source: str | Path, *, ema: bool = True, device: str | torch.device = "cpu"
 ) -> GeneratorModule:
     """The generator of a run folder, checkpoint, model folder, or registered model (by name,
-    e.g. ``fpa.load("digits")``), in eval mode, ready to sample."""
-    return open_model(source, ema=ema, device=device).generator
+    e.g. ``fpa.load("digits")``), in eval mode, ready to sample: its weights need no
+    gradients (``requires_grad_()`` asks for them again, to train it further)."""
+    return open_model(source, ema=ema, device=device).generator.requires_grad_(False)

@@ -44,7 +44,7 @@ CPU_EMOJI: dict[str, Any] = {
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Small enough to show digits on a 2-core CPU in a few minutes. The choices that differ
-    # from the paper (betas, discriminator, sizes) were measured on such a CPU: see the README.
+    # from the paper (betas, discriminator, sizes) were measured on such a CPU: docs/presets.md.
     # Its discriminator is half as wide (32 channels first): 2.1x the images/s, and FID 0.44
     # and 0.47 against 0.53 and 0.67 at width 64 (seeds 0, 1; docs/speed.md).
     "cpu-demo": {"discriminator_options": {"width": 32}, **CPU_EVAL},
@@ -149,6 +149,18 @@ def default_preset(given: dict[str, Any]) -> str:
     if channels == 3 or (channels is None and given.get("data") == "emoji"):
         return "cpu-emoji"
     return "cpu-demo"
+
+
+def picked_preset(
+    *, preset_name: str | None = None, config_file: str | None = None, overrides=None
+) -> str | None:
+    """The preset :func:`resolve_config` picks itself (:func:`default_preset`) when neither
+    ``preset_name`` nor the config file names one; None when one is named."""
+    from_file = file_settings(config_file)
+    if preset_name or from_file.get("preset"):
+        return None
+    from_file.pop("preset", None)
+    return default_preset({**from_file, **(overrides or {})})
 
 
 def file_settings(config_file: str | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ joins the process group and trains one model on all the processes (docs/scale-ou
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -193,12 +194,14 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     time_budget: float | None = None,
+    on_start: Callable[[], None] | None = None,
     **changes: Any,
 ) -> TrainResult:
     """Train (or resume) a run in ``out``; Ctrl-C/SIGTERM save a checkpoint and return.
 
     ``time_budget`` stops (with a checkpoint, status ``"budget"``) once the run's training
-    time, counted over resumes, reaches that many seconds.
+    time, counted over resumes, reaches that many seconds. ``on_start`` is called once, on the
+    main process, when the run is in place and about to train (a refused run never calls it).
 
     Started by ``torchrun``, every process calls this: they join one process group and train
     one model, ``batch_size`` being the global batch over all of them.
@@ -226,12 +229,15 @@ def train(
                 RunDir(out).root, finished.step, "already_finished", 0.0, finished.elapsed
             )
         c = trainer.config
+        if on_start is not None and world.is_main:
+            on_start()
         reporter = ProgressReporter(
             total=c.train_steps,
             start=trainer.step,
             quiet=c.quiet or not progress,
             every=c.log_every,
             shown=world.is_main,
+            budget=time_budget,
         )
         # The loggers start once the run folder is in place, on rank 0 (a resume continues
         # their runs from its step); one that cannot start is named and left out.

@@ -314,6 +314,8 @@ class Trainer:
         while s.step < c.train_steps:
             if self.world.any(stop_requested()):
                 self.save()
+                if main and s.step % c.sample_every:  # the grid of the step it stopped at
+                    self.write_samples()
                 return self.result("interrupted", images_per_second)
             started = time.perf_counter()
             s.generator.train()
@@ -326,9 +328,10 @@ class Trainer:
             s.elapsed += seconds
             images_per_second = c.batch_size * c.grad_accum / seconds
             metrics["images_per_s"] = images_per_second
+            metrics["elapsed_s"] = s.elapsed
             last = s.step == c.train_steps
             if main and (s.step % c.log_every == 0 or last):
-                self.log({"step": s.step, **metrics, "elapsed_s": s.elapsed})
+                self.log({"step": s.step, **metrics})
             if main and (s.step % c.sample_every == 0 or last):
                 self.write_samples()
             # On the schedule alone (not at a run's last step), so that a run split by resumes

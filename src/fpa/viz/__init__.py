@@ -7,6 +7,7 @@ Plots (``command_figures``, ``command_plot_pngs``, ``save_command_plots``) need 
 from fpa.viz.figure import (
     PaintFigure,
     figure_png,
+    labelled_png,
     paint_figure,
     painting_frames,
     shown_steps,
@@ -31,6 +32,7 @@ __all__ = [
     "figure_png",
     "interpolation_frames",
     "interpolation_path",
+    "labelled_png",
     "paint_figure",
     "painting_frames",
     "painting_progress",

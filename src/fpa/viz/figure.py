@@ -116,11 +116,35 @@ def row_labels(figure: PaintFigure) -> list[str]:
 
 def figure_png(figure: PaintFigure, *, scale: int = 1, padding: int = 2) -> bytes:
     """The figure's grid (tiles enlarged ``scale`` times) as a PNG, with the step numbers above
-    its columns and the row labels in a left margin, drawn by Pillow's default font.
+    its columns and the row labels in a left margin (:func:`labelled_png`)."""
+    return labelled_png(
+        figure.tiles,
+        columns=figure.columns,
+        column_names=column_labels(figure),
+        row_names=row_labels(figure),
+        corner=STEP_LABEL,
+        scale=scale,
+        padding=padding,
+    )
 
-    Column labels are placed from the right and one that would overlap its right neighbour
-    is skipped, so the last column is always named (at a small ``scale``, ``refined`` may
-    hide a step number or two).
+
+def labelled_png(
+    tiles: Tensor,
+    *,
+    columns: int,
+    column_names: list[str] | None = None,
+    row_names: list[str] | None = None,
+    corner: str = "",
+    scale: int = 1,
+    padding: int = 2,
+) -> bytes:
+    """A grid of ``tiles (N, C, H, W)`` in ``[-1, 1]``, ``columns`` wide and enlarged ``scale``
+    times, as a PNG with names above its columns and beside its rows, drawn by Pillow's
+    default font; ``corner`` names what the column names are.
+
+    Column names are placed from the right and one that would overlap its right neighbour
+    is skipped, so the last column is always named (at a small ``scale``, a long name may
+    hide a shorter one or two).
     """
     from PIL import Image, ImageDraw, ImageFont
     from torchvision.utils import make_grid
@@ -128,11 +152,11 @@ def figure_png(figure: PaintFigure, *, scale: int = 1, padding: int = 2) -> byte
     from fpa.viz.interpolate import to_uint8
     from fpa.viz.progress import upscaled
 
-    mode = IMAGE_MODES.get(figure.tiles.shape[1])
+    mode = IMAGE_MODES.get(tiles.shape[1])
     if mode is None:
-        raise ConfigError(f"PNG needs 1, 3 or 4 channels; got {figure.tiles.shape[1]}")
-    tiles = upscaled(figure.tiles.float().cpu(), scale)
-    grid = make_grid(tiles, nrow=figure.columns, padding=padding, pad_value=1.0)
+        raise ConfigError(f"PNG needs 1, 3 or 4 channels; got {tiles.shape[1]}")
+    tiles = upscaled(tiles.float().cpu(), scale)
+    grid = make_grid(tiles, nrow=columns, padding=padding, pad_value=1.0)
     pixels = rearrange(to_uint8(grid), "c h w -> h w c").numpy()
     painted = Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode=mode)
 
@@ -143,25 +167,26 @@ def figure_png(figure: PaintFigure, *, scale: int = 1, padding: int = 2) -> byte
         *_, right, bottom = measure.textbbox((0, 0), text, font=font)
         return int(right), int(bottom)
 
-    rows, columns = row_labels(figure), column_labels(figure)
-    line = max(size(text)[1] for text in [*rows, *columns, STEP_LABEL])
-    left = max(size(text)[0] for text in [*rows, STEP_LABEL]) + 2 * LABEL_GAP
-    top = line + 2 * LABEL_GAP
+    rows, names = row_names or [], column_names or []
+    line = max(size(text)[1] for text in [*rows, *names, corner, "0"])
+    left = max(size(text)[0] for text in [*rows, corner]) + 2 * LABEL_GAP if rows or corner else 0
+    top = line + 2 * LABEL_GAP if names or corner else 0
     canvas = Image.new(mode, (left + painted.width, top + painted.height), WHITE[mode])
     canvas.paste(painted, (left, top))
     draw = ImageDraw.Draw(canvas)
     ink = BLACK[mode]
     tile_height, tile_width = tiles.shape[-2:]
 
-    draw.text((left - LABEL_GAP - size(STEP_LABEL)[0], LABEL_GAP), STEP_LABEL, fill=ink, font=font)
+    if corner:
+        draw.text((left - LABEL_GAP - size(corner)[0], LABEL_GAP), corner, fill=ink, font=font)
     edge = canvas.width + LABEL_GAP
-    for index in reversed(range(len(columns))):
-        width = size(columns[index])[0]
+    for index in reversed(range(len(names))):
+        width = size(names[index])[0]
         centre = left + padding + index * (tile_width + padding) + tile_width // 2
         start = min(centre - width // 2, canvas.width - width)
         if start + width + LABEL_GAP > edge or start < left:
             continue
-        draw.text((start, LABEL_GAP), columns[index], fill=ink, font=font)
+        draw.text((start, LABEL_GAP), names[index], fill=ink, font=font)
         edge = start
     for index, text in enumerate(rows):
         middle = top + padding + index * (tile_height + padding) + tile_height // 2

@@ -148,17 +148,26 @@ def segment_grid(frames: Tensor, *, frames_between: int, loop: bool = False) -> 
     return frames[rearrange(index, "row col -> (row col)")]
 
 
+ANIMATION_WIDTH = 256
+"""The width, in pixels, below which the commands enlarge an animation: one of a few 32×32
+paintings at scale 1 is too small to see."""
+
+
 def to_uint8(images: Tensor) -> Tensor:
     """``[-1, 1]`` floats to ``0 … 255`` bytes, rounding as torchvision's ``save_image`` does."""
     unit = (images.float().cpu() + 1.0) / 2.0
     return unit.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
 
 
-def animation_bytes(frames: Tensor, *, format: str, duration_ms: int, scale: int = 1) -> bytes:
+def animation_bytes(
+    frames: Tensor, *, format: str, duration_ms: int, scale: int = 1, min_width: int = 0
+) -> bytes:
     """``frames (N, C, H, W)`` in ``[-1, 1]`` as a looping GIF or APNG, encoded by Pillow.
 
     1 channel is grey, 3 RGB, 4 RGBA. ``scale`` enlarges each pixel to a ``scale × scale``
-    block (nearest neighbour) so 32×32 paintings are visible. GIF stores delays in 10 ms units
+    block (nearest neighbour) so 32×32 paintings are visible; a larger whole scale is taken
+    where that makes the animation at least ``min_width`` pixels wide (the commands ask for
+    ``ANIMATION_WIDTH``). GIF stores delays in 10 ms units
     and colour frames with a 256-colour palette; APNG is lossless. Either format may merge a
     frame identical to the one before into it (its delay added), as Pillow does.
     """
@@ -173,6 +182,7 @@ def animation_bytes(frames: Tensor, *, format: str, duration_ms: int, scale: int
         raise ConfigError(f"animations need 1, 3 or 4 channels; got {frames.shape[1]}")
     if duration_ms < 1 or scale < 1:
         raise ConfigError(f"duration and scale must be at least 1; got {duration_ms}, {scale}")
+    scale = max(scale, -(-min_width // frames.shape[-1]))
     pixels = repeat(to_uint8(frames), "n c h w -> n (h sh) (w sw) c", sh=scale, sw=scale)
     images = [Image.fromarray(frame.squeeze(-1).numpy()) for frame in pixels]
     buffer = io.BytesIO()
