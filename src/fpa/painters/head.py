@@ -187,6 +187,8 @@ class PaintHead(nn.Module):
         self.layout = StrokeLayout.of(strokes, channels)
         self.linear = nn.Linear(in_features, updates_per_step * self.update_size)
         self.stroke_basis = stroke_basis
+        self.key_basis: Tensor | None
+        self.value_basis: Tensor | None
         for name, size in (("key_basis", self.key_size), ("value_basis", self.value_size)):
             basis = cosine_basis(size) if stroke_basis == "cosine" else None
             self.register_buffer(name, basis, persistent=False)
