@@ -5,10 +5,10 @@ scores generators against one dataset and is what training uses for ``--eval-eve
 """
 
 from fpa.evaluation.api import evaluate
-from fpa.evaluation.rank_ceiling import CeilingResult, CeilingRow, ceiling
 from fpa.evaluation.classes import CONFIDENT, ClassHistogram, class_histogram, confident_share
 from fpa.evaluation.evaluator import METRICS, MIN_IMAGES, EvaluationResult, Evaluator
 from fpa.evaluation.metrics import FeatureStats, frechet_distance, kernel_distance
+from fpa.evaluation.rank_ceiling import CeilingResult, CeilingRow, ceiling
 
 __all__ = [
     "CONFIDENT",
