@@ -5,18 +5,19 @@ rank-1 update per step, written by a synaptic learning rule that a controller ne
 (Irie & Schmidhuber, "Images as Weight Matrices", ICLR 2023).
 
 The public API: :func:`available`, :func:`build_rule`, :func:`build_generator`,
-:class:`LearningRule`, :data:`hookimpl`, and :func:`train`, :func:`evaluate`, :func:`ablate`,
-:func:`load`, :func:`export`, :func:`decompose`, :func:`project`, :func:`ceiling` (the real
-functions of fpa.training, fpa.evaluation, fpa.ablation, fpa.models.loading, fpa.exporting,
-fpa.decomposition and fpa.projection, imported on first use). Importing fpa loads
-torch but nothing heavier (no torchvision, no datasets). Painters and refiners follow the
-protocols of :mod:`fpa.protocols`.
+:class:`LearningRule`, :class:`Command`, :data:`hookimpl`, and :func:`train`, :func:`evaluate`,
+:func:`ablate`, :func:`load`, :func:`export`, :func:`decompose`, :func:`project`,
+:func:`ceiling` (the real functions of fpa.training, fpa.evaluation, fpa.ablation,
+fpa.models.loading, fpa.exporting, fpa.decomposition and fpa.projection, imported on first
+use). Importing fpa loads torch but nothing heavier (no torchvision, no datasets). Painters
+and refiners follow the protocols of :mod:`fpa.protocols`.
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 from fpa._version import __version__
+from fpa.commands import Command
 from fpa.errors import ConfigError, FpaError, PluginConflictError, UnknownComponentError
 from fpa.generator import FastWeightPainter, GeneratorConfig, PaintTrace, build_generator
 from fpa.plugins import (
@@ -66,6 +67,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Command",
     "ConfigError",
     "FastWeightPainter",
     "FpaError",

@@ -1,12 +1,20 @@
-"""Learning rules: hebb, delta, oja. Registered through fpa's own plugin hook."""
+"""Learning rules: hebb, delta, oja, gated-delta, gated-hebb, registered through fpa's own hook."""
 
 from fpa.plugins import hookimpl
 from fpa.rules.base import LearningRule
 from fpa.rules.delta import DeltaRule
+from fpa.rules.gated import GatedDeltaRule, GatedHebbRule
 from fpa.rules.hebb import HebbRule
 from fpa.rules.oja import OjaRule
 
-__all__ = ["DeltaRule", "HebbRule", "LearningRule", "OjaRule"]
+__all__ = [
+    "DeltaRule",
+    "GatedDeltaRule",
+    "GatedHebbRule",
+    "HebbRule",
+    "LearningRule",
+    "OjaRule",
+]
 
 
 @hookimpl
@@ -21,4 +29,14 @@ def fpa_register_rules(register):
         "oja",
         OjaRule,
         description="Oja's rule: add lr·v (k − Mᵀ v)ᵀ (parallel: one triangular solve)",
+    )
+    register(
+        "gated-delta",
+        GatedDeltaRule,
+        description="Gated delta: decay by α, then delta's write (parallel: one triangular solve)",
+    )
+    register(
+        "gated-hebb",
+        GatedHebbRule,
+        description="Gated Hebbian: decay by α (per step or column), add lr·v kᵀ (parallel: a sum)",
     )

@@ -6,17 +6,22 @@ R axis everywhere, from the head through ``paint`` to ``step``, so a step's rate
 scales ``value (..., H)`` by plain broadcasting. The painted matrix is ``(..., H, W)``: values
 index rows, keys index columns. A rule receives finished keys, values and rates; activations
 belong to the painter's head.
+
+A rule that needs more per step (a gate, say) declares it in :attr:`LearningRule.commands`:
+the head emits each declared command ``(..., T, size)`` and ``paint`` and ``step`` receive it
+as a keyword of that name (one step's slice ``(..., size)`` for ``step``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 from einops import einsum
 from torch import Tensor, nn
 
+from fpa.commands import Command
 from fpa.errors import ConfigError
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -29,12 +34,16 @@ class LearningRule(nn.Module):
     Rules with a parallel form override :meth:`paint` and keep :meth:`paint_by_steps` as the
     reference. ``options()`` returns the constructor keywords, which the rule's ``repr`` shows
     (a generator is rebuilt from its config's ``rule_options``, not from this).
+    ``commands`` declares the extra per-step commands (:class:`Command`) the rule takes.
     """
+
+    commands: tuple[Command, ...] = ()
 
     def step(self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor) -> Tensor:
         """One update: ``matrix (..., H, W)``, ``key (..., W)``, ``value (..., H)``,
         ``lr (..., R)`` with R = 1 or H (so ``lr * value`` scales the rows); returns the next
-        matrix ``(..., H, W)``."""
+        matrix ``(..., H, W)``. A rule with commands adds one keyword each, taking the step's
+        slice ``(..., size)``."""
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
 
     def effective_rates(self, rates: Tensor) -> Tensor:
@@ -50,10 +59,14 @@ class LearningRule(nn.Module):
         *,
         initial: Tensor | None = None,
         return_all: bool = False,
+        **commands: Tensor,
     ) -> Tensor:
-        """Apply all T updates with rates ``lr (..., T, 1)`` or ``(..., T, H)``; returns
-        ``(..., H, W)``, or ``(..., T, H, W)`` with ``return_all``."""
-        return self.paint_by_steps(keys, values, lr, initial=initial, return_all=return_all)
+        """Apply all T updates with rates ``lr (..., T, 1)`` or ``(..., T, H)`` and the declared
+        commands ``(..., T, size)``; returns ``(..., H, W)``, or ``(..., T, H, W)`` with
+        ``return_all``."""
+        return self.paint_by_steps(
+            keys, values, lr, initial=initial, return_all=return_all, **commands
+        )
 
     def paint_by_steps(
         self,
@@ -63,14 +76,17 @@ class LearningRule(nn.Module):
         *,
         initial: Tensor | None = None,
         return_all: bool = False,
+        **commands: Tensor,
     ) -> Tensor:
         """The reference: fold :meth:`step` over the steps, one update at a time."""
         check_rule_inputs(keys, values, lr, initial)
+        check_commands(self.commands, keys, values, commands)
         rates = self.effective_rates(lr)
         matrix = initial_matrix(keys, values, initial)
         partial = []
         for t in range(keys.shape[-2]):
-            matrix = self.step(matrix, keys[..., t, :], values[..., t, :], rates[..., t, :])
+            now = {name: command[..., t, :] for name, command in commands.items()}
+            matrix = self.step(matrix, keys[..., t, :], values[..., t, :], rates[..., t, :], **now)
             partial.append(matrix)
         return torch.stack(partial, dim=-3) if return_all else matrix
 
@@ -117,6 +133,34 @@ def check_rule_inputs(keys: Tensor, values: Tensor, lr: Tensor, initial: Tensor 
             )
 
 
+def required(command: Tensor | None, name: str) -> Tensor:
+    """A declared command that ``step`` was given, or a readable ConfigError."""
+    if command is None:
+        raise ConfigError(f"this rule's step needs the command {name!r}")
+    return command
+
+
+def check_commands(
+    declared: tuple[Command, ...], keys: Tensor, values: Tensor, commands: Mapping[str, Tensor]
+) -> None:
+    """Raise a readable ConfigError unless ``commands`` are exactly the declared ones, each
+    ``(..., T, size)`` like the keys."""
+    expected = [command.name for command in declared]
+    if sorted(commands) != sorted(expected):
+        raise ConfigError(
+            f"this rule takes the commands {expected or 'none'} besides keys, values and "
+            f"rates; got {sorted(commands) or 'none'}"
+        )
+    for command in declared:
+        size = command.width(height=values.shape[-1], width=keys.shape[-1])
+        shape = (*keys.shape[:-1], size)
+        if tuple(commands[command.name].shape) != shape:
+            raise ConfigError(
+                f"command {command.name!r} must have shape (..., T, {command.size}) = {shape}; "
+                f"got {tuple(commands[command.name].shape)}"
+            )
+
+
 def initial_matrix(keys: Tensor, values: Tensor, initial: Tensor | None) -> Tensor:
     """``M_0``: the given initial matrix, or zeros of shape ``(..., H, W)``."""
     shape = (*keys.shape[:-2], values.shape[-1], keys.shape[-1])
@@ -147,10 +191,11 @@ class ParallelPaint:
 
     A rule using it implements ``rank_one_factors(keys, values, rates, initial)``, rates
     ``(..., T, R)``, returning ``(rows (..., T, H), columns (..., T, W))`` with
-    ``M_T = M_0 + Σ_t rows_t columns_tᵀ``.
+    ``M_T = M_0 + Σ_t rows_t columns_tᵀ``; a rule with commands overrides :meth:`assemble`.
     """
 
     effective_rates: Callable[[Tensor], Tensor]  # LearningRule's: this is mixed into one
+    commands: tuple[Command, ...]
 
     def paint(
         self,
@@ -160,8 +205,10 @@ class ParallelPaint:
         *,
         initial: Tensor | None = None,
         return_all: bool = False,
+        **commands: Tensor,
     ) -> Tensor:
         check_rule_inputs(keys, values, lr, initial)
+        check_commands(self.commands, keys, values, commands)
         out_dtype = torch.result_type(keys, values)
         work = compute_dtype(out_dtype)
         # Autocast off: the Gram matrix and the triangular solve stay in float32 (or float64).
@@ -172,9 +219,23 @@ class ParallelPaint:
             rates = self.effective_rates(lr).to(work)
             if initial is not None:
                 initial = initial.to(work)
-            rows, columns = self.rank_one_factors(keys, values, rates, initial)
-            painted = sum_rank_one(rows, columns, initial, return_all=return_all)
+            commands = {name: command.to(work) for name, command in commands.items()}
+            painted = self.assemble(keys, values, rates, initial, return_all, **commands)
         return painted.to(out_dtype)
+
+    def assemble(
+        self,
+        keys: Tensor,
+        values: Tensor,
+        rates: Tensor,
+        initial: Tensor | None,
+        return_all: bool,
+        **commands: Tensor,
+    ) -> Tensor:
+        """The painting from checked inputs in the working dtype: ``M_0 + Σ_t rows_t
+        columns_tᵀ`` from :meth:`rank_one_factors` by default."""
+        rows, columns = self.rank_one_factors(keys, values, rates, initial)
+        return sum_rank_one(rows, columns, initial, return_all=return_all)
 
     def rank_one_factors(
         self, keys: Tensor, values: Tensor, rates: Tensor, initial: Tensor | None

@@ -1,0 +1,141 @@
+"""Gated rules: the matrix decays by a gate ``α_t ∈ (0, 1]`` before each write.
+
+``gated-delta`` (Gated DeltaNet; Yang, Kautz & Hatamizadeh, ICLR 2025) and ``gated-hebb``
+(the gated linear attention of GLA and Mamba-2), in fpa's orientation: values index rows,
+keys index columns. Both forms use the log-space cumulative decay ``L_t = Σ_{s≤t} log α_s``,
+so every decay between two steps is ``exp(L_t − L_s) ≤ 1``: no division by a small product.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from einops import einsum, rearrange
+from torch import Tensor
+
+from fpa.commands import Command
+from fpa.rules.base import LearningRule, ParallelPaint, required, solve_unit_lower
+
+# Starts the gate's pre-activation at 4: sigmoid(4) ≈ 0.98, so a fresh painter forgets slowly.
+GATE_BIAS = 4.0
+
+
+def log_decays(gate: Tensor) -> Tensor:
+    """``L (..., T, G)``: the cumulative sum over the steps of ``log α``."""
+    tiny = torch.finfo(gate.dtype).tiny
+    return gate.clamp_min(tiny).log().cumsum(dim=-2)
+
+
+def decay_between(log_decay: Tensor, *, strict: bool) -> Tensor:
+    """``exp(L_t − L_s)`` for s < t (``strict``) or s ≤ t, 0 above: ``(..., T, S, G)``."""
+    steps = log_decay.shape[-2]
+    later = torch.ones(steps, steps, dtype=torch.bool, device=log_decay.device)
+    later = later.tril(diagonal=-1 if strict else 0)
+    difference = rearrange(log_decay, "... t g -> ... t 1 g") - rearrange(
+        log_decay, "... s g -> ... 1 s g"
+    )
+    return difference.masked_fill(~later[:, :, None], -torch.inf).exp()
+
+
+def decayed_sum(
+    rows: Tensor, columns: Tensor, log_decay: Tensor, initial: Tensor | None, *, return_all: bool
+) -> Tensor:
+    """``M_t = M_0 ⊙ exp(L_t) + Σ_{s≤t} rows_s (columns_s ⊙ exp(L_t − L_s))ᵀ`` with the decay
+    ``(..., T, G)`` per step (G = 1) or per column (G = W); ``M_T``, or every ``M_t``."""
+    if return_all:
+        weighted = decay_between(log_decay, strict=False) * rearrange(
+            columns, "... s col -> ... 1 s col"
+        )
+        painted = einsum(rows, weighted, "... s row, ... t s col -> ... t row col")
+        if initial is None:
+            return painted
+        return painted + initial.unsqueeze(-3) * log_decay.exp().unsqueeze(-2)
+    last = log_decay[..., -1:, :]
+    weighted = columns * (last - log_decay).exp()
+    painted = einsum(rows, weighted, "... step row, ... step col -> ... row col")
+    return painted if initial is None else painted + initial * last.exp()
+
+
+class GatedDeltaRule(ParallelPaint, LearningRule):
+    """Gated delta rule ``M_t = α_t M_{t-1} (I − β_t k_t k_tᵀ) + β_t v_t k_tᵀ``: the delta rule
+    on the matrix decayed by a scalar gate ``α_t ∈ (0, 1]`` (``gate (..., 1)`` per step) with
+    rate ``β_t``. Rank law: ``rank M_t ≤ rank M_{t-1} + 1``; with α = 1 it is ``delta``.
+
+    Parallel form: the written rows ``u_t = β_t ⊙ (v_t − α_t M_{t-1} k_t)`` solve one
+    unit-lower-triangular system with the decays inside,
+    ``(I + diag(β) tril₋₁(D ⊙ K Kᵀ)) U = diag(β) (V − diag(exp L) K M_0ᵀ)``,
+    ``D_ts = exp(L_t − L_s)``; then ``M_T = exp(L_T) M_0 + Σ_s exp(L_T − L_s) u_s k_sᵀ``.
+    """
+
+    commands = (Command("gate", size="one", activation="sigmoid", initial_bias=GATE_BIAS),)
+
+    def step(
+        self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor, gate: Tensor | None = None
+    ) -> Tensor:
+        decayed = matrix * required(gate, "gate").unsqueeze(-1)
+        retrieved = einsum(decayed, key, "... row col, ... col -> ... row")
+        written = lr * (value - retrieved)
+        return decayed + einsum(written, key, "... row, ... col -> ... row col")
+
+    def assemble(
+        self,
+        keys: Tensor,
+        values: Tensor,
+        rates: Tensor,
+        initial: Tensor | None,
+        return_all: bool,
+        **commands: Tensor,
+    ) -> Tensor:
+        log_decay = log_decays(commands["gate"])
+        targets = values
+        if initial is not None:
+            read = einsum(initial, keys, "... row col, ... step col -> ... step row")
+            targets = values - log_decay.exp() * read
+        decay = decay_between(log_decay, strict=True).squeeze(-1)
+        overlap = decay * einsum(keys, keys, "... t col, ... s col -> ... t s")
+        if rates.shape[-1] == 1:
+            written = solve_unit_lower(rates * overlap, rates * targets)
+        else:
+            system = rearrange(rates, "... t row -> ... row t 1") * overlap.unsqueeze(-3)
+            rhs = rearrange(rates * targets, "... t row -> ... row t 1")
+            solved = solve_unit_lower(system, rhs)
+            written = rearrange(solved, "... row t 1 -> ... t row")
+        return decayed_sum(written, keys, log_decay, initial, return_all=return_all)
+
+
+class GatedHebbRule(ParallelPaint, LearningRule):
+    """Gated Hebbian rule ``M_t = M_{t-1} diag(α_t) + β_t v_t k_tᵀ`` with one gate per step
+    (``α_t`` a scalar: ``α_t M_{t-1}``) or, with ``per_column_gate``, one per key column.
+    Rank law: ``rank M_t ≤ rank M_{t-1} + 1``; with α = 1 it is ``hebb``.
+
+    Parallel form, a weighted sum: ``M_T = M_0 diag(exp L_T) + Σ_s β_s v_s
+    (k_s ⊙ exp(L_T − L_s))ᵀ``.
+    """
+
+    def __init__(self, *, per_column_gate: bool = False) -> None:
+        super().__init__()
+        self.per_column_gate = per_column_gate
+        size = "column" if per_column_gate else "one"
+        self.commands = (Command("gate", size=size, activation="sigmoid", initial_bias=GATE_BIAS),)
+
+    def options(self) -> dict[str, Any]:
+        return {"per_column_gate": self.per_column_gate}
+
+    def step(
+        self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor, gate: Tensor | None = None
+    ) -> Tensor:
+        decayed = matrix * required(gate, "gate").unsqueeze(-2)
+        return decayed + einsum(lr * value, key, "... row, ... col -> ... row col")
+
+    def assemble(
+        self,
+        keys: Tensor,
+        values: Tensor,
+        rates: Tensor,
+        initial: Tensor | None,
+        return_all: bool,
+        **commands: Tensor,
+    ) -> Tensor:
+        log_decay = log_decays(commands["gate"])
+        return decayed_sum(rates * values, keys, log_decay, initial, return_all=return_all)
