@@ -154,7 +154,7 @@ class PaintTrace:
     ``updates (B, T, C, H, W)``: raw ``M_t - M_{t-1}``, rank ≤ 1 per channel (``M_0`` is zero,
     or the learned canvas with ``learned_canvas``).
     ``painted (B, C, H, W)``: the image before the refiner; ``images``: what ``G(z)`` returns.
-    ``commands``: the keys, values and rates the head emitted.
+    ``commands``: the keys, values, rates and the rule's extra commands the head emitted.
     """
 
     matrices: Tensor
@@ -189,6 +189,9 @@ class FastWeightPainter(nn.Module):
                 f"painter {config.painter!r} must be an nn.Module with an int out_features "
                 "(the width of its features; docs/design.md §4)"
             )
+        # Built before the head, which emits the commands the rule declares (rules hold no
+        # parameters, so the order draws no initial weight differently).
+        self.rule = build_rule(config.rule, **config.rule_options)
         self.head = PaintHead(
             in_features=self.painter.out_features,
             channels=config.channels,
@@ -203,8 +206,8 @@ class FastWeightPainter(nn.Module):
             strokes=config.strokes,
             stroke_scale=config.stroke_scale,
             stroke_basis=config.stroke_basis,
+            commands=tuple(self.rule.commands),
         )
-        self.rule = build_rule(config.rule, **config.rule_options)
         self.refiner = build_refiner(
             config.refiner,
             image_size=config.image_size,
@@ -278,7 +281,12 @@ class FastWeightPainter(nn.Module):
         paint = self.rule.paint if self.rule_impl_used == "parallel" else self.rule.paint_by_steps
         initial = self.initial_matrices(commands.keys.shape[0])
         painted = paint(
-            commands.keys, commands.values, commands.rates, initial=initial, return_all=return_all
+            commands.keys,
+            commands.values,
+            commands.rates,
+            initial=initial,
+            return_all=return_all,
+            **commands.extra,
         )
         height, width = self.config.image_size
         steps = (self.config.paint_steps,) if return_all else ()

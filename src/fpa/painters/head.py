@@ -6,13 +6,14 @@ Activations live here, not in the rules (docs/design.md §2), so rules stay pure
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from einops import einsum, rearrange
 from torch import Tensor, nn
 
+from fpa.commands import Command
 from fpa.errors import ConfigError, did_you_mean
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -127,12 +128,23 @@ def stretch(part: Tensor, size: int) -> Tensor:
 @dataclass
 class PaintCommands:
     """What the head emits for the rule, per channel: ``keys (B, C, T, W)``,
-    ``values (B, C, T, H)`` and ``rates (B, C, T, R)``, R = 1 or H with per-row rates: the
-    layout :meth:`fpa.LearningRule.paint` takes, so the rule reads them as they are."""
+    ``values (B, C, T, H)`` and ``rates (B, C, T, R)``, R = 1 or H with per-row rates, and
+    ``extra``: each command the rule declares, by name, ``(B, C, T, size)``. The layout
+    :meth:`fpa.LearningRule.paint` takes, so the rule reads them as they are."""
 
     keys: Tensor
     values: Tensor
     rates: Tensor
+    extra: dict[str, Tensor] = field(default_factory=dict)
+
+    def apply(self, change: Callable[[Tensor], Tensor]) -> PaintCommands:
+        """The commands with ``change`` applied to every tensor (``.cpu()``, ``.float()``)."""
+        return PaintCommands(
+            keys=change(self.keys),
+            values=change(self.values),
+            rates=change(self.rates),
+            extra={name: change(command) for name, command in self.extra.items()},
+        )
 
 
 class PaintHead(nn.Module):
@@ -148,6 +160,10 @@ class PaintHead(nn.Module):
     ``updates_per_step`` (U) rank-1 updates come from each controller step, in order: a
     controller that runs T/U steps paints T updates, so the rank budget grows without the cost
     of more recurrent steps. The commands have ``T = controller steps · U`` on their step axis.
+
+    ``commands``, the rule's declared extra commands (:class:`fpa.Command`), follow the rate
+    (after the colour with shared strokes), each shared as the rate is, with its own activation;
+    without any the layer has the shape it always had.
     """
 
     def __init__(
@@ -166,6 +182,7 @@ class PaintHead(nn.Module):
         strokes: str = "per-channel",
         stroke_scale: int = 1,
         stroke_basis: str = "pixel",
+        commands: tuple[Command, ...] = (),
     ) -> None:
         super().__init__()
         check_stroke_scale(stroke_scale, height, width)
@@ -185,13 +202,31 @@ class PaintHead(nn.Module):
         self.rate_activation = activation(rate_activation, "rate")
         self.strokes = strokes
         self.layout = StrokeLayout.of(strokes, channels)
+        self.extra = commands
+        self.extra_sizes = [command.width(height=height, width=width) for command in commands]
+        self.extra_activations = [activation(c.activation, f"{c.name} command") for c in commands]
         self.linear = nn.Linear(in_features, updates_per_step * self.update_size)
+        self.start_extra_biases()
         self.stroke_basis = stroke_basis
         self.key_basis: Tensor | None
         self.value_basis: Tensor | None
         for name, size in (("key_basis", self.key_size), ("value_basis", self.value_size)):
             basis = cosine_basis(size) if stroke_basis == "cosine" else None
             self.register_buffer(name, basis, persistent=False)
+
+    def start_extra_biases(self) -> None:
+        """Set the bias of each declared command's outputs to its ``initial_bias``."""
+        if not any(command.initial_bias for command in self.extra):
+            return
+        per_channel = self.strokes == "per-channel"
+        parts = self.update_size // self.channels if per_channel else self.update_size
+        copies = self.layout.rate_channels if not per_channel else 1
+        offset = parts - sum(size * copies for size in self.extra_sizes)
+        bias = self.linear.bias.detach().view(self.updates_per_step, -1, parts)
+        with torch.no_grad():
+            for command, size in zip(self.extra, self.extra_sizes, strict=True):
+                bias[..., offset : offset + size * copies] = command.initial_bias
+                offset += size * copies
 
     def entries(self, coefficients: Tensor, basis: Tensor | None) -> Tensor:
         """A key's or value's entries from what the linear layer emits (``... size``)."""
@@ -208,6 +243,7 @@ class PaintHead(nn.Module):
             + layout.value_channels * self.value_size
             + layout.rate_channels * self.rate_size
             + (self.channels if layout.colour else 0)
+            + layout.rate_channels * sum(self.extra_sizes)
         )
 
     def forward(self, features: Tensor) -> PaintCommands:
@@ -219,13 +255,24 @@ class PaintHead(nn.Module):
             update=self.updates_per_step,
             channel=self.channels,
         )
-        keys, values, rates = out.split([self.key_size, self.value_size, self.rate_size], dim=-1)
+        sizes = [self.key_size, self.value_size, self.rate_size, *self.extra_sizes]
+        keys, values, rates, *extra = out.split(sizes, dim=-1)
         keys, values = self.entries(keys, self.key_basis), self.entries(values, self.value_basis)
         return PaintCommands(
             keys=stretch(self.key_activation(keys), self.width),
             values=stretch(self.value_activation(values), self.height),
             rates=self.rate_activation(rates),
+            extra=self.activate_extra(extra),
         )
+
+    def activate_extra(self, parts: list[Tensor]) -> dict[str, Tensor]:
+        """Each declared command's activation applied to its part, by name."""
+        return {
+            command.name: activate(part)
+            for command, activate, part in zip(
+                self.extra, self.extra_activations, parts, strict=True
+            )
+        }
 
     def shared_strokes(self, features: Tensor) -> PaintCommands:
         """Commands for ``shared-key`` and ``coloured`` strokes: the shared parts are views
@@ -241,8 +288,9 @@ class PaintHead(nn.Module):
             layout.value_channels * self.value_size,
             layout.rate_channels * self.rate_size,
             self.channels if layout.colour else 0,
+            *(layout.rate_channels * size for size in self.extra_sizes),
         ]
-        keys, values, rates, colour = out.split(sizes, dim=-1)
+        keys, values, rates, colour, *extra = out.split(sizes, dim=-1)
 
         def per_channel(
             part: Tensor,
@@ -268,4 +316,10 @@ class PaintHead(nn.Module):
             ),
             values=values,
             rates=per_channel(rates, layout.rate_channels, self.rate_activation, self.rate_size),
+            extra={
+                command.name: per_channel(part, layout.rate_channels, activate, size)
+                for command, activate, part, size in zip(
+                    self.extra, self.extra_activations, extra, self.extra_sizes, strict=True
+                )
+            },
         )

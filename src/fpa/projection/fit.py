@@ -24,7 +24,6 @@ from torch import Tensor
 from fpa.errors import ConfigError
 from fpa.features.base import FeatureExtractor
 from fpa.generator import FastWeightPainter, PaintTrace
-from fpa.painters.head import PaintCommands
 
 
 @dataclass(kw_only=True)
@@ -222,9 +221,7 @@ def trace_on_cpu(trace: PaintTrace) -> PaintTrace:
         updates=trace.updates.float().cpu(),
         painted=trace.painted.float().cpu(),
         images=trace.images.float().cpu(),
-        commands=PaintCommands(
-            keys=commands.keys.cpu(), values=commands.values.cpu(), rates=commands.rates.cpu()
-        ),
+        commands=commands.apply(Tensor.cpu),
     )
 
 
