@@ -1,8 +1,10 @@
 """Invariants every registered learning rule must hold (docs/design.md §3), checked with hypothesis.
 
-The rules under test are fpa's own plus a third-party rule that implements only ``step`` and
-reaches fpa through the plugin manager; a rule some other installed plugin provides is its
-author's to test.
+The rules under test are fpa's own (``gated-hebb`` also with a gate per column) plus two
+third-party rules that implement only ``step`` and reach fpa through the plugin manager, one
+with a command fpa does not know; a rule some other installed plugin provides is its author's
+to test. A rule's declared commands (docs/design.md §3) are drawn through the contract: random
+pre-activations through each command's activation.
 """
 
 from __future__ import annotations
@@ -18,16 +20,23 @@ from hypothesis import strategies as st
 
 import fpa
 from conftest import own_names, plugged_in
+from fpa.painters.head import activation
 from rule_fixtures import ThirdPartyRules
 
-RULE_NAMES = [*own_names("rules"), "step-only-delta"]
+RULES = [
+    *((name, {}) for name in own_names("rules")),
+    ("gated-hebb", {"per_column_gate": True}),
+    ("step-only-delta", {}),
+    ("row-decay-hebb", {}),
+]
 
 
-@pytest.fixture(params=RULE_NAMES)
+@pytest.fixture(params=RULES, ids=lambda rule: rule[0] + "".join(f"-{key}" for key in rule[1]))
 def rule(request):
-    """Each rule, built by name through the registry (the test rule plugged in for the test)."""
+    """Each rule, built by name through the registry (the test rules plugged in for the test)."""
+    name, options = request.param
     with plugged_in(ThirdPartyRules(), name="test-rules"):
-        yield fpa.build_rule(request.param)
+        yield fpa.build_rule(name, **options)
 
 
 @dataclass
@@ -36,9 +45,39 @@ class Problem:
     values: torch.Tensor
     lr: torch.Tensor
     initial: torch.Tensor | None
+    # Pre-activations of the rule's commands, (B, C, T, H + W + 1): each command takes its size
+    # from here in turn (commands_of).
+    raw: torch.Tensor
 
     def tensors(self) -> list[torch.Tensor]:
-        return [t for t in (self.keys, self.values, self.lr, self.initial) if t is not None]
+        return [t for t in vars(self).values() if t is not None]
+
+    def leaves(self) -> tuple[list[torch.Tensor], Problem]:
+        """Fresh leaf copies of the tensors and the problem built from them."""
+        copies = {
+            name: None if t is None else t.clone().requires_grad_(True)
+            for name, t in vars(self).items()
+        }
+        return [t for t in copies.values() if t is not None], Problem(**copies)
+
+
+def commands_of(rule, problem: Problem, *, neutral: bool = False) -> dict[str, torch.Tensor]:
+    """The rule's declared commands ``(B, C, T, size)``: the problem's pre-activations through
+    each command's activation, as the head emits them, or every command at its neutral value."""
+    height, width = problem.values.shape[-1], problem.keys.shape[-1]
+    commands, start = {}, 0
+    for command in rule.commands:
+        size = command.width(height=height, width=width)
+        part = problem.raw[..., start : start + size]
+        assert part.shape[-1] == size, "the problem draws too few pre-activations for the rule"
+        start += size
+        value = activation(command.activation, command.name)(part)
+        commands[command.name] = torch.full_like(value, command.neutral) if neutral else value
+    return commands
+
+
+def step_commands(commands: dict[str, torch.Tensor], t: int) -> dict[str, torch.Tensor]:
+    return {name: command[..., t, :] for name, command in commands.items()}
 
 
 @st.composite
@@ -59,27 +98,40 @@ def problems(draw, *, dtype=torch.float64, allow_initial=True):
     values = normal(*lead, height)
     lr = torch.rand(*lead, height if per_row else 1, generator=generator, dtype=torch.float64)
     initial = 0.5 * normal(batch, channels, height, width) if with_initial else None
-    problem = Problem(keys, values, lr, initial)
+    raw = 2 * normal(*lead, height + width + 1)
+    problem = Problem(keys, values, lr, initial, raw)
     return Problem(*(t.to(dtype) if t is not None else None for t in vars(problem).values()))
 
 
-def paint(rule, problem: Problem, **kwargs):
-    return rule.paint(problem.keys, problem.values, problem.lr, initial=problem.initial, **kwargs)
+def paint(rule, problem: Problem, *, neutral: bool = False, **kwargs):
+    commands = commands_of(rule, problem, neutral=neutral)
+    return rule.paint(
+        problem.keys, problem.values, problem.lr, initial=problem.initial, **kwargs, **commands
+    )
 
 
 def fold_steps(rule, problem: Problem) -> torch.Tensor:
     """The reference written here, independent of LearningRule.paint_by_steps."""
     rates = rule.effective_rates(problem.lr)
+    commands = commands_of(rule, problem)
     shape = (*problem.keys.shape[:-2], problem.values.shape[-1], problem.keys.shape[-1])
     matrix = problem.initial if problem.initial is not None else problem.keys.new_zeros(shape)
     for t in range(problem.keys.shape[-2]):
-        rate = rates[..., t, :]
-        matrix = rule.step(matrix, problem.keys[..., t, :], problem.values[..., t, :], rate)
+        key, value, rate = problem.keys[..., t, :], problem.values[..., t, :], rates[..., t, :]
+        matrix = rule.step(matrix, key, value, rate, **step_commands(commands, t))
     return matrix
 
 
 def scale_of(tensor: torch.Tensor) -> float:
     return max(1.0, tensor.abs().max().item())
+
+
+def gradients_of(out, weights, inputs) -> tuple[torch.Tensor, ...]:
+    """Gradients of ``(out * weights).sum()``; zeros for inputs it does not read (the
+    pre-activations of commands a rule does not declare)."""
+    return torch.autograd.grad(
+        (out * weights).sum(), inputs, allow_unused=True, materialize_grads=True
+    )
 
 
 def assert_same_gradients(fast, slow) -> None:
@@ -100,10 +152,9 @@ def test_gradients_of_paint_equal_gradients_of_step_fold(rule, problem):
     weights = torch.randn(paint(rule, problem).shape, dtype=torch.float64)
     gradients = []
     for reference in (False, True):
-        inputs = [t.clone().requires_grad_(True) for t in problem.tensors()]
-        leaf = Problem(*inputs, None) if problem.initial is None else Problem(*inputs)
+        inputs, leaf = problem.leaves()
         out = fold_steps(rule, leaf) if reference else paint(rule, leaf)
-        gradients.append(torch.autograd.grad((out * weights).sum(), inputs))
+        gradients.append(gradients_of(out, weights, inputs))
     assert_same_gradients(*gradients)
 
 
@@ -113,12 +164,17 @@ def test_one_rate_per_step_equals_that_rate_repeated_on_every_row(rule, problem)
     per_row = repeat(per_step, "... step 1 -> ... step row", row=problem.values.shape[-1])
     # A nonzero matrix, so that the step's correction term (delta, Oja) takes part.
     matrix = problem.initial if problem.initial is not None else paint(rule, problem)
+    commands = commands_of(rule, problem)
     for t in range(problem.keys.shape[-2]):
-        key, value = problem.keys[..., t, :], problem.values[..., t, :]
-        one = rule.step(matrix, key, value, per_step[..., t, :])
-        assert torch.equal(one, rule.step(matrix, key, value, per_row[..., t, :]))
+        key, value, now = (
+            problem.keys[..., t, :],
+            problem.values[..., t, :],
+            step_commands(commands, t),
+        )
+        one = rule.step(matrix, key, value, per_step[..., t, :], **now)
+        assert torch.equal(one, rule.step(matrix, key, value, per_row[..., t, :], **now))
     painted = [
-        paint(rule, Problem(problem.keys, problem.values, lr, problem.initial))
+        paint(rule, Problem(problem.keys, problem.values, lr, problem.initial, problem.raw))
         for lr in (per_step, per_row)
     ]
     torch.testing.assert_close(*painted, rtol=0, atol=1e-10 * scale_of(painted[1]))
@@ -133,15 +189,27 @@ def step_increments(partial: torch.Tensor, problem: Problem) -> torch.Tensor:
     return partial - previous
 
 
-@given(problem=problems())
-def test_every_step_adds_at_most_rank_one(rule, problem):
+def assert_rank_law(rule, problem: Problem) -> None:
+    """Every rule's rank law: ``rank M_t ≤ rank M_{t-1} + 1`` (so from ``M_0 = 0``,
+    ``rank M_t ≤ t``); with its commands at their neutral values (gates at 1) every increment
+    ``M_t - M_{t-1}`` has rank ≤ 1."""
+    neutral = paint(rule, problem, neutral=True, return_all=True)
+    tolerance = 1e-9 * scale_of(neutral)
+    assert torch.linalg.matrix_rank(step_increments(neutral, problem), atol=tolerance).max() <= 1
     partial = paint(rule, problem, return_all=True)
-    tolerance = 1e-9 * scale_of(partial)
-    assert torch.linalg.matrix_rank(step_increments(partial, problem), atol=tolerance).max() <= 1
+    start = (
+        problem.initial if problem.initial is not None else torch.zeros_like(partial[..., 0, :, :])
+    )
+    matrices = torch.cat([start.unsqueeze(-3), partial], dim=-3)
+    ranks = torch.linalg.matrix_rank(matrices, atol=1e-9 * scale_of(matrices))
+    assert (ranks[..., 1:] <= ranks[..., :-1] + 1).all()
     if problem.initial is None:
-        ranks = torch.linalg.matrix_rank(partial, atol=tolerance)
-        steps_done = torch.arange(1, partial.shape[-3] + 1)
-        assert (ranks <= steps_done).all()
+        assert (ranks[..., 1:] <= torch.arange(1, partial.shape[-3] + 1)).all()
+
+
+@given(problem=problems())
+def test_every_step_raises_the_rank_by_at_most_one(rule, problem):
+    assert_rank_law(rule, problem)
 
 
 @given(problem=problems())
@@ -208,17 +276,19 @@ def coloured_problems(draw):
         values=base.values[:, :1] * colour,
         lr=base.lr[:, :1].expand(-1, channels, -1, -1),
         initial=initial,
+        raw=base.raw[:, :1].expand(-1, channels, -1, -1),
     )
 
 
 def sources_of(problem: Problem) -> tuple[list[torch.Tensor], Problem]:
     """Leaf tensors behind a coloured problem and the problem rebuilt from them, with the same
-    broadcast views, so gradients reach the shared key and rate once."""
+    broadcast views, so gradients reach the shared key, rate and commands once."""
     channels = problem.keys.shape[1]
     leaves = [
         problem.keys[:, :1].clone().requires_grad_(True),
         problem.values.clone().requires_grad_(True),
         problem.lr[:, :1].clone().requires_grad_(True),
+        problem.raw[:, :1].clone().requires_grad_(True),
     ]
     if problem.initial is not None:
         leaves.append(problem.initial.clone().requires_grad_(True))
@@ -226,18 +296,17 @@ def sources_of(problem: Problem) -> tuple[list[torch.Tensor], Problem]:
         keys=leaves[0].expand(-1, channels, -1, -1),
         values=leaves[1],
         lr=leaves[2].expand(-1, channels, -1, -1),
-        initial=leaves[3] if problem.initial is not None else None,
+        initial=leaves[4] if problem.initial is not None else None,
+        raw=leaves[3].expand(-1, channels, -1, -1),
     )
     return leaves, rebuilt
 
 
 @given(problem=coloured_problems())
-def test_coloured_strokes_paint_as_their_steps_do_and_add_rank_one(rule, problem):
+def test_coloured_strokes_paint_as_their_steps_do_and_keep_the_rank_law(rule, problem):
     painted, folded = paint(rule, problem), fold_steps(rule, problem)
     torch.testing.assert_close(painted, folded, rtol=0, atol=1e-10 * scale_of(folded))
-    partial = paint(rule, problem, return_all=True)
-    tolerance = 1e-9 * scale_of(partial)
-    assert torch.linalg.matrix_rank(step_increments(partial, problem), atol=tolerance).max() <= 1
+    assert_rank_law(rule, problem)
 
 
 @given(problem=coloured_problems())
@@ -247,7 +316,7 @@ def test_coloured_strokes_have_the_gradients_of_their_steps(rule, problem):
     for reference in (False, True):
         leaves, rebuilt = sources_of(problem)
         out = fold_steps(rule, rebuilt) if reference else paint(rule, rebuilt)
-        gradients.append(torch.autograd.grad((out * weights).sum(), leaves))
+        gradients.append(gradients_of(out, weights, leaves))
     assert_same_gradients(*gradients)
 
 
@@ -261,10 +330,14 @@ def test_broadcast_keys_and_rates_paint_as_their_copies(rule, problem):
         leaves, rebuilt = sources_of(problem)
         if copied:
             rebuilt = Problem(
-                rebuilt.keys.contiguous(), rebuilt.values, rebuilt.lr.contiguous(), rebuilt.initial
+                rebuilt.keys.contiguous(),
+                rebuilt.values,
+                rebuilt.lr.contiguous(),
+                rebuilt.initial,
+                rebuilt.raw.contiguous(),
             )
         out = paint(rule, rebuilt)
-        results.append((out, torch.autograd.grad((out * weights).sum(), leaves)))
+        results.append((out, gradients_of(out, weights, leaves)))
     (shared, shared_grads), (copies, copies_grads) = results
     torch.testing.assert_close(shared, copies, rtol=0, atol=1e-10 * scale_of(copies))
     assert_same_gradients(shared_grads, copies_grads)
