@@ -1,0 +1,165 @@
+"""The gated rules' own properties and the commands contract (docs/design.md §3)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fpa
+from conftest import plugged_in
+from fpa.rules.base import LearningRule
+from rule_fixtures import ThirdPartyRules
+
+# (gated rule, its options, the rule it becomes with every gate at 1)
+REDUCTIONS = [
+    ("gated-delta", {}, "delta"),
+    ("gated-hebb", {}, "hebb"),
+    ("gated-hebb", {"per_column_gate": True}, "hebb"),
+]
+
+
+def random_problem(seed: int, *, per_row: bool, with_initial: bool):
+    generator = torch.Generator().manual_seed(seed)
+    batch, channels, steps, height, width = 2, 2, 6, 5, 4
+
+    def normal(*shape):
+        return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+    keys = normal(batch, channels, steps, width) / width**0.5
+    values = normal(batch, channels, steps, height)
+    rates = torch.rand(batch, channels, steps, height if per_row else 1, generator=generator)
+    initial = normal(batch, channels, height, width) if with_initial else None
+    return keys, values, rates.double(), initial
+
+
+def ones_gate(rule: LearningRule, keys: torch.Tensor, values: torch.Tensor) -> dict:
+    (command,) = rule.commands
+    size = command.width(height=values.shape[-1], width=keys.shape[-1])
+    return {"gate": keys.new_ones(*keys.shape[:-1], size)}
+
+
+@pytest.mark.parametrize(("name", "options", "plain"), REDUCTIONS)
+@given(seed=st.integers(0, 2**31 - 1), per_row=st.booleans(), with_initial=st.booleans())
+def test_with_every_gate_at_1_a_gated_rule_is_its_plain_rule(
+    name, options, plain, seed, per_row, with_initial
+):
+    gated, reference = fpa.build_rule(name, **options), fpa.build_rule(plain)
+    keys, values, rates, initial = random_problem(seed, per_row=per_row, with_initial=with_initial)
+    gate = ones_gate(gated, keys, values)
+    stepped = gated.paint_by_steps(keys, values, rates, initial=initial, **gate)
+    assert torch.equal(stepped, reference.paint_by_steps(keys, values, rates, initial=initial))
+    for return_all in (False, True):
+        fast = gated.paint(keys, values, rates, initial=initial, return_all=return_all, **gate)
+        expected = reference.paint(keys, values, rates, initial=initial, return_all=return_all)
+        torch.testing.assert_close(fast, expected, rtol=0, atol=1e-12)
+
+
+def test_gated_delta_step_is_the_papers_equation():
+    """``α M (I − β k kᵀ) + β v kᵀ`` (Gated DeltaNet's S_t with values on the rows)."""
+    generator = torch.Generator().manual_seed(0)
+    matrix = torch.randn(5, 4, generator=generator, dtype=torch.float64)
+    key = torch.randn(4, generator=generator, dtype=torch.float64)
+    value = torch.randn(5, generator=generator, dtype=torch.float64)
+    alpha, beta = torch.tensor([0.7], dtype=torch.float64), torch.tensor([0.3], dtype=torch.float64)
+    projector = torch.eye(4, dtype=torch.float64) - beta * torch.outer(key, key)
+    expected = alpha * matrix @ projector + beta * torch.outer(value, key)
+    got = fpa.build_rule("gated-delta").step(matrix, key, value, beta, gate=alpha)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-14)
+
+
+def test_gated_hebb_with_a_gate_per_column_decays_each_column():
+    """``M diag(α) + β v kᵀ``: the gate scales the key side's columns."""
+    generator = torch.Generator().manual_seed(1)
+    matrix = torch.randn(5, 4, generator=generator, dtype=torch.float64)
+    key, value = torch.randn(4, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    alpha, beta = torch.rand(4, dtype=torch.float64), torch.tensor([0.5], dtype=torch.float64)
+    expected = matrix @ torch.diag(alpha) + beta * torch.outer(value, key)
+    rule = fpa.build_rule("gated-hebb", per_column_gate=True)
+    got = rule.step(matrix, key, value, beta, gate=alpha)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-14)
+
+
+def test_tiny_gates_forget_without_overflow():
+    """The decays are formed in log space: gates near 0 over many steps stay finite."""
+    keys, values, rates, initial = random_problem(2, per_row=False, with_initial=True)
+    rule = fpa.build_rule("gated-delta")
+    gate = torch.full((*keys.shape[:-1], 1), 1e-30, dtype=torch.float64)
+    painted = rule.paint(keys, values, rates, initial=initial, gate=gate, return_all=True)
+    folded = rule.paint_by_steps(keys, values, rates, initial=initial, gate=gate, return_all=True)
+    assert torch.isfinite(painted).all()
+    torch.testing.assert_close(painted, folded, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["gated-delta", "gated-hebb"])
+def test_missing_or_misshapen_commands_give_a_readable_error(name):
+    rule = fpa.build_rule(name)
+    keys, values, rates, _ = random_problem(3, per_row=False, with_initial=False)
+    for paint in (rule.paint, rule.paint_by_steps):
+        with pytest.raises(fpa.ConfigError, match=r"takes the commands \['gate'\]"):
+            paint(keys, values, rates)
+        with pytest.raises(fpa.ConfigError, match="command 'gate' must have shape"):
+            paint(keys, values, rates, gate=torch.ones(*keys.shape[:-1], 3))
+    with pytest.raises(fpa.ConfigError, match="takes the commands none"):
+        fpa.build_rule("delta").paint(keys, values, rates, gate=torch.ones(*keys.shape[:-1], 1))
+
+
+def test_a_command_with_an_unknown_size_is_refused():
+    with pytest.raises(fpa.ConfigError, match="size must be one of one, column, row"):
+        fpa.Command("gate", size="pixel")
+
+
+@pytest.mark.parametrize("strokes", ["per-channel", "shared-key", "coloured"])
+def test_a_rule_without_commands_keeps_the_heads_layer(strokes):
+    """Old checkpoints load: the linear layer of a rule with no commands is what it was."""
+    generator = fpa.build_generator(
+        rule="delta", channels=3, image_size=(8, 6), paint_steps=4, strokes=strokes
+    )
+    parts = {
+        "per-channel": 3 * (6 + 8 + 1),
+        "shared-key": 6 + 3 * (8 + 1),
+        "coloured": 6 + 8 + 1 + 3,
+    }
+    assert generator.head.linear.out_features == parts[strokes]
+    assert generator.commands(generator.sample_latents(2)).extra == {}
+
+
+@pytest.mark.parametrize("strokes", ["per-channel", "shared-key", "coloured"])
+@pytest.mark.parametrize(
+    ("name", "options", "size"),
+    [
+        ("gated-delta", {}, 1),
+        ("gated-hebb", {"per_column_gate": True}, 6),
+        ("row-decay-hebb", {}, 8),
+    ],
+)
+def test_the_head_emits_the_commands_the_rule_declares(strokes, name, options, size):
+    """fpa's gated rules and a third party's rule with a command of its own."""
+    torch.manual_seed(0)
+    with plugged_in(ThirdPartyRules(), name="test-rules"):
+        generator = fpa.build_generator(
+            rule=name,
+            rule_options=options,
+            channels=3,
+            image_size=(8, 6),
+            paint_steps=4,
+            updates_per_step=2,
+            strokes=strokes,
+        )
+    plain = fpa.build_generator(
+        rule="delta", channels=3, image_size=(8, 6), paint_steps=4, strokes=strokes
+    )
+    (command,) = generator.rule.commands
+    copies = 1 if strokes == "coloured" else 3
+    extra_outputs = generator.head.linear.out_features - 2 * plain.head.linear.out_features
+    assert extra_outputs == 2 * copies * size
+    z = generator.sample_latents(2)
+    commands = generator.commands(z)
+    (gate,) = commands.extra.values()
+    assert gate.shape == (2, 3, 4, size)
+    assert ((gate > 0) & (gate < 1)).all()
+    if command.initial_bias:
+        assert gate.mean() > 0.9
+    trace = generator.paint_trace(z)
+    torch.testing.assert_close(trace.images, generator(z))
