@@ -145,6 +145,7 @@ def decompose_command(
         "keys": result.commands.keys,
         "values": result.commands.values,
         "rates": result.commands.rates,
+        **result.commands.extra,
     }
     atomic_write(out / "commands.pt", lambda file: torch.save(fitted, file))
     # Through a non-linear output activation the painting is not of rank T: the SVD compares.

@@ -1,4 +1,5 @@
-"""Decomposition with a rule and no painter: keys, values and rates fitted to one image.
+"""Decomposition with a rule and no painter: keys, values, rates (and the commands the rule
+declares, such as a gate) fitted to one image.
 
 A painter's controller decides the commands from a latent; here they are free parameters,
 fitted by gradient descent (Adam) so that the rule's T updates paint the image. The commands
@@ -18,6 +19,7 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
+from fpa.commands import Command
 from fpa.config_checks import check_field_types
 from fpa.decomposition.svd import relative_error, svd_errors, svd_truncation
 from fpa.errors import ConfigError
@@ -100,9 +102,17 @@ class Decomposition:
 
 
 class Commands(torch.nn.Module):
-    """The free parameters: pre-activation keys, values and rates ``(N, C, T, ·)``."""
+    """The free parameters: pre-activation keys, values, rates and the rule's declared
+    commands ``(N, C, T, ·)``; each declared command starts at its ``initial_bias``, as a
+    painter's head starts it."""
 
-    def __init__(self, *, shape: tuple[int, int, int, int], config: DecompositionConfig) -> None:
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, int, int, int],
+        config: DecompositionConfig,
+        declared: tuple[Command, ...] = (),
+    ) -> None:
         super().__init__()
         count, channels, height, width = shape
         self.config = config
@@ -117,6 +127,17 @@ class Commands(torch.nn.Module):
         self.keys = normal(channels, steps, width, std=1.0 / math.sqrt(width))
         self.values = normal(channels, steps, height, std=0.1)
         self.rates = torch.nn.Parameter(torch.zeros(count, channels, steps, rate_size).double())
+        self.declared = declared
+        self.extra = torch.nn.ParameterDict(
+            {
+                command.name: torch.full(
+                    (count, channels, steps, command.width(height=height, width=width)),
+                    command.initial_bias,
+                    dtype=torch.float64,
+                )
+                for command in declared
+            }
+        )
 
     def forward(self) -> PaintCommands:
         config = self.config
@@ -124,6 +145,10 @@ class Commands(torch.nn.Module):
             keys=activation(config.key_activation, "key")(self.keys),
             values=activation(config.value_activation, "value")(self.values),
             rates=activation(config.rate_activation, "rate")(self.rates),
+            extra={
+                command.name: activation(command.activation, command.name)(self.extra[command.name])
+                for command in self.declared
+            },
         )
 
 
@@ -140,7 +165,9 @@ def decompose(images: Tensor, **options: Any) -> Decomposition:
     rule = build_rule(config.rule, **config.rule_options)
     to_pixels = activation(config.output_activation, "output")
     count, channels, height, width = target.shape
-    commands = Commands(shape=(count, channels, height, width), config=config)
+    commands = Commands(
+        shape=(count, channels, height, width), config=config, declared=tuple(rule.commands)
+    )
     optimiser = torch.optim.Adam(commands.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.iterations)
     scale = target.flatten(1).square().sum(dim=1).clamp_min(1e-30)
@@ -148,7 +175,9 @@ def decompose(images: Tensor, **options: Any) -> Decomposition:
     for _ in range(config.iterations):
         optimiser.zero_grad(set_to_none=True)
         emitted = commands()
-        painted = to_pixels(rule.paint(emitted.keys, emitted.values, emitted.rates))
+        painted = to_pixels(
+            rule.paint(emitted.keys, emitted.values, emitted.rates, **emitted.extra)
+        )
         loss = ((painted - target).flatten(1).square().sum(dim=1) / scale).sum()
         if not torch.isfinite(loss):
             raise ConfigError(
@@ -162,7 +191,9 @@ def decompose(images: Tensor, **options: Any) -> Decomposition:
     with torch.no_grad():
         emitted = commands()
         trace = commands_trace(
-            rule.paint(emitted.keys, emitted.values, emitted.rates, return_all=True),
+            rule.paint(
+                emitted.keys, emitted.values, emitted.rates, return_all=True, **emitted.extra
+            ),
             to_pixels,
             emitted,
         )
@@ -173,9 +204,7 @@ def decompose(images: Tensor, **options: Any) -> Decomposition:
     return Decomposition(
         config=config,
         target=target.float(),
-        commands=PaintCommands(
-            keys=emitted.keys.float(), values=emitted.values.float(), rates=emitted.rates.float()
-        ),
+        commands=emitted.apply(Tensor.float),
         trace=trace,
         error=by_step[:, -1].float(),
         svd_error=svd_by_step[:, -1].float(),
