@@ -163,3 +163,24 @@ def test_the_head_emits_the_commands_the_rule_declares(strokes, name, options, s
         assert gate.mean() > 0.9
     trace = generator.paint_trace(z)
     torch.testing.assert_close(trace.images, generator(z))
+
+
+@pytest.mark.parametrize(("name", "options"), [("gated-delta", {}), ("gated-hebb", {})])
+def test_a_gated_painter_decays_its_learned_canvas(name, options):
+    torch.manual_seed(0)
+    generator = fpa.build_generator(
+        rule=name, rule_options=options, image_size=6, paint_steps=4, learned_canvas=True
+    ).double()
+    with torch.no_grad():
+        generator.canvas.copy_(torch.randn_like(generator.canvas))
+    z = torch.randn(3, generator.latent_dim, dtype=torch.float64)
+    commands = generator.commands(z)
+    start = generator.canvas.expand(3, -1, -1, -1)
+    expected = generator.rule.paint_by_steps(
+        commands.keys, commands.values, commands.rates, initial=start, **commands.extra
+    )
+    trace = generator.paint_trace(z)
+    torch.testing.assert_close(trace.matrices[:, -1], expected)
+    (generator(z).sum()).backward()
+    assert generator.canvas.grad.abs().sum() > 0
+    assert generator.head.linear.weight.grad.abs().sum() > 0

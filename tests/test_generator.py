@@ -24,7 +24,7 @@ def small_generator(*, painter="lstm", seed=0, **options):
 
 
 @pytest.mark.parametrize("painter", ["lstm", "transformer"])
-@pytest.mark.parametrize("rule", ["hebb", "delta", "oja"])
+@pytest.mark.parametrize("rule", ["hebb", "delta", "oja", "gated-delta", "gated-hebb"])
 @pytest.mark.parametrize(("image_size", "channels"), [(8, 1), ((6, 10), 3), ((10, 6), 4)])
 def test_images_have_the_asked_shape_and_range(painter, rule, image_size, channels):
     generator = small_generator(
@@ -65,7 +65,7 @@ def test_changing_one_latent_leaves_the_other_images_unchanged(seed, changed):
         assert not torch.allclose(before[changed], after[changed])
 
 
-@pytest.mark.parametrize("rule", ["hebb", "delta", "oja"])
+@pytest.mark.parametrize("rule", ["hebb", "delta", "oja", "gated-delta", "gated-hebb"])
 def test_step_implementation_matches_parallel_in_values_and_gradients(rule):
     parallel = small_generator(rule=rule, per_row_rate=True)
     stepwise = small_generator(rule=rule, per_row_rate=True, rule_impl="step")
