@@ -151,8 +151,9 @@ class PaintTrace:
 
     ``matrices (B, T, C, H, W)``: raw ``M_t`` in the painting's colour basis, before
     :meth:`FastWeightPainter.to_pixels` (the colour mix and the output activation).
-    ``updates (B, T, C, H, W)``: raw ``M_t - M_{t-1}``, rank ≤ 1 per channel (``M_0`` is zero,
-    or the learned canvas with ``learned_canvas``).
+    ``updates (B, T, C, H, W)``: raw ``M_t - M_{t-1}``, rank ≤ 1 per channel for rules whose
+    steps add (a gated rule also decays ``M_{t-1}``) (``M_0`` is zero, or the learned canvas
+    with ``learned_canvas``).
     ``painted (B, C, H, W)``: the image before the refiner; ``images``: what ``G(z)`` returns.
     ``commands``: the keys, values, rates and the rule's extra commands the head emitted.
     """
