@@ -11,6 +11,7 @@ import fpa
 from conftest import plugged_in
 from fpa.rules.base import LearningRule
 from rule_fixtures import ThirdPartyRules
+from tiny_runs import tiny
 
 # (gated rule, its options, the rule it becomes with every gate at 1)
 REDUCTIONS = [
@@ -184,3 +185,14 @@ def test_a_gated_painter_decays_its_learned_canvas(name, options):
     (generator(z).sum()).backward()
     assert generator.canvas.grad.abs().sum() > 0
     assert generator.head.linear.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["gated-delta", "gated-hebb"])
+def test_a_gated_rule_trains_and_its_run_loads_and_paints(tmp_path, name):
+    result = fpa.train(tiny(rule=name, train_steps=2), out=tmp_path / "run", progress=False)
+    assert result.step == 2
+    generator = fpa.load(tmp_path / "run")
+    assert generator.rule_impl_used == "parallel"
+    trace = generator.paint_trace(generator.sample_latents(2))
+    assert set(trace.commands.extra) == {"gate"}
+    assert torch.isfinite(trace.images).all()
