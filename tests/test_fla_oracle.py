@@ -1,0 +1,119 @@
+"""An outside oracle: fla-core's naive (pure PyTorch) gated rules paint what fpa's do.
+
+fla keeps the state as ``S (K, V)``, keys on the rows: fpa's ``M`` is its transpose. Its gates
+are logs (``g = log α``) and ``β`` scales the write. Its naive functions compute in float32.
+The modules are loaded from their files, without fla's package imports (Triton kernels), so
+the oracle runs on any machine where fla-core (a dev extra) is installed; else it is skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+from einops import rearrange
+
+import fpa
+
+
+def naive_module(relative: str) -> ModuleType:
+    spec = importlib.util.find_spec("fla")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("fla-core is not installed (pip install 'fpa[dev]')")
+    path = Path(next(iter(spec.submodule_search_locations)), relative)
+    if not path.is_file():
+        pytest.skip(f"fla-core has no {relative}")
+    loaded = importlib.util.spec_from_file_location(f"fla_oracle_{path.stem}", path)
+    assert loaded is not None and loaded.loader is not None
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return module
+
+
+def problem(seed: int, *, gate_size: int | None = None):
+    """fpa's inputs ``(B, C, T, ·)`` (C plays fla's heads) and an initial matrix."""
+    generator = torch.Generator().manual_seed(seed)
+    batch, channels, steps, height, width = 2, 3, 10, 5, 6
+    keys = torch.randn(batch, channels, steps, width, generator=generator)
+    keys = torch.nn.functional.normalize(keys, dim=-1)
+    values = torch.randn(batch, channels, steps, height, generator=generator)
+    rates = torch.rand(batch, channels, steps, 1, generator=generator)
+    gate = 0.5 + 0.5 * torch.rand(batch, channels, steps, gate_size or 1, generator=generator)
+    initial = torch.randn(batch, channels, height, width, generator=generator)
+    return keys, values, rates, gate, initial
+
+
+def to_fla(tensor: torch.Tensor) -> torch.Tensor:
+    return rearrange(tensor, "batch channel step part -> batch step channel part")
+
+
+def queries(keys: torch.Tensor) -> torch.Tensor:
+    """fla's functions also read out ``o = S q``; only the final state is compared."""
+    return torch.zeros_like(to_fla(keys))
+
+
+def fpa_matrix(state: torch.Tensor) -> torch.Tensor:
+    return rearrange(state, "batch channel key value -> batch channel value key")
+
+
+def fla_state(matrix: torch.Tensor) -> torch.Tensor:
+    return rearrange(matrix, "batch channel value key -> batch channel key value")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gated_delta_matches_fla_naive_recurrent_gated_delta_rule(seed):
+    naive = naive_module("ops/gated_delta_rule/naive.py")
+    keys, values, rates, gate, initial = problem(seed)
+    _, state = naive.naive_recurrent_gated_delta_rule(
+        queries(keys),
+        to_fla(keys),
+        to_fla(values),
+        to_fla(rates)[..., 0],
+        to_fla(gate.log())[..., 0],
+        initial_state=fla_state(initial),
+        output_final_state=True,
+    )
+    rule = fpa.build_rule("gated-delta")
+    for paint in (rule.paint, rule.paint_by_steps):
+        painted = paint(keys, values, rates, initial=initial, gate=gate)
+        torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gated_hebb_matches_fla_naive_simple_gla(seed):
+    naive = naive_module("ops/simple_gla/naive.py")
+    keys, values, rates, gate, initial = problem(seed)
+    _, state = naive.naive_chunk_simple_gla(
+        queries(keys),
+        to_fla(keys),
+        to_fla(rates * values),
+        to_fla(gate.log())[..., 0],
+        initial_state=fla_state(initial),
+        output_final_state=True,
+        chunk_size=4,
+    )
+    rule = fpa.build_rule("gated-hebb")
+    for paint in (rule.paint, rule.paint_by_steps):
+        painted = paint(keys, values, rates, initial=initial, gate=gate)
+        torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gated_hebb_per_column_matches_fla_naive_recurrent_gla(seed):
+    naive = naive_module("ops/gla/naive.py")
+    keys, values, rates, gate, initial = problem(seed, gate_size=6)
+    _, state = naive.naive_recurrent_gla(
+        queries(keys),
+        to_fla(keys),
+        to_fla(rates * values),
+        to_fla(gate.log()),
+        initial_state=fla_state(initial),
+        output_final_state=True,
+    )
+    rule = fpa.build_rule("gated-hebb", per_column_gate=True)
+    for paint in (rule.paint, rule.paint_by_steps):
+        painted = paint(keys, values, rates, initial=initial, gate=gate)
+        torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
