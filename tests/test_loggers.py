@@ -223,3 +223,20 @@ def test_wandb_offline_logs_the_run_and_a_resume_keeps_its_id(tmp_path, monkeypa
     assert len(offline) == 2 and all(f"-{run_id}" in name for name in offline)
     for path in (folder / "wandb").glob("offline-run-*"):
         assert (path / f"run-{run_id}.wandb").stat().st_size > 0
+
+
+def test_a_rules_declared_commands_are_logged_by_name():
+    torch.manual_seed(0)
+    generator = FastWeightPainter(
+        config=GeneratorConfig(
+            rule="gated-delta",
+            image_size=(8, 12),
+            paint_steps=4,
+            latent_dim=8,
+            painter_options={"hidden_size": 16},
+        )
+    ).eval()
+    z = torch.randn(3, 8)
+    statistics = painter_statistics(generator, z)
+    gate = generator.commands(z).extra["gate"].flatten().detach().numpy()
+    np.testing.assert_allclose(statistics["painter/gate"], gate)

@@ -61,7 +61,8 @@ def painter_statistics(
 ) -> dict[str, np.ndarray]:
     """Per (sample, channel, step): the learning rates of the painting (every entry, per-row
     ones included) and the entropy of the key in nats, of the key's absolute values made a
-    distribution over the W columns: 0 writes one column, ln W spreads over all of them."""
+    distribution over the W columns: 0 writes one column, ln W spreads over all of them; and
+    every entry of each extra command the rule declares (a gate), as ``painter/NAME``."""
     commands = generator.commands(z, labels)
     weights = commands.keys.float().abs()
     share = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -69,6 +70,10 @@ def painter_statistics(
     return {
         "painter/rates": commands.rates.float().flatten().cpu().numpy(),
         "painter/key_entropy": entropy.flatten().cpu().numpy(),
+        **{
+            f"painter/{name}": command.float().flatten().cpu().numpy()
+            for name, command in commands.extra.items()
+        },
     }
 
 
