@@ -196,3 +196,9 @@ def test_a_gated_rule_trains_and_its_run_loads_and_paints(tmp_path, name):
     trace = generator.paint_trace(generator.sample_latents(2))
     assert set(trace.commands.extra) == {"gate"}
     assert torch.isfinite(trace.images).all()
+
+
+@pytest.mark.parametrize("name", ["initial", "return_all", "lr", "not a name"])
+def test_a_command_may_not_take_a_name_paint_or_step_uses(name):
+    with pytest.raises(fpa.ConfigError, match="must be a Python identifier other than"):
+        fpa.Command(name)

@@ -182,7 +182,7 @@ def test_unknown_rule_option_names_the_accepted_ones():
 
 @requires_cuda
 @pytest.mark.cuda
-@pytest.mark.parametrize("name", ["hebb", "delta", "oja"])
+@pytest.mark.parametrize("name", ["hebb", "delta", "oja", "gated-delta", "gated-hebb"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_cuda_painting_matches_the_cpu(name, dtype):
     generator = torch.Generator().manual_seed(3)
@@ -191,11 +191,24 @@ def test_cuda_painting_matches_the_cpu(name, dtype):
     lr = torch.rand(4, 3, 16, 1, generator=generator)
     inputs = [t.to(dtype) for t in (keys, values, lr)]
     rule = fpa.build_rule(name)
+    # Each declared command (a gate) in (0.5, 1), rounded like the other inputs.
+    commands = {
+        command.name: (0.5 + 0.5 * torch.rand(4, 3, 16, 1, generator=generator)).to(dtype)
+        for command in rule.commands
+    }
+
+    def on(device, dtype=None):
+        tensors = [t.to(device, dtype) for t in inputs]
+        return tensors, {name: t.to(device, dtype) for name, t in commands.items()}
+
     # The reference paints the same (rounded) inputs in float64 on the CPU.
-    cpu = rule.paint(*(t.double() for t in inputs))
-    cuda = rule.paint(*(t.cuda() for t in inputs))
+    tensors, extra = on("cpu", torch.float64)
+    cpu = rule.paint(*tensors, **extra)
+    tensors, extra = on("cuda")
+    cuda = rule.paint(*tensors, **extra)
     assert cuda.device.type == "cuda" and cuda.dtype == dtype
     tolerance = 1e-4 if dtype == torch.float32 else 1e-2
     torch.testing.assert_close(cuda.double().cpu(), cpu, rtol=tolerance, atol=tolerance)
-    steps = rule.paint_by_steps(*(t.cuda().float() for t in inputs))
+    tensors, extra = on("cuda", torch.float32)
+    steps = rule.paint_by_steps(*tensors, **extra)
     torch.testing.assert_close(steps.double().cpu(), cpu, rtol=1e-4, atol=1e-4)

@@ -9,6 +9,18 @@ from fpa.errors import ConfigError
 
 # A command's size per step: one number, one per key column (W), or one per value row (H).
 COMMAND_SIZES = ("one", "column", "row")
+# The names ``paint`` and ``step`` already take: a command is passed as a keyword beside them.
+RESERVED_NAMES = (
+    "keys",
+    "values",
+    "lr",
+    "rates",
+    "initial",
+    "return_all",
+    "matrix",
+    "key",
+    "value",
+)
 
 
 @dataclass(frozen=True)
@@ -32,8 +44,11 @@ class Command:
                 f"command {self.name!r}: size must be one of {', '.join(COMMAND_SIZES)}; "
                 f"got {self.size!r}"
             )
-        if not self.name.isidentifier() or self.name in ("keys", "values", "lr", "rates"):
-            raise ConfigError(f"command name {self.name!r} must be a new Python identifier")
+        if not self.name.isidentifier() or self.name in RESERVED_NAMES:
+            raise ConfigError(
+                f"command name {self.name!r} must be a Python identifier other than "
+                f"{', '.join(RESERVED_NAMES)}"
+            )
 
     def width(self, *, height: int, width: int) -> int:
         """Numbers per step for an ``H×W`` matrix."""
