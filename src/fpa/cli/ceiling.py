@@ -8,11 +8,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from fpa.cli.app import command
-from fpa.cli.common import require_positive, require_writable_folder
+from fpa.cli.common import require_positive, require_writable_folder, stage_bars
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
 from fpa.sizes import parse_image_size
@@ -56,21 +55,7 @@ def ceiling_command(
     if out is not None:
         require_writable_folder(out)
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done)
-
+    with stage_bars(console=console, disable=as_json) as progress:
         result = ceiling(
             data,
             ranks=comma_ints("--ranks", ranks),

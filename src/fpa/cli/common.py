@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from fpa.classes import class_index
 from fpa.devices import resolve_device
@@ -266,3 +271,27 @@ def output_folder(path: Path) -> Path:
         raise ConfigError(f"--out {path} is a file, not a folder")
     require_writable_folder(path)
     return path
+
+
+@contextmanager
+def stage_bars(
+    *, console: Console, disable: bool, suffix: str = ""
+) -> Iterator[Callable[[str, int, int], None]]:
+    """A transient progress bar per stage (``real``, ``generated``, …), as the
+    ``progress(stage, done, total)`` callback the evaluation functions take."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=disable,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(escape(f"{stage}{suffix}"), total=total)
+            bar.update(tasks[stage], completed=done)
+
+        yield progress

@@ -9,11 +9,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from fpa.cli.app import command
-from fpa.cli.common import SOURCE_HELP, require_positive, require_writable_folder
+from fpa.cli.common import SOURCE_HELP, require_positive, require_writable_folder, stage_bars
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation
 from fpa.limits import check_eval_images, check_seed
@@ -89,24 +88,10 @@ def evaluate_command(
         require_writable_folder(out)
     console = Console(stderr=True)
     with (
-        Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-            disable=as_json,
-        ) as bar,
+        stage_bars(console=console, disable=as_json, suffix=" images") as progress,
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(f"{stage} images", total=total)
-            bar.update(tasks[stage], completed=done)
-
         result = evaluate(
             run,
             data=data,
