@@ -3,7 +3,6 @@ reach on that data."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -11,9 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from fpa.cli.app import command
-from fpa.cli.common import require_positive, require_writable_folder, stage_bars
+from fpa.cli.common import emit_json, require_positive, require_writable_folder, stage_bars
 from fpa.errors import ConfigError
-from fpa.files import atomic_write_bytes
 from fpa.sizes import parse_image_size
 
 
@@ -71,11 +69,7 @@ def ceiling_command(
             device=device,
             progress=progress,
         )
-    record = result.to_dict()
-    if out is not None:
-        atomic_write_bytes(out, (json.dumps(record, indent=2) + "\n").encode())
-    if as_json:
-        typer.echo(json.dumps(record, indent=2))
+    if emit_json(result.to_dict(), out=out, as_json=as_json):
         return
     table = Table(title=f"{result.data}, rebuilt from T strokes ({result.colour_basis})")
     names = list(result.rows[0].scores) if result.rows else []

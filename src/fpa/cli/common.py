@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
@@ -15,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from fpa.classes import class_index
 from fpa.devices import resolve_device
 from fpa.errors import ConfigError, error_summary
-from fpa.files import atomic_write, load_tensors
+from fpa.files import atomic_write, atomic_write_bytes, load_tensors
 from fpa.generator import FastWeightPainter
 from fpa.limits import FLOAT_BYTES, check_memory, check_picture
 from fpa.runs.config import GeneratorModule
@@ -295,3 +297,14 @@ def stage_bars(
             bar.update(tasks[stage], completed=done)
 
         yield progress
+
+
+def emit_json(record: dict, *, out: Path | None, as_json: bool) -> bool:
+    """Write a command's result as JSON to ``out`` (when given) and print it with ``--json``;
+    True when printed, so the command shows no table."""
+    text = json.dumps(record, indent=2)
+    if out is not None:
+        atomic_write_bytes(out, (text + "\n").encode())
+    if as_json:
+        typer.echo(text)
+    return as_json

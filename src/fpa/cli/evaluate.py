@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from fpa.cli.app import command
-from fpa.cli.common import SOURCE_HELP, require_positive, require_writable_folder, stage_bars
-from fpa.files import atomic_write_bytes
+from fpa.cli.common import (
+    SOURCE_HELP,
+    emit_json,
+    require_positive,
+    require_writable_folder,
+    stage_bars,
+)
 from fpa.latents import check_truncation
 from fpa.limits import check_eval_images, check_seed
 
@@ -112,11 +116,7 @@ def evaluate_command(
         )
     for warning in caught:
         console.print(f"note: {warning.message}", highlight=False, markup=False)
-    record = result.to_dict()
-    if out is not None:
-        atomic_write_bytes(out, (json.dumps(record, indent=2) + "\n").encode())
-    if as_json:
-        typer.echo(json.dumps(record, indent=2))
+    if emit_json(result.to_dict(), out=out, as_json=as_json):
         return
     table = Table(title=f"step {result.step}")
     for column in ("metric", "value"):
