@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import fpa
 from conftest import plugged_in
+from error_lines import one_error_line
 from fpa.cli import app
 from fpa.errors import ConfigError
 from fpa.runs.checkpoint import CheckpointError, load_generator
@@ -28,17 +29,6 @@ TOO_BIG_SEED = str(2**64)
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def one_error_line(result, *fragments: str) -> str:
-    """The single ``error:`` line of a failed command, holding every fragment."""
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

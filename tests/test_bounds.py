@@ -21,6 +21,7 @@ import torch
 from typer.testing import CliRunner
 
 import fpa.training
+from error_lines import one_error_line as error_line
 from fpa.cli import app
 from fpa.models.card import parse_card, plain, read_card, render_card
 from fpa.training import train
@@ -35,15 +36,9 @@ def invoke(*args):
 
 
 def one_error_line(result, *fragments: str) -> str:
-    """The single ``error:`` line of a failed command, holding every fragment."""
-    assert result.exit_code == 2, result.output
+    """The single ``error:`` line of a failed command, with no traceback anywhere."""
     assert "Traceback" not in result.output, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
+    return error_line(result, *fragments)
 
 
 def snapshot(folder) -> dict[str, bytes]:
