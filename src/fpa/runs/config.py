@@ -110,6 +110,9 @@ class TrainConfig:
     # fpa-64 keep the paper's 2e-4.
     lr: float = 8e-4
     lr_d: float = 0.0
+    # Both rates stay constant until this fraction of train_steps, then fall linearly to zero
+    # at train_steps (1.0: constant throughout). docs/quality-study.md §9.
+    lr_decay_from: float = 1.0
     betas: tuple[float, float] = (0.0, 0.99)
     ema_beta: float = 0.995
     aux_weight: float = 1.0
@@ -193,6 +196,8 @@ class TrainConfig:
             raise ConfigError(f"ema_beta must be in [0, 1); got {self.ema_beta}")
         if not (self.lr > 0 and self.lr_d >= 0 and math.isfinite(self.lr + self.lr_d)):
             raise ConfigError("learning rates must be positive")
+        if not 0 <= self.lr_decay_from <= 1:
+            raise ConfigError(f"lr_decay_from must be in [0, 1]; got {self.lr_decay_from}")
         if self.baseline and (self.init_from or self.generator.refiner != "identity"):
             raise ConfigError(
                 "a baseline generator is trained on its own: drop --init-from and --refiner"

@@ -40,6 +40,7 @@ from fpa.training.distributed import (
     step_modules,
 )
 from fpa.training.losses import hinge_generator, mode_seeking
+from fpa.training.lr_schedule import lr_factor, set_learning_rate
 from fpa.training.precision import autocast, autocast_dtype, check_precision
 from fpa.training.state import TrainState
 from fpa.training.telemetry import Telemetry
@@ -272,6 +273,13 @@ class Trainer:
             atomic_write_bytes(self.run_dir.best_checkpoint, checkpoint_bytes(s.checkpoint()))
         return scores
 
+    def schedule_learning_rates(self) -> None:
+        """Set both optimisers' rates for the update about to be made (``lr_decay_from``)."""
+        c, s = self.config, self.state
+        factor = lr_factor(step=s.step, train_steps=c.train_steps, decay_from=c.lr_decay_from)
+        set_learning_rate(s.optimizer_g, c.lr * factor)
+        set_learning_rate(s.optimizer_d, c.discriminator_lr * factor)
+
     def recover_from_divergence(self) -> None:
         """Reload the last good checkpoint and draw different randomness from there on."""
         s = self.state
@@ -319,6 +327,7 @@ class Trainer:
                 return self.result("interrupted", images_per_second)
             started = time.perf_counter()
             s.generator.train()
+            self.schedule_learning_rates()
             metrics = self.world.mean({**self.discriminator_step(), **self.generator_step()})
             if not all(math.isfinite(value) for value in metrics.values()):
                 self.recover_from_divergence()

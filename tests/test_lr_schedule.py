@@ -1,0 +1,74 @@
+"""The learning-rate decay: the factor's shape, the rates a run actually used, exact resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fpa.errors import ConfigError
+from fpa.runs.checkpoint import load_checkpoint
+from fpa.runs.run_dir import RunDir
+from fpa.training import Trainer, train
+from fpa.training.lr_schedule import lr_factor
+from tiny_runs import tiny
+
+
+def test_the_factor_is_one_until_the_decay_starts_then_falls_linearly_to_zero():
+    factors = [lr_factor(step=step, train_steps=10, decay_from=0.6) for step in range(10)]
+    assert factors[:6] == [1.0] * 6
+    assert factors[6:] == pytest.approx([4 / 4, 3 / 4, 2 / 4, 1 / 4])
+    assert lr_factor(step=10, train_steps=10, decay_from=0.6) == 0.0
+
+
+def test_decay_from_one_keeps_the_rate_constant_and_from_zero_decays_the_whole_run():
+    assert {lr_factor(step=s, train_steps=7, decay_from=1.0) for s in range(7)} == {1.0}
+    whole = [lr_factor(step=s, train_steps=4, decay_from=0.0) for s in range(4)]
+    assert whole == pytest.approx([1.0, 0.75, 0.5, 0.25])
+
+
+def test_each_update_uses_the_scheduled_rates_for_both_players(tmp_path):
+    config = tiny(lr_decay_from=0.5, lr=1e-3, lr_d=2e-3)
+    for folder in ("checkpoints", "samples"):
+        (tmp_path / "run" / folder).mkdir(parents=True)
+    trainer = Trainer(config, RunDir(tmp_path / "run"))
+    used: list[tuple[float, float]] = []
+
+    def record(step, metrics):
+        s = trainer.state
+        used.append((s.optimizer_g.param_groups[0]["lr"], s.optimizer_d.param_groups[0]["lr"]))
+
+    trainer.run(on_step=record)
+    assert [g for g, _ in used] == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4])
+    assert [d for _, d in used] == pytest.approx([2e-3, 2e-3, 2e-3, 1e-3])
+
+
+class Crash(Exception):
+    """Stands for a run killed after its step-2 checkpoint."""
+
+
+def test_a_decaying_run_that_crashed_resumes_exactly(tmp_path, monkeypatch):
+    """The schedule is a function of the step, so the resumed run makes the same updates."""
+    train(tiny(lr_decay_from=0.25), out=tmp_path / "straight", progress=False)
+    step_once = Trainer.discriminator_step
+
+    def crash_at_step_two(trainer):
+        if trainer.state.step == 2:
+            raise Crash
+        return step_once(trainer)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "discriminator_step", crash_at_step_two)
+        with pytest.raises(Crash):
+            train(tiny(lr_decay_from=0.25), out=tmp_path / "split", progress=False)
+    train(out=tmp_path / "split", resume=True, progress=False)
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    split = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
+    assert split["step"] == 4
+    for name, weight in straight["generator"].items():
+        assert torch.equal(weight, split["generator"][name]), name
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_a_decay_start_outside_the_run_is_refused(value):
+    with pytest.raises(ConfigError, match="lr_decay_from"):
+        tiny(lr_decay_from=value)
