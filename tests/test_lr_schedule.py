@@ -42,7 +42,7 @@ def test_each_update_uses_the_scheduled_rates_for_both_players(tmp_path):
     assert [d for _, d in used] == pytest.approx([2e-3, 2e-3, 2e-3, 1e-3])
 
 
-class Crash(Exception):
+class CrashError(Exception):
     """Stands for a run killed after its step-2 checkpoint."""
 
 
@@ -53,12 +53,12 @@ def test_a_decaying_run_that_crashed_resumes_exactly(tmp_path, monkeypatch):
 
     def crash_at_step_two(trainer):
         if trainer.state.step == 2:
-            raise Crash
+            raise CrashError
         return step_once(trainer)
 
     with monkeypatch.context() as patch:
         patch.setattr(Trainer, "discriminator_step", crash_at_step_two)
-        with pytest.raises(Crash):
+        with pytest.raises(CrashError):
             train(tiny(lr_decay_from=0.25), out=tmp_path / "split", progress=False)
     train(out=tmp_path / "split", resume=True, progress=False)
     straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
