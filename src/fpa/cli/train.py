@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.console import Console
 from fpa.cli.app import INTERRUPTED, command
 from fpa.cli.options import parse_image_size
 from fpa.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fpa.training import ResolvedRun, TrainResult
 
 
 @command("train")
@@ -106,15 +109,7 @@ def train_command(
 ) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
     from fpa.devices import use_threads
-    from fpa.runs.presets import chosen_settings, picked_preset
-    from fpa.training import (
-        World,
-        check_time_budget,
-        describe,
-        painting,
-        resolve_config,
-        train,
-    )
+    from fpa.training import RunRequest, World, check_time_budget, decide_run, train
 
     check_time_budget(time_budget)  # --dry-run checks it too
     use_threads(threads)
@@ -159,74 +154,60 @@ def train_command(
     }
     changes: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
     changes.update(parse_set_options(set_option or []))
-    if init_from is not None and not resume:
-        # The picture a refiner works on is the init run's, unless asked otherwise.
-        init = saved_config(init_from)
-        changes.setdefault("image_size", init.image_size)
-        changes.setdefault("channels", init.channels)
+    request = RunRequest.read(
+        preset_name=preset, config_file=str(config) if config else None, overrides=changes
+    )
     console = Console(stderr=True, markup=False)  # paths and names are the user's text
-    resolved, picked_line = None, ""
-    if resume:
-        if preset or config:
-            raise ConfigError(
-                "--resume continues with the run's own config; drop --preset/--config"
-            )
-    else:
-        config_file = str(config) if config else None
-        resolved = resolve_config(preset_name=preset, config_file=config_file, overrides=changes)
-        chosen = chosen_settings(preset_name=preset, config_file=config_file, overrides=changes)
-        chosen_channels: dict[str, Any] = {}
-        if "channels" not in chosen and resolved.data not in FIXED_COLOURS:
-            resolved, note = with_data_channels(resolved)
-            if preset is None and config_file is None:  # colour data: the colour recipe
-                chosen_channels = {"channels": resolved.channels}
-                probed = {**changes, **chosen_channels}
-                resolved = resolve_config(overrides=probed)
-            if main_process:
-                console.print(note, highlight=False, soft_wrap=True)
-        # Said where nothing else states the settings (a config file holds its own).
-        picked = picked_preset(
-            preset_name=preset, config_file=config_file, overrides={**changes, **chosen_channels}
-        )
-        if picked and config_file is None:
-            why = PICKED_BECAUSE.get(picked, "")
-            picked_line = f"preset: {picked}{why} (--preset NAME takes another)"
     if dry_run:
-        shown = resolved or saved_config(out).with_overrides(changes)
-        sizes = describe(shown)
+        resolved = decide_run(request, resume_from=out if resume else None)
         if main_process:
-            if picked_line:
-                console.print(picked_line, highlight=False, soft_wrap=True)
-            console.print(shown.to_toml(), highlight=False, markup=False)
-            report = {"parameters": sizes, **painting(shown)}
-            console.print(json.dumps(report, indent=2), highlight=False)
+            show_dry_run(console, resolved)
         return
-
-    def say_preset() -> None:  # once the run has started: a refusal stays one line
-        if picked_line:
-            console.print(picked_line, highlight=False, soft_wrap=True)
-
-    note = painting(resolved).get("note") if resolved is not None else None
-    if note and main_process:
-        console.print(f"note: {note}", highlight=False)
     result = train(
-        resolved,
+        request,
         out=out,
         resume=resume,
         overwrite=overwrite,
         time_budget=time_budget,
-        on_start=say_preset,
-        **(changes if resume else {}),
+        on_start=lambda run: say_decided(console, run),
     )
+    say_result(console, result, out=out, main_process=main_process)
+
+
+def show_dry_run(console: Console, resolved: ResolvedRun) -> None:
+    """What ``--dry-run`` prints: why each inferred value was chosen, the config as TOML, and
+    the model sizes and what will paint as JSON."""
+    from fpa.training import describe, painting
+
+    report = {"parameters": describe(resolved.config), **painting(resolved.config)}
+    for line in resolved.lines():  # once the models are sized: a refusal stays one line
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(resolved.config.to_toml(), highlight=False, markup=False)
+    console.print(json.dumps(report, indent=2), highlight=False)
+
+
+def say_decided(console: Console, resolved: ResolvedRun) -> None:
+    """Once the run has started (a refusal stays one line): why each inferred value was
+    chosen, and a note on what paints."""
+    from fpa.training import painting
+
+    for line in resolved.lines():
+        console.print(line, highlight=False, soft_wrap=True)
+    note = painting(resolved.config).get("note")
+    if note:
+        console.print(f"note: {note}", highlight=False)
+
+
+def say_result(console: Console, result: TrainResult, *, out: Path, main_process: bool) -> None:
+    """How the run ended, with the command that continues it; exit 130 when interrupted."""
     if result.status == "interrupted":
-        if not main_process:
-            raise typer.Exit(code=INTERRUPTED)
-        console.print(
-            f"stopped at step {result.step}; checkpoint saved. Continue with: "
-            f"fpa train --out {out} --resume",
-            highlight=False,
-            soft_wrap=True,  # the command stays on one line, to be copied (also from a log)
-        )
+        if main_process:
+            console.print(
+                f"stopped at step {result.step}; checkpoint saved. Continue with: "
+                f"fpa train --out {out} --resume",
+                highlight=False,
+                soft_wrap=True,  # the command stays on one line, to be copied (also from a log)
+            )
         raise typer.Exit(code=INTERRUPTED)
     if not main_process:
         return
@@ -251,42 +232,6 @@ def train_command(
         f"({result.images_per_second:.0f} img/s at the end); samples in {out}/samples",
         highlight=False,
     )
-
-
-# Why a run that names no preset starts from the one it does (runs/presets.py: default_preset).
-PICKED_BECAUSE = {
-    "cpu-emoji": ", the colour recipe, since the run paints in colour",
-    "cpu-demo": ", the default for grey pictures",
-}
-
-# Built-in data whose channels are the user's (or the preset's) choice alone: the digits are
-# grey, and the emoji train in grey unless asked (the cpu-emoji preset asks for colour).
-FIXED_COLOURS = ("mnist", "emoji")
-
-
-def with_data_channels(config):
-    """``config`` with the channels of its data (1 for grey images, 3 for colour), and the
-    line that says so."""
-    from fpa.data import data_is_grey
-
-    grey = data_is_grey(
-        config.data,
-        image_size=config.image_size,
-        root=config.data_root or None,
-        download=config.download,
-    )
-    channels = 1 if grey else 3
-    kind = "grey" if grey else "in colour"
-    note = f"channels: {channels} (the images of {config.data} are {kind}; --channels sets them)"
-    return config.with_overrides({"channels": channels}), note
-
-
-def saved_config(out: Path):
-    """The config of the run in ``out``, from its latest checkpoint."""
-    from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
-    from fpa.training import TrainConfig
-
-    return TrainConfig.from_dict(load_checkpoint(find_checkpoint(out))["config"])
 
 
 def logger_names(text: str) -> list[str]:
