@@ -7,168 +7,187 @@ train one model together (docs/scale-out.md); only rank 0 prints.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from fpa.cli.app import INTERRUPTED, command
-from fpa.cli.options import parse_image_size
+from fpa.cli.options import parse_image_size, takes_options
 from fpa.errors import ConfigError
 
 if TYPE_CHECKING:
-    from fpa.training import ResolvedRun, TrainResult
+    from fpa.training import ResolvedRun, RunRequest, TrainResult
+
+
+def option(*names: str, help: str) -> Any:
+    return typer.Option(*names, help=help)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainOptions:
+    """``fpa train``'s options, declared once. A field named as a training setting
+    (:data:`~fpa.runs.config.SETTING_NAMES`) is that setting, given when not None."""
+
+    rule: Annotated[str | None, option(help="Learning rule (see `fpa plugins`).")] = None
+    painter: Annotated[str | None, option(help="Painter (controller).")] = None
+    discriminator: Annotated[str | None, option(help="Discriminator.")] = None
+    refiner: Annotated[str | None, option(help="Refiner (identity: none).")] = None
+    baseline: Annotated[
+        str | None,
+        option(help="Train a conventional baseline generator (e.g. conv) instead: not a painter."),
+    ] = None
+    data: Annotated[
+        str | None, option(help="mnist, emoji, a torchvision set, or an image folder.")
+    ] = None
+    data_root: Annotated[str | None, option(help="Where torchvision sets live.")] = None
+    download: Annotated[bool | None, option("--download", help="Allow torchvision downloads.")] = (
+        None
+    )
+    image_size: Annotated[str | None, option(help="32 or HxW such as 32x48.")] = None
+    channels: Annotated[int | None, option(help="1, 3 or 4 colour channels.")] = None
+    paint_steps: Annotated[int | None, option(help="T: rank-1 updates per image.")] = None
+    updates_per_step: Annotated[
+        int | None,
+        option(help="Rank-1 updates per controller step (divides T; the controller runs T/U)."),
+    ] = None
+    strokes: Annotated[
+        str | None,
+        option(help="per-channel, shared-key or coloured (one coloured rank-1 stroke per step)."),
+    ] = None
+    colour_basis: Annotated[
+        str | None,
+        option(help="Colour basis painted in: direct, ycbcr (luminance, chroma) or learned."),
+    ] = None
+    latent_dim: Annotated[int | None, option(help="Latent size.")] = None
+    rule_impl: Annotated[str | None, option(help="parallel (default) or step (the loop).")] = None
+    train_steps: Annotated[int | None, option(help="Optimiser steps to train for.")] = None
+    batch_size: Annotated[int | None, option(help="Images per step, over all processes.")] = None
+    grad_accum: Annotated[int | None, option(help="Micro-batches accumulated per step.")] = None
+    lr: Annotated[float | None, option(help="Adam learning rate (G and D).")] = None
+    seed: Annotated[int | None, option(help="Seed for weights, data order and latents.")] = None
+    device: Annotated[str | None, option(help="auto, cpu or cuda.")] = None
+    threads: Annotated[
+        int | None,
+        option(
+            help="CPU threads (default: one per core; give each of N runs sharing a machine "
+            "cores/N)."
+        ),
+    ] = None
+    precision: Annotated[str | None, option(help="fp32, bf16 or fp16 (fp16: CUDA only).")] = None
+    compile: Annotated[
+        bool | None,
+        option("--compile", help="torch.compile G and D (falls back, with a warning)."),
+    ] = None
+    sample_every: Annotated[int | None, option(help="Write an EMA sample grid every N steps.")] = (
+        None
+    )
+    eval_every: Annotated[
+        int | None,
+        option(help="Measure FID/KID every N steps; keeps checkpoints/best.pt (0: never)."),
+    ] = None
+    eval_n: Annotated[int | None, option(help="Images per FID/KID measurement.")] = None
+    eval_features: Annotated[
+        str | None, option(help="Feature extractor (default: the data's).")
+    ] = None
+    checkpoint_every: Annotated[int | None, option(help="Write a checkpoint every N steps.")] = None
+    init_from: Annotated[
+        Path | None,
+        option(help="Start from this trained run or checkpoint (its painter and discriminator)."),
+    ] = None
+    freeze_painter: Annotated[
+        bool | None,
+        option("--freeze-painter", help="Train only the refiner, on the frozen painter."),
+    ] = None
+    reset_discriminator: Annotated[
+        bool | None,
+        option("--reset-discriminator", help="With --init-from: a fresh discriminator."),
+    ] = None
+    conditional: Annotated[
+        bool | None,
+        option(
+            "--conditional",
+            help="Paint the class asked for: G(z, y) and a projection D on the data's classes.",
+        ),
+    ] = None
+    out: Annotated[Path, option(help="Run directory.")] = Path("runs/fpa")
+    resume: Annotated[bool, option("--resume", help="Continue the run in --out.")] = False
+    overwrite: Annotated[bool, option("--overwrite", help="Replace the run in --out.")] = False
+    config: Annotated[Path | None, option(help="TOML file of training options.")] = None
+    preset: Annotated[
+        str | None,
+        option(
+            help="cpu-demo, cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64 or fpa-64. Default: "
+            "cpu-emoji for 3 channels or --data emoji, cpu-demo otherwise."
+        ),
+    ] = None
+    set_option: Annotated[
+        list[str] | None,
+        option(
+            "--set",
+            help="Any other option as KEY=VALUE (TOML value), e.g. --set betas=[0.5,0.9]",
+        ),
+    ] = None
+    time_budget: Annotated[
+        float | None,
+        option(
+            "--time-budget",
+            help="Stop with a checkpoint after this many seconds of training (--resume goes on).",
+        ),
+    ] = None
+    quiet: Annotated[
+        bool | None, option("--quiet", help="Plain log lines instead of a progress bar.")
+    ] = None
+    log: Annotated[
+        str | None,
+        option(
+            "--log",
+            help="Loggers, comma list: jsonl (always on), tensorboard, wandb (see `fpa plugins`).",
+        ),
+    ] = None
+    dry_run: Annotated[bool, option("--dry-run", help="Print config and model sizes only.")] = False
+
+    def request(self) -> RunRequest:
+        """The run these options ask for: the preset, the config file, and the settings given
+        as flags, then ``--set``."""
+        from fpa.runs.config import SETTING_NAMES
+        from fpa.training import RunRequest
+
+        given = {name: getattr(self, name) for name in SETTING_NAMES if hasattr(self, name)}
+        given["image_size"] = parse_image_size(self.image_size) if self.image_size else None
+        given["loggers"] = logger_names(self.log) if self.log is not None else None
+        given["init_from"] = str(self.init_from) if self.init_from else None
+        changes = {key: value for key, value in given.items() if value is not None}
+        changes.update(parse_set_options(self.set_option or []))
+        config_file = str(self.config) if self.config else None
+        return RunRequest.read(preset_name=self.preset, config_file=config_file, overrides=changes)
 
 
 @command("train")
-def train_command(
-    rule: str = typer.Option(None, help="Learning rule (see `fpa plugins`)."),
-    painter: str = typer.Option(None, help="Painter (controller)."),
-    discriminator: str = typer.Option(None, help="Discriminator."),
-    refiner: str = typer.Option(None, help="Refiner (identity: none)."),
-    baseline: str = typer.Option(
-        None, help="Train a conventional baseline generator (e.g. conv) instead: not a painter."
-    ),
-    data: str = typer.Option(None, help="mnist, emoji, a torchvision set, or an image folder."),
-    data_root: str = typer.Option(None, help="Where torchvision sets live."),
-    download: bool = typer.Option(None, "--download", help="Allow torchvision downloads."),
-    image_size: str = typer.Option(None, help="32 or HxW such as 32x48."),
-    channels: int = typer.Option(None, help="1, 3 or 4 colour channels."),
-    paint_steps: int = typer.Option(None, help="T: rank-1 updates per image."),
-    updates_per_step: int = typer.Option(
-        None, help="Rank-1 updates per controller step (divides T; the controller runs T/U)."
-    ),
-    strokes: str = typer.Option(
-        None, help="per-channel, shared-key or coloured (one coloured rank-1 stroke per step)."
-    ),
-    colour_basis: str = typer.Option(
-        None, help="Colour basis painted in: direct, ycbcr (luminance, chroma) or learned."
-    ),
-    latent_dim: int = typer.Option(None, help="Latent size."),
-    rule_impl: str = typer.Option(None, help="parallel (default) or step (the loop)."),
-    train_steps: int = typer.Option(None, help="Optimiser steps to train for."),
-    batch_size: int = typer.Option(None, help="Images per step, over all processes."),
-    grad_accum: int = typer.Option(None, help="Micro-batches accumulated per step."),
-    lr: float = typer.Option(None, help="Adam learning rate (G and D)."),
-    seed: int = typer.Option(None, help="Seed for weights, data order and latents."),
-    device: str = typer.Option(None, help="auto, cpu or cuda."),
-    threads: int = typer.Option(
-        None,
-        help="CPU threads (default: one per core; give each of N runs sharing a machine cores/N).",
-    ),
-    precision: str = typer.Option(None, help="fp32, bf16 or fp16 (fp16: CUDA only)."),
-    compile_models: bool = typer.Option(
-        None, "--compile", help="torch.compile G and D (falls back, with a warning)."
-    ),
-    sample_every: int = typer.Option(None, help="Write an EMA sample grid every N steps."),
-    eval_every: int = typer.Option(
-        None, help="Measure FID/KID every N steps; keeps checkpoints/best.pt (0: never)."
-    ),
-    eval_n: int = typer.Option(None, help="Images per FID/KID measurement."),
-    eval_features: str = typer.Option(None, help="Feature extractor (default: the data's)."),
-    checkpoint_every: int = typer.Option(None, help="Write a checkpoint every N steps."),
-    init_from: Path = typer.Option(
-        None, help="Start from this trained run or checkpoint (its painter and discriminator)."
-    ),
-    freeze_painter: bool = typer.Option(
-        None, "--freeze-painter", help="Train only the refiner, on the frozen painter."
-    ),
-    reset_discriminator: bool = typer.Option(
-        None, "--reset-discriminator", help="With --init-from: a fresh discriminator."
-    ),
-    conditional: bool = typer.Option(
-        None,
-        "--conditional",
-        help="Paint the class asked for: G(z, y) and a projection D on the data's classes.",
-    ),
-    out: Path = typer.Option(Path("runs/fpa"), help="Run directory."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
-    config: Path = typer.Option(None, help="TOML file of training options."),
-    preset: str = typer.Option(
-        None,
-        help="cpu-demo, cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64 or fpa-64. Default: "
-        "cpu-emoji for 3 channels or --data emoji, cpu-demo otherwise.",
-    ),
-    set_option: list[str] = typer.Option(
-        None, "--set", help="Any other option as KEY=VALUE (TOML value), e.g. --set betas=[0.5,0.9]"
-    ),
-    time_budget: float = typer.Option(
-        None,
-        "--time-budget",
-        help="Stop with a checkpoint after this many seconds of training (--resume goes on).",
-    ),
-    quiet: bool = typer.Option(None, "--quiet", help="Plain log lines instead of a progress bar."),
-    log: str = typer.Option(
-        None,
-        "--log",
-        help="Loggers, comma list: jsonl (always on), tensorboard, wandb (see `fpa plugins`).",
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print config and model sizes only."),
-) -> None:
+@takes_options(TrainOptions)
+def train_command(options: TrainOptions) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
     from fpa.devices import use_threads
-    from fpa.training import RunRequest, World, check_time_budget, decide_run, train
+    from fpa.training import World, check_time_budget, decide_run, train
 
-    check_time_budget(time_budget)  # --dry-run checks it too
-    use_threads(threads)
+    check_time_budget(options.time_budget)  # --dry-run checks it too
+    use_threads(options.threads)
     main_process = World.from_env().is_main
-
-    flags = {
-        "rule": rule,
-        "painter": painter,
-        "discriminator": discriminator,
-        "refiner": refiner,
-        "baseline": baseline,
-        "data": data,
-        "data_root": data_root,
-        "download": download,
-        "image_size": parse_image_size(image_size) if image_size else None,
-        "channels": channels,
-        "paint_steps": paint_steps,
-        "updates_per_step": updates_per_step,
-        "strokes": strokes,
-        "colour_basis": colour_basis,
-        "latent_dim": latent_dim,
-        "rule_impl": rule_impl,
-        "train_steps": train_steps,
-        "batch_size": batch_size,
-        "grad_accum": grad_accum,
-        "lr": lr,
-        "seed": seed,
-        "device": device,
-        "precision": precision,
-        "compile": compile_models,
-        "sample_every": sample_every,
-        "eval_every": eval_every,
-        "eval_n": eval_n,
-        "eval_features": eval_features,
-        "checkpoint_every": checkpoint_every,
-        "quiet": quiet,
-        "loggers": logger_names(log) if log is not None else None,
-        "init_from": str(init_from) if init_from else None,
-        "freeze_painter": freeze_painter,
-        "reset_discriminator": reset_discriminator,
-        "conditional": conditional,
-    }
-    changes: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
-    changes.update(parse_set_options(set_option or []))
-    request = RunRequest.read(
-        preset_name=preset, config_file=str(config) if config else None, overrides=changes
-    )
+    request, out = options.request(), options.out
     console = Console(stderr=True, markup=False)  # paths and names are the user's text
-    if dry_run:
-        resolved = decide_run(request, resume_from=out if resume else None)
+    if options.dry_run:
+        resolved = decide_run(request, resume_from=out if options.resume else None)
         if main_process:
             show_dry_run(console, resolved)
         return
     result = train(
         request,
         out=out,
-        resume=resume,
-        overwrite=overwrite,
-        time_budget=time_budget,
+        resume=options.resume,
+        overwrite=options.overwrite,
+        time_budget=options.time_budget,
         on_start=lambda run: say_decided(console, run),
     )
     say_result(console, result, out=out, main_process=main_process)
