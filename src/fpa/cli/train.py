@@ -22,132 +22,152 @@ if TYPE_CHECKING:
     from fpa.training import ResolvedRun, RunRequest, TrainResult
 
 
-def option(*names: str, help: str) -> Any:
-    return typer.Option(*names, help=help)
-
-
 @dataclass(frozen=True, kw_only=True)
 class TrainOptions:
     """``fpa train``'s options, declared once. A field named as a training setting
     (:data:`~fpa.runs.config.SETTING_NAMES`) is that setting, given when not None."""
 
-    rule: Annotated[str | None, option(help="Learning rule (see `fpa plugins`).")] = None
-    painter: Annotated[str | None, option(help="Painter (controller).")] = None
-    discriminator: Annotated[str | None, option(help="Discriminator.")] = None
-    refiner: Annotated[str | None, option(help="Refiner (identity: none).")] = None
+    rule: Annotated[str | None, typer.Option(help="Learning rule (see `fpa plugins`).")] = None
+    painter: Annotated[str | None, typer.Option(help="Painter (controller).")] = None
+    discriminator: Annotated[str | None, typer.Option(help="Discriminator.")] = None
+    refiner: Annotated[str | None, typer.Option(help="Refiner (identity: none).")] = None
     baseline: Annotated[
         str | None,
-        option(help="Train a conventional baseline generator (e.g. conv) instead: not a painter."),
+        typer.Option(
+            help="Train a conventional baseline generator (e.g. conv) instead: not a painter."
+        ),
     ] = None
     data: Annotated[
-        str | None, option(help="mnist, emoji, a torchvision set, or an image folder.")
+        str | None, typer.Option(help="mnist, emoji, a torchvision set, or an image folder.")
     ] = None
-    data_root: Annotated[str | None, option(help="Where torchvision sets live.")] = None
-    download: Annotated[bool | None, option("--download", help="Allow torchvision downloads.")] = (
-        None
-    )
-    image_size: Annotated[str | None, option(help="32 or HxW such as 32x48.")] = None
-    channels: Annotated[int | None, option(help="1, 3 or 4 colour channels.")] = None
-    paint_steps: Annotated[int | None, option(help="T: rank-1 updates per image.")] = None
+    data_root: Annotated[str | None, typer.Option(help="Where torchvision sets live.")] = None
+    download: Annotated[
+        bool | None, typer.Option("--download", help="Allow torchvision downloads.")
+    ] = None
+    image_size: Annotated[str | None, typer.Option(help="32 or HxW such as 32x48.")] = None
+    channels: Annotated[int | None, typer.Option(help="1, 3 or 4 colour channels.")] = None
+    paint_steps: Annotated[int | None, typer.Option(help="T: rank-1 updates per image.")] = None
     updates_per_step: Annotated[
         int | None,
-        option(help="Rank-1 updates per controller step (divides T; the controller runs T/U)."),
+        typer.Option(
+            help="Rank-1 updates per controller step (divides T; the controller runs T/U)."
+        ),
     ] = None
     strokes: Annotated[
         str | None,
-        option(help="per-channel, shared-key or coloured (one coloured rank-1 stroke per step)."),
+        typer.Option(
+            help="per-channel, shared-key or coloured (one coloured rank-1 stroke per step)."
+        ),
     ] = None
     colour_basis: Annotated[
         str | None,
-        option(help="Colour basis painted in: direct, ycbcr (luminance, chroma) or learned."),
+        typer.Option(help="Colour basis painted in: direct, ycbcr (luminance, chroma) or learned."),
     ] = None
-    latent_dim: Annotated[int | None, option(help="Latent size.")] = None
-    rule_impl: Annotated[str | None, option(help="parallel (default) or step (the loop).")] = None
-    train_steps: Annotated[int | None, option(help="Optimiser steps to train for.")] = None
-    batch_size: Annotated[int | None, option(help="Images per step, over all processes.")] = None
-    grad_accum: Annotated[int | None, option(help="Micro-batches accumulated per step.")] = None
-    lr: Annotated[float | None, option(help="Adam learning rate (G and D).")] = None
-    seed: Annotated[int | None, option(help="Seed for weights, data order and latents.")] = None
-    device: Annotated[str | None, option(help="auto, cpu or cuda.")] = None
+    latent_dim: Annotated[int | None, typer.Option(help="Latent size.")] = None
+    rule_impl: Annotated[
+        str | None, typer.Option(help="parallel (default) or step (the loop).")
+    ] = None
+    train_steps: Annotated[int | None, typer.Option(help="Optimiser steps to train for.")] = None
+    batch_size: Annotated[int | None, typer.Option(help="Images per step, over all processes.")] = (
+        None
+    )
+    grad_accum: Annotated[int | None, typer.Option(help="Micro-batches accumulated per step.")] = (
+        None
+    )
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (G and D).")] = None
+    seed: Annotated[int | None, typer.Option(help="Seed for weights, data order and latents.")] = (
+        None
+    )
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None
     threads: Annotated[
         int | None,
-        option(
+        typer.Option(
             help="CPU threads (default: one per core; give each of N runs sharing a machine "
             "cores/N)."
         ),
     ] = None
-    precision: Annotated[str | None, option(help="fp32, bf16 or fp16 (fp16: CUDA only).")] = None
-    compile: Annotated[
-        bool | None,
-        option("--compile", help="torch.compile G and D (falls back, with a warning)."),
-    ] = None
-    sample_every: Annotated[int | None, option(help="Write an EMA sample grid every N steps.")] = (
+    precision: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16 (fp16: CUDA only).")] = (
         None
     )
+    compile: Annotated[
+        bool | None,
+        typer.Option("--compile", help="torch.compile G and D (falls back, with a warning)."),
+    ] = None
+    sample_every: Annotated[
+        int | None, typer.Option(help="Write an EMA sample grid every N steps.")
+    ] = None
     eval_every: Annotated[
         int | None,
-        option(help="Measure FID/KID every N steps; keeps checkpoints/best.pt (0: never)."),
+        typer.Option(help="Measure FID/KID every N steps; keeps checkpoints/best.pt (0: never)."),
     ] = None
-    eval_n: Annotated[int | None, option(help="Images per FID/KID measurement.")] = None
+    eval_n: Annotated[int | None, typer.Option(help="Images per FID/KID measurement.")] = None
     eval_features: Annotated[
-        str | None, option(help="Feature extractor (default: the data's).")
+        str | None, typer.Option(help="Feature extractor (default: the data's).")
     ] = None
-    checkpoint_every: Annotated[int | None, option(help="Write a checkpoint every N steps.")] = None
+    checkpoint_every: Annotated[
+        int | None, typer.Option(help="Write a checkpoint every N steps.")
+    ] = None
     init_from: Annotated[
         Path | None,
-        option(help="Start from this trained run or checkpoint (its painter and discriminator)."),
+        typer.Option(
+            help="Start from this trained run or checkpoint (its painter and discriminator)."
+        ),
     ] = None
     freeze_painter: Annotated[
         bool | None,
-        option("--freeze-painter", help="Train only the refiner, on the frozen painter."),
+        typer.Option("--freeze-painter", help="Train only the refiner, on the frozen painter."),
     ] = None
     reset_discriminator: Annotated[
         bool | None,
-        option("--reset-discriminator", help="With --init-from: a fresh discriminator."),
+        typer.Option("--reset-discriminator", help="With --init-from: a fresh discriminator."),
     ] = None
     conditional: Annotated[
         bool | None,
-        option(
+        typer.Option(
             "--conditional",
             help="Paint the class asked for: G(z, y) and a projection D on the data's classes.",
         ),
     ] = None
-    out: Annotated[Path, option(help="Run directory.")] = Path("runs/fpa")
-    resume: Annotated[bool, option("--resume", help="Continue the run in --out.")] = False
-    overwrite: Annotated[bool, option("--overwrite", help="Replace the run in --out.")] = False
-    config: Annotated[Path | None, option(help="TOML file of training options.")] = None
+    out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/fpa")
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run in --out.")] = (
+        False
+    )
+    config: Annotated[Path | None, typer.Option(help="TOML file of training options.")] = None
     preset: Annotated[
         str | None,
-        option(
+        typer.Option(
             help="cpu-demo, cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64 or fpa-64. Default: "
             "cpu-emoji for 3 channels or --data emoji, cpu-demo otherwise."
         ),
     ] = None
     set_option: Annotated[
         list[str] | None,
-        option(
+        typer.Option(
             "--set",
             help="Any other option as KEY=VALUE (TOML value), e.g. --set betas=[0.5,0.9]",
         ),
     ] = None
     time_budget: Annotated[
         float | None,
-        option(
+        typer.Option(
             "--time-budget",
             help="Stop with a checkpoint after this many seconds of training (--resume goes on).",
         ),
     ] = None
     quiet: Annotated[
-        bool | None, option("--quiet", help="Plain log lines instead of a progress bar.")
+        bool | None, typer.Option("--quiet", help="Plain log lines instead of a progress bar.")
     ] = None
     log: Annotated[
         str | None,
-        option(
+        typer.Option(
             "--log",
             help="Loggers, comma list: jsonl (always on), tensorboard, wandb (see `fpa plugins`).",
         ),
     ] = None
-    dry_run: Annotated[bool, option("--dry-run", help="Print config and model sizes only.")] = False
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print config and model sizes only.")
+    ] = False
 
     def request(self) -> RunRequest:
         """The run these options ask for: the preset, the config file, and the settings given
