@@ -9,6 +9,8 @@ from typing import Any
 
 from fpa.errors import ConfigError
 from fpa.runs.config import TrainConfig, check_keys
+from fpa.runs.presets import RunRequest
+from fpa.training.resolve import decide_run
 
 # Axis names that get a short form in run-directory names.
 SHORT_NAMES = {
@@ -40,14 +42,17 @@ def cell_name(values: dict[str, Any]) -> str:
 
 
 def expand(
-    base: TrainConfig, axes: dict[str, list[Any]], *, one_at_a_time: bool = False
+    base: TrainConfig | RunRequest, axes: dict[str, list[Any]], *, one_at_a_time: bool = False
 ) -> list[Cell]:
     """Every combination of the axes' values applied to ``base``, in the axes' order; or,
     ``one_at_a_time``, the base config followed by each value of each axis changed alone
     (values equal to the base's are the base cell itself).
 
-    Each config is built (and so validated) here, before anything trains.
+    Each cell is decided here (:func:`~fpa.training.resolve.decide_run`, as ``fpa train``
+    decides a run from the base and the cell's values), and so validated, before anything
+    trains.
     """
+    request = base if isinstance(base, RunRequest) else RunRequest(base=base)
     check_keys(axes)
     for key, values in axes.items():
         if not values:
@@ -55,12 +60,13 @@ def expand(
         if len(set(map(repr, values))) != len(values):
             raise ConfigError(f"the ablation axis {key!r} repeats a value: {values}")
     if one_at_a_time:
-        current = base.settings()
+        decided = decide_run(request).config
+        current = decided.settings()
         changes: list[dict[str, Any]] = [{}] + [
             {key: value}
             for key, values in axes.items()
             for value in values
-            if base.with_overrides({key: value}).settings()[key] != current[key]
+            if decided.with_overrides({key: value}).settings()[key] != current[key]
         ]
     else:
         changes = [
@@ -68,7 +74,11 @@ def expand(
             for combination in itertools.product(*axes.values())
         ]
     cells = [
-        Cell(values=values, name=cell_name(values), config=base.with_overrides(values))
+        Cell(
+            values=values,
+            name=cell_name(values),
+            config=decide_run(request.with_overrides(values)).config,
+        )
         for values in changes
     ]
     names = [cell.name for cell in cells]

@@ -33,6 +33,7 @@ from fpa.limits import check_buildable, check_eval_images
 from fpa.plugins import registry
 from fpa.runs.checkpoint import load_generator
 from fpa.runs.config import RESUMABLE_FIELDS
+from fpa.runs.presets import RunRequest
 from fpa.training import TrainConfig, check_time_budget, train
 
 RESULT_FILE = "ablation.json"
@@ -57,7 +58,7 @@ def ablate(
     axes: dict[str, list[Any]],
     *,
     out: str | Path,
-    base: TrainConfig | None = None,
+    base: TrainConfig | RunRequest | None = None,
     time_budget: float | None = None,
     eval_n: int = 2000,
     metrics: tuple[str, ...] | str = METRICS,
@@ -72,7 +73,9 @@ def ablate(
     poll_seconds: float = 10.0,
 ) -> AblationResult:
     """Train and score each combination of ``axes`` (e.g. ``{"rule": ["delta", "hebb"]}``)
-    applied to ``base`` (or, ``one_at_a_time``, the base and each value changed alone); every
+    applied to ``base`` (a config, or a :class:`~fpa.runs.presets.RunRequest` of a preset, a
+    config file and overrides; each cell is decided as ``fpa train`` decides a run), or,
+    ``one_at_a_time``, the base and each value changed alone; every
     cell gets ``base.train_steps`` steps, or stops early once its training time reaches
     ``time_budget`` seconds. Several processes may run the same ablation at once: each
     trains the cells no other has claimed, and all wait for the rest.
@@ -80,7 +83,7 @@ def ablate(
     ``jobs`` > 1 starts that many processes in all (this one included) to share the grid,
     each on ``threads`` CPU threads (default: a fair share of the cores, at least one).
     """
-    base = base or TrainConfig()
+    base = base or TrainConfig()  # a bare config, as before: no preset
     metrics = check_metrics(metrics)
     check_eval_images(eval_n, option="--eval-n")
     if features:

@@ -84,7 +84,7 @@ def ablate_command(
     sheet. Run the same command again to resume: finished configurations are skipped; run it
     in several processes at once and they share the work."""
     from fpa.ablation import ablate
-    from fpa.training import resolve_config
+    from fpa.training import RunRequest
 
     axes: dict[str, list[Any]] = {}
     for key, text in (("rule", rules), ("painter", painters)):
@@ -114,7 +114,7 @@ def ablate_command(
     }
     overrides = {key: value for key, value in flags.items() if value is not None}
     overrides.update(parse_set_options(set_option or []))
-    base = resolve_config(
+    base = RunRequest.read(
         preset_name=preset, config_file=str(config) if config else None, overrides=overrides
     )
     check_eval_images(eval_n, option="--eval-n")

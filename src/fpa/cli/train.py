@@ -7,226 +7,246 @@ train one model together (docs/scale-out.md); only rank 0 prints.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from fpa.cli.app import INTERRUPTED, command
-from fpa.cli.options import parse_image_size
+from fpa.cli.options import parse_image_size, takes_options
 from fpa.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fpa.training import ResolvedRun, RunRequest, TrainResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainOptions:
+    """``fpa train``'s options, declared once. A field named as a training setting
+    (:data:`~fpa.runs.config.SETTING_NAMES`) is that setting, given when not None."""
+
+    rule: Annotated[str | None, typer.Option(help="Learning rule (see `fpa plugins`).")] = None
+    painter: Annotated[str | None, typer.Option(help="Painter (controller).")] = None
+    discriminator: Annotated[str | None, typer.Option(help="Discriminator.")] = None
+    refiner: Annotated[str | None, typer.Option(help="Refiner (identity: none).")] = None
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Train a conventional baseline generator (e.g. conv) instead: not a painter."
+        ),
+    ] = None
+    data: Annotated[
+        str | None, typer.Option(help="mnist, emoji, a torchvision set, or an image folder.")
+    ] = None
+    data_root: Annotated[str | None, typer.Option(help="Where torchvision sets live.")] = None
+    download: Annotated[
+        bool | None, typer.Option("--download", help="Allow torchvision downloads.")
+    ] = None
+    image_size: Annotated[str | None, typer.Option(help="32 or HxW such as 32x48.")] = None
+    channels: Annotated[int | None, typer.Option(help="1, 3 or 4 colour channels.")] = None
+    paint_steps: Annotated[int | None, typer.Option(help="T: rank-1 updates per image.")] = None
+    updates_per_step: Annotated[
+        int | None,
+        typer.Option(
+            help="Rank-1 updates per controller step (divides T; the controller runs T/U)."
+        ),
+    ] = None
+    strokes: Annotated[
+        str | None,
+        typer.Option(
+            help="per-channel, shared-key or coloured (one coloured rank-1 stroke per step)."
+        ),
+    ] = None
+    colour_basis: Annotated[
+        str | None,
+        typer.Option(help="Colour basis painted in: direct, ycbcr (luminance, chroma) or learned."),
+    ] = None
+    latent_dim: Annotated[int | None, typer.Option(help="Latent size.")] = None
+    rule_impl: Annotated[
+        str | None, typer.Option(help="parallel (default) or step (the loop).")
+    ] = None
+    train_steps: Annotated[int | None, typer.Option(help="Optimiser steps to train for.")] = None
+    batch_size: Annotated[int | None, typer.Option(help="Images per step, over all processes.")] = (
+        None
+    )
+    grad_accum: Annotated[int | None, typer.Option(help="Micro-batches accumulated per step.")] = (
+        None
+    )
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (G and D).")] = None
+    seed: Annotated[int | None, typer.Option(help="Seed for weights, data order and latents.")] = (
+        None
+    )
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="CPU threads (default: one per core; give each of N runs sharing a machine "
+            "cores/N)."
+        ),
+    ] = None
+    precision: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16 (fp16: CUDA only).")] = (
+        None
+    )
+    compile: Annotated[
+        bool | None,
+        typer.Option("--compile", help="torch.compile G and D (falls back, with a warning)."),
+    ] = None
+    sample_every: Annotated[
+        int | None, typer.Option(help="Write an EMA sample grid every N steps.")
+    ] = None
+    eval_every: Annotated[
+        int | None,
+        typer.Option(help="Measure FID/KID every N steps; keeps checkpoints/best.pt (0: never)."),
+    ] = None
+    eval_n: Annotated[int | None, typer.Option(help="Images per FID/KID measurement.")] = None
+    eval_features: Annotated[
+        str | None, typer.Option(help="Feature extractor (default: the data's).")
+    ] = None
+    checkpoint_every: Annotated[
+        int | None, typer.Option(help="Write a checkpoint every N steps.")
+    ] = None
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Start from this trained run or checkpoint (its painter and discriminator)."
+        ),
+    ] = None
+    freeze_painter: Annotated[
+        bool | None,
+        typer.Option("--freeze-painter", help="Train only the refiner, on the frozen painter."),
+    ] = None
+    reset_discriminator: Annotated[
+        bool | None,
+        typer.Option("--reset-discriminator", help="With --init-from: a fresh discriminator."),
+    ] = None
+    conditional: Annotated[
+        bool | None,
+        typer.Option(
+            "--conditional",
+            help="Paint the class asked for: G(z, y) and a projection D on the data's classes.",
+        ),
+    ] = None
+    out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/fpa")
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run in --out.")] = (
+        False
+    )
+    config: Annotated[Path | None, typer.Option(help="TOML file of training options.")] = None
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="cpu-demo, cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64 or fpa-64. Default: "
+            "cpu-emoji for 3 channels or --data emoji, cpu-demo otherwise."
+        ),
+    ] = None
+    set_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Any other option as KEY=VALUE (TOML value), e.g. --set betas=[0.5,0.9]",
+        ),
+    ] = None
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget",
+            help="Stop with a checkpoint after this many seconds of training (--resume goes on).",
+        ),
+    ] = None
+    quiet: Annotated[
+        bool | None, typer.Option("--quiet", help="Plain log lines instead of a progress bar.")
+    ] = None
+    log: Annotated[
+        str | None,
+        typer.Option(
+            "--log",
+            help="Loggers, comma list: jsonl (always on), tensorboard, wandb (see `fpa plugins`).",
+        ),
+    ] = None
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print config and model sizes only.")
+    ] = False
+
+    def request(self) -> RunRequest:
+        """The run these options ask for: the preset, the config file, and the settings given
+        as flags, then ``--set``."""
+        from fpa.runs.config import SETTING_NAMES
+        from fpa.training import RunRequest
+
+        given = {name: getattr(self, name) for name in SETTING_NAMES if hasattr(self, name)}
+        given["image_size"] = parse_image_size(self.image_size) if self.image_size else None
+        given["loggers"] = logger_names(self.log) if self.log is not None else None
+        given["init_from"] = str(self.init_from) if self.init_from else None
+        changes = {key: value for key, value in given.items() if value is not None}
+        changes.update(parse_set_options(self.set_option or []))
+        config_file = str(self.config) if self.config else None
+        return RunRequest.read(preset_name=self.preset, config_file=config_file, overrides=changes)
 
 
 @command("train")
-def train_command(
-    rule: str = typer.Option(None, help="Learning rule (see `fpa plugins`)."),
-    painter: str = typer.Option(None, help="Painter (controller)."),
-    discriminator: str = typer.Option(None, help="Discriminator."),
-    refiner: str = typer.Option(None, help="Refiner (identity: none)."),
-    baseline: str = typer.Option(
-        None, help="Train a conventional baseline generator (e.g. conv) instead: not a painter."
-    ),
-    data: str = typer.Option(None, help="mnist, emoji, a torchvision set, or an image folder."),
-    data_root: str = typer.Option(None, help="Where torchvision sets live."),
-    download: bool = typer.Option(None, "--download", help="Allow torchvision downloads."),
-    image_size: str = typer.Option(None, help="32 or HxW such as 32x48."),
-    channels: int = typer.Option(None, help="1, 3 or 4 colour channels."),
-    paint_steps: int = typer.Option(None, help="T: rank-1 updates per image."),
-    updates_per_step: int = typer.Option(
-        None, help="Rank-1 updates per controller step (divides T; the controller runs T/U)."
-    ),
-    strokes: str = typer.Option(
-        None, help="per-channel, shared-key or coloured (one coloured rank-1 stroke per step)."
-    ),
-    colour_basis: str = typer.Option(
-        None, help="Colour basis painted in: direct, ycbcr (luminance, chroma) or learned."
-    ),
-    latent_dim: int = typer.Option(None, help="Latent size."),
-    rule_impl: str = typer.Option(None, help="parallel (default) or step (the loop)."),
-    train_steps: int = typer.Option(None, help="Optimiser steps to train for."),
-    batch_size: int = typer.Option(None, help="Images per step, over all processes."),
-    grad_accum: int = typer.Option(None, help="Micro-batches accumulated per step."),
-    lr: float = typer.Option(None, help="Adam learning rate (G and D)."),
-    seed: int = typer.Option(None, help="Seed for weights, data order and latents."),
-    device: str = typer.Option(None, help="auto, cpu or cuda."),
-    threads: int = typer.Option(
-        None,
-        help="CPU threads (default: one per core; give each of N runs sharing a machine cores/N).",
-    ),
-    precision: str = typer.Option(None, help="fp32, bf16 or fp16 (fp16: CUDA only)."),
-    compile_models: bool = typer.Option(
-        None, "--compile", help="torch.compile G and D (falls back, with a warning)."
-    ),
-    sample_every: int = typer.Option(None, help="Write an EMA sample grid every N steps."),
-    eval_every: int = typer.Option(
-        None, help="Measure FID/KID every N steps; keeps checkpoints/best.pt (0: never)."
-    ),
-    eval_n: int = typer.Option(None, help="Images per FID/KID measurement."),
-    eval_features: str = typer.Option(None, help="Feature extractor (default: the data's)."),
-    checkpoint_every: int = typer.Option(None, help="Write a checkpoint every N steps."),
-    init_from: Path = typer.Option(
-        None, help="Start from this trained run or checkpoint (its painter and discriminator)."
-    ),
-    freeze_painter: bool = typer.Option(
-        None, "--freeze-painter", help="Train only the refiner, on the frozen painter."
-    ),
-    reset_discriminator: bool = typer.Option(
-        None, "--reset-discriminator", help="With --init-from: a fresh discriminator."
-    ),
-    conditional: bool = typer.Option(
-        None,
-        "--conditional",
-        help="Paint the class asked for: G(z, y) and a projection D on the data's classes.",
-    ),
-    out: Path = typer.Option(Path("runs/fpa"), help="Run directory."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
-    config: Path = typer.Option(None, help="TOML file of training options."),
-    preset: str = typer.Option(
-        None,
-        help="cpu-demo, cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64 or fpa-64. Default: "
-        "cpu-emoji for 3 channels or --data emoji, cpu-demo otherwise.",
-    ),
-    set_option: list[str] = typer.Option(
-        None, "--set", help="Any other option as KEY=VALUE (TOML value), e.g. --set betas=[0.5,0.9]"
-    ),
-    time_budget: float = typer.Option(
-        None,
-        "--time-budget",
-        help="Stop with a checkpoint after this many seconds of training (--resume goes on).",
-    ),
-    quiet: bool = typer.Option(None, "--quiet", help="Plain log lines instead of a progress bar."),
-    log: str = typer.Option(
-        None,
-        "--log",
-        help="Loggers, comma list: jsonl (always on), tensorboard, wandb (see `fpa plugins`).",
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print config and model sizes only."),
-) -> None:
+@takes_options(TrainOptions)
+def train_command(options: TrainOptions) -> None:
     """Train a fast weight painter as a GAN (CUDA when present, CPU otherwise)."""
     from fpa.devices import use_threads
-    from fpa.runs.presets import chosen_settings, picked_preset
-    from fpa.training import (
-        World,
-        check_time_budget,
-        describe,
-        painting,
-        resolve_config,
-        train,
-    )
+    from fpa.training import World, check_time_budget, decide_run, train
 
-    check_time_budget(time_budget)  # --dry-run checks it too
-    use_threads(threads)
+    check_time_budget(options.time_budget)  # --dry-run checks it too
+    use_threads(options.threads)
     main_process = World.from_env().is_main
-
-    flags = {
-        "rule": rule,
-        "painter": painter,
-        "discriminator": discriminator,
-        "refiner": refiner,
-        "baseline": baseline,
-        "data": data,
-        "data_root": data_root,
-        "download": download,
-        "image_size": parse_image_size(image_size) if image_size else None,
-        "channels": channels,
-        "paint_steps": paint_steps,
-        "updates_per_step": updates_per_step,
-        "strokes": strokes,
-        "colour_basis": colour_basis,
-        "latent_dim": latent_dim,
-        "rule_impl": rule_impl,
-        "train_steps": train_steps,
-        "batch_size": batch_size,
-        "grad_accum": grad_accum,
-        "lr": lr,
-        "seed": seed,
-        "device": device,
-        "precision": precision,
-        "compile": compile_models,
-        "sample_every": sample_every,
-        "eval_every": eval_every,
-        "eval_n": eval_n,
-        "eval_features": eval_features,
-        "checkpoint_every": checkpoint_every,
-        "quiet": quiet,
-        "loggers": logger_names(log) if log is not None else None,
-        "init_from": str(init_from) if init_from else None,
-        "freeze_painter": freeze_painter,
-        "reset_discriminator": reset_discriminator,
-        "conditional": conditional,
-    }
-    changes: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
-    changes.update(parse_set_options(set_option or []))
-    if init_from is not None and not resume:
-        # The picture a refiner works on is the init run's, unless asked otherwise.
-        init = saved_config(init_from)
-        changes.setdefault("image_size", init.image_size)
-        changes.setdefault("channels", init.channels)
+    request, out = options.request(), options.out
     console = Console(stderr=True, markup=False)  # paths and names are the user's text
-    resolved, picked_line = None, ""
-    if resume:
-        if preset or config:
-            raise ConfigError(
-                "--resume continues with the run's own config; drop --preset/--config"
-            )
-    else:
-        config_file = str(config) if config else None
-        resolved = resolve_config(preset_name=preset, config_file=config_file, overrides=changes)
-        chosen = chosen_settings(preset_name=preset, config_file=config_file, overrides=changes)
-        chosen_channels: dict[str, Any] = {}
-        if "channels" not in chosen and resolved.data not in FIXED_COLOURS:
-            resolved, note = with_data_channels(resolved)
-            if preset is None and config_file is None:  # colour data: the colour recipe
-                chosen_channels = {"channels": resolved.channels}
-                probed = {**changes, **chosen_channels}
-                resolved = resolve_config(overrides=probed)
-            if main_process:
-                console.print(note, highlight=False, soft_wrap=True)
-        # Said where nothing else states the settings (a config file holds its own).
-        picked = picked_preset(
-            preset_name=preset, config_file=config_file, overrides={**changes, **chosen_channels}
-        )
-        if picked and config_file is None:
-            why = PICKED_BECAUSE.get(picked, "")
-            picked_line = f"preset: {picked}{why} (--preset NAME takes another)"
-    if dry_run:
-        shown = resolved or saved_config(out).with_overrides(changes)
-        sizes = describe(shown)
+    if options.dry_run:
+        resolved = decide_run(request, resume_from=out if options.resume else None)
         if main_process:
-            if picked_line:
-                console.print(picked_line, highlight=False, soft_wrap=True)
-            console.print(shown.to_toml(), highlight=False, markup=False)
-            report = {"parameters": sizes, **painting(shown)}
-            console.print(json.dumps(report, indent=2), highlight=False)
+            show_dry_run(console, resolved)
         return
-
-    def say_preset() -> None:  # once the run has started: a refusal stays one line
-        if picked_line:
-            console.print(picked_line, highlight=False, soft_wrap=True)
-
-    note = painting(resolved).get("note") if resolved is not None else None
-    if note and main_process:
-        console.print(f"note: {note}", highlight=False)
     result = train(
-        resolved,
+        request,
         out=out,
-        resume=resume,
-        overwrite=overwrite,
-        time_budget=time_budget,
-        on_start=say_preset,
-        **(changes if resume else {}),
+        resume=options.resume,
+        overwrite=options.overwrite,
+        time_budget=options.time_budget,
+        on_start=lambda run: say_decided(console, run),
     )
+    say_result(console, result, out=out, main_process=main_process)
+
+
+def show_dry_run(console: Console, resolved: ResolvedRun) -> None:
+    """What ``--dry-run`` prints: why each inferred value was chosen, the config as TOML, and
+    the model sizes and what will paint as JSON."""
+    from fpa.training import describe, painting
+
+    report = {"parameters": describe(resolved.config), **painting(resolved.config)}
+    for line in resolved.lines():  # once the models are sized: a refusal stays one line
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(resolved.config.to_toml(), highlight=False, markup=False)
+    console.print(json.dumps(report, indent=2), highlight=False)
+
+
+def say_decided(console: Console, resolved: ResolvedRun) -> None:
+    """Once the run has started (a refusal stays one line): why each inferred value was
+    chosen, and a note on what paints."""
+    from fpa.training import painting
+
+    for line in resolved.lines():
+        console.print(line, highlight=False, soft_wrap=True)
+    note = painting(resolved.config).get("note")
+    if note:
+        console.print(f"note: {note}", highlight=False)
+
+
+def say_result(console: Console, result: TrainResult, *, out: Path, main_process: bool) -> None:
+    """How the run ended, with the command that continues it; exit 130 when interrupted."""
     if result.status == "interrupted":
-        if not main_process:
-            raise typer.Exit(code=INTERRUPTED)
-        console.print(
-            f"stopped at step {result.step}; checkpoint saved. Continue with: "
-            f"fpa train --out {out} --resume",
-            highlight=False,
-            soft_wrap=True,  # the command stays on one line, to be copied (also from a log)
-        )
+        if main_process:
+            console.print(
+                f"stopped at step {result.step}; checkpoint saved. Continue with: "
+                f"fpa train --out {out} --resume",
+                highlight=False,
+                soft_wrap=True,  # the command stays on one line, to be copied (also from a log)
+            )
         raise typer.Exit(code=INTERRUPTED)
     if not main_process:
         return
@@ -251,42 +271,6 @@ def train_command(
         f"({result.images_per_second:.0f} img/s at the end); samples in {out}/samples",
         highlight=False,
     )
-
-
-# Why a run that names no preset starts from the one it does (runs/presets.py: default_preset).
-PICKED_BECAUSE = {
-    "cpu-emoji": ", the colour recipe, since the run paints in colour",
-    "cpu-demo": ", the default for grey pictures",
-}
-
-# Built-in data whose channels are the user's (or the preset's) choice alone: the digits are
-# grey, and the emoji train in grey unless asked (the cpu-emoji preset asks for colour).
-FIXED_COLOURS = ("mnist", "emoji")
-
-
-def with_data_channels(config):
-    """``config`` with the channels of its data (1 for grey images, 3 for colour), and the
-    line that says so."""
-    from fpa.data import data_is_grey
-
-    grey = data_is_grey(
-        config.data,
-        image_size=config.image_size,
-        root=config.data_root or None,
-        download=config.download,
-    )
-    channels = 1 if grey else 3
-    kind = "grey" if grey else "in colour"
-    note = f"channels: {channels} (the images of {config.data} are {kind}; --channels sets them)"
-    return config.with_overrides({"channels": channels}), note
-
-
-def saved_config(out: Path):
-    """The config of the run in ``out``, from its latest checkpoint."""
-    from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
-    from fpa.training import TrainConfig
-
-    return TrainConfig.from_dict(load_checkpoint(find_checkpoint(out))["config"])
 
 
 def logger_names(text: str) -> list[str]:

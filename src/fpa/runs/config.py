@@ -82,10 +82,13 @@ def cpu_demo_generator() -> GeneratorConfig:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """One GAN training run. Defaults are the ``cpu-demo`` preset's, except that evaluation
-    is off (``eval_every = 0``) until a preset or an option turns it on."""
+    is off (``eval_every = 0``) until a preset or an option turns it on.
+
+    Frozen: a run's config is decided once (``fpa.training.decide_run``) and never changed
+    after; ``with_overrides`` makes a new one."""
 
     generator: GeneratorConfig = field(default_factory=cpu_demo_generator)
     discriminator: str = "small"
@@ -152,23 +155,24 @@ class TrainConfig:
     conditional: bool = False
 
     def __post_init__(self) -> None:
+        normal = object.__setattr__  # frozen: the stored values are normalised once, here
         if isinstance(self.generator, dict):
-            self.generator = GeneratorConfig.from_dict(self.generator)
+            normal(self, "generator", GeneratorConfig.from_dict(self.generator))
         if not isinstance(self.generator, GeneratorConfig):
             raise ConfigError(
                 f"generator must be a table of generator options; got {self.generator!r}"
             )
         check_field_types(self)
         check_numbers(self)
-        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
-        self.augment_ops = tuple(self.augment_ops)
-        self.loggers = tuple(dict.fromkeys(name for name in self.loggers if name != JSONL))
+        normal(self, "betas", tuple(float(b) for b in self.betas))
+        normal(self, "augment_ops", tuple(self.augment_ops))
+        normal(self, "loggers", tuple(dict.fromkeys(n for n in self.loggers if n != JSONL)))
         choose("precision", self.precision, PRECISIONS)
         choose("regularizer", self.regularizer, REGULARIZERS)
         choose("augment", self.augment, AUGMENT_MODES)
         for op in self.augment_ops:
             choose("augment_ops entry", op, AUGMENT_OPS)
-        self.eval_metrics = tuple(self.eval_metrics)
+        normal(self, "eval_metrics", tuple(self.eval_metrics))
         for metric in self.eval_metrics:
             choose("eval_metrics entry", metric, EVAL_METRICS)
         if not self.eval_metrics:

@@ -5,11 +5,12 @@ Presets name settings flat, by their one name; generator settings go to the gene
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fpa.errors import ConfigError, did_you_mean
 from fpa.features.base import FALLBACK, default_features
-from fpa.runs.config import TrainConfig, migrate_config, read_toml
+from fpa.runs.config import SETTING_NAMES, TrainConfig, migrate_config, read_toml
 
 # The CPU presets' data has offline feature extractors, so they score the EMA generator as
 # they train (and keep best.pt): FID on 2,000 samples every 300 steps took 4 to 6 s on a
@@ -151,18 +152,6 @@ def default_preset(given: dict[str, Any]) -> str:
     return "cpu-demo"
 
 
-def picked_preset(
-    *, preset_name: str | None = None, config_file: str | None = None, overrides=None
-) -> str | None:
-    """The preset :func:`resolve_config` picks itself (:func:`default_preset`) when neither
-    ``preset_name`` nor the config file names one; None when one is named."""
-    from_file = file_settings(config_file)
-    if preset_name or from_file.get("preset"):
-        return None
-    from_file.pop("preset", None)
-    return default_preset({**from_file, **(overrides or {})})
-
-
 def file_settings(config_file: str | None) -> dict[str, Any]:
     """A TOML config file's settings, migrated to this version; an error names the file."""
     if not config_file:
@@ -174,53 +163,112 @@ def file_settings(config_file: str | None) -> dict[str, Any]:
         raise ConfigError(f"config file {config_file}: {error}") from None
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunRequest:
+    """A run's settings as asked for, before anything is inferred from its data or the runs it
+    starts from: a preset and a config file (read once, by :meth:`read`), or a whole
+    ``base`` config (the library's ``fpa.train(config)``), then ``overrides`` (flags, ``--set``,
+    an ablation cell's values); later layers win.
+
+    A config file may name its own ``preset``; an explicit ``preset_name`` wins over it.
+    """
+
+    preset_name: str | None = None
+    config_file: str | None = None
+    from_file: dict[str, Any] = field(default_factory=dict)
+    base: TrainConfig | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.base is not None and (self.preset_name or self.config_file):
+            raise ConfigError("a run starts from a config, or from a preset and a config file")
+
+    @classmethod
+    def read(
+        cls,
+        *,
+        preset_name: str | None = None,
+        config_file: str | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> RunRequest:
+        """The layers, with the config file read and migrated (the one read of it)."""
+        from_file = file_settings(config_file)
+        named = preset_name or from_file.get("preset") or None
+        from_file.pop("preset", None)
+        return cls(
+            preset_name=named,
+            config_file=config_file,
+            from_file=from_file,
+            overrides=dict(overrides or {}),
+        )
+
+    def with_overrides(self, changes: dict[str, Any]) -> RunRequest:
+        """These layers with ``changes`` over the overrides."""
+        return replace(self, overrides={**self.overrides, **changes})
+
+    @property
+    def given(self) -> dict[str, Any]:
+        return {**self.from_file, **self.overrides}
+
+    def picked(self) -> str | None:
+        """The preset picked (:func:`default_preset`) when neither a preset nor a base config
+        is given; None otherwise."""
+        if self.preset_name or self.base is not None:
+            return None
+        return default_preset(self.given)
+
+    def config(self) -> TrainConfig:
+        """Preset, then the file's values, then the overrides. A preset's evaluation schedule
+        is dropped for data with no offline feature extractor (a folder, a torchvision set)
+        unless ``eval_every`` or ``eval_features`` is given. A base config takes the overrides
+        alone."""
+        if self.base is not None:
+            return self.base.with_overrides(self.overrides)
+        base = TrainConfig().with_overrides(preset(self.preset_name or default_preset(self.given)))
+        if self.config_file:  # checked before the overrides apply, so that an error names it
+            try:
+                base.with_overrides(self.from_file)
+            except ConfigError as error:
+                raise ConfigError(f"config file {self.config_file}: {error}") from None
+        config = base.with_overrides(self.given)
+        if "eval_every" not in self.given and not has_offline_features(config):
+            config = config.with_overrides({"eval_every": 0})
+        return config
+
+    def chosen(self) -> set[str]:
+        """The settings, by their flat names, that were chosen: in the overrides, the config
+        file, or a named preset (not the default one); a base config chose every one."""
+        if self.base is not None:
+            return set(SETTING_NAMES)
+        named = preset(self.preset_name) if self.preset_name else {}
+        return {
+            name
+            for layer in (named, self.from_file, self.overrides)
+            for name in setting_names(layer)
+        }
+
+
+def setting_names(settings: dict[str, Any]) -> set[str]:
+    """The flat names of the settings in ``settings`` (a ``generator`` table's included)."""
+    table = settings.get("generator", {})
+    names = {key for key in settings if key != "generator"}
+    return names | (set(table) if isinstance(table, dict) else set())
+
+
 def resolve_config(
     *,
     preset_name: str | None = None,
     config_file: str | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> TrainConfig:
-    """Preset, then the TOML file's values, then explicit overrides (CLI flags) win.
-
-    A config file may name its own ``preset``; an explicit ``preset_name`` wins over it; with
-    neither, :func:`default_preset` picks one from the channels and data.
-    A preset's evaluation schedule is dropped for data with no offline feature extractor
-    (a folder, a torchvision set) unless ``eval_features`` is named.
+    """Preset, then the TOML file's values, then explicit overrides (CLI flags) win
+    (:class:`RunRequest`); with no preset named, :func:`default_preset` picks one from the
+    channels and data. Nothing is inferred from the data: ``fpa.training.decide_run`` does
+    that for a run.
     """
-    from_file = file_settings(config_file)
-    name = preset_name or from_file.pop("preset", None)
-    from_file.pop("preset", None)
-    given = {**from_file, **(overrides or {})}
-    name = name or default_preset(given)
-    base = TrainConfig().with_overrides(preset(name))
-    if config_file:  # checked before the flags are applied, so that an error names the file
-        try:
-            base.with_overrides(from_file)
-        except ConfigError as error:
-            raise ConfigError(f"config file {config_file}: {error}") from None
-    config = base.with_overrides(given)
-    if "eval_every" not in given and not has_offline_features(config):
-        config = config.with_overrides({"eval_every": 0})
-    return config
-
-
-def chosen_settings(
-    *,
-    preset_name: str | None = None,
-    config_file: str | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> set[str]:
-    """The settings, by their flat names, that the user chose: in ``overrides``, in the config
-    file, or in a preset named by ``preset_name`` or the file (not the default preset)."""
-    from_file = file_settings(config_file)
-    name = preset_name or from_file.pop("preset", None)
-    from_file.pop("preset", None)
-    chosen: set[str] = set()
-    for source in (preset(name) if name else {}, from_file, overrides or {}):
-        table = source.get("generator", {})
-        chosen |= {key for key in source if key != "generator"}
-        chosen |= set(table) if isinstance(table, dict) else set()
-    return chosen
+    return RunRequest.read(
+        preset_name=preset_name, config_file=config_file, overrides=overrides
+    ).config()
 
 
 def has_offline_features(config: TrainConfig) -> bool:

@@ -1,4 +1,5 @@
-"""GAN training of fast weight painters: config, presets, the loop, checkpoints, run folders.
+"""GAN training of fast weight painters: how a run is decided (``resolve.py``), the loop, and
+starting, resuming and finishing a run in its folder.
 
 ``fpa.training.train(config, out=...)`` is what ``fpa train`` calls; under ``torchrun`` it
 joins the process group and trains one model on all the processes (docs/scale-out.md).
@@ -6,6 +7,7 @@ joins the process group and trains one model on all the processes (docs/scale-ou
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -14,18 +16,17 @@ from typing import Any
 
 import torch
 
-from fpa.data import build_dataset
 from fpa.errors import ConfigError
 from fpa.generator import painting_record
 from fpa.limits import check_training_memory
 from fpa.runs import PRESETS, CheckpointError, RunDir, TrainConfig, resolve_config
 from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
-from fpa.runs.config import RESUMABLE_FIELDS
 from fpa.runs.lock import RunLock
+from fpa.runs.presets import RunRequest
 from fpa.training.distributed import World, per_rank_batch
 from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult
 from fpa.training.progress import ProgressReporter
-from fpa.training.state import with_data_classes
+from fpa.training.resolve import ResolvedRun, decide_run
 from fpa.training.stopping import stop_on_signals
 from fpa.training.telemetry import Telemetry, check_loggers
 
@@ -33,12 +34,15 @@ __all__ = [
     "PRESETS",
     "AlreadyFinishedError",
     "CheckpointError",
+    "ResolvedRun",
+    "RunRequest",
     "TrainConfig",
     "TrainResult",
     "Trainer",
     "TrainingDivergedError",
     "World",
     "check_time_budget",
+    "decide_run",
     "describe",
     "painting",
     "prepare_run",
@@ -55,75 +59,34 @@ class AlreadyFinishedError(Exception):
         self.step, self.elapsed = step, elapsed
 
 
-def resumed_config(saved: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
-    """The saved config with the changes a resume may make; anything else is refused."""
-    current = saved.settings()
-    refused = sorted(
-        key
-        for key, value in saved.with_overrides(changes).settings().items()
-        if value != current.get(key) and key not in RESUMABLE_FIELDS
-    )
-    if refused:
-        raise ConfigError(
-            f"a resumed run keeps its config; cannot change {', '.join(refused)} "
-            f"(only {', '.join(sorted(RESUMABLE_FIELDS))} may change)"
-        )
-    return saved.with_overrides(changes)
-
-
-def painter_of(init_state: dict[str, Any], config: TrainConfig) -> TrainConfig:
-    """``config`` with the painting fields of the init checkpoint's run."""
-    init = TrainConfig.from_dict(init_state["config"])
-    for field_name in ("image_size", "channels"):
-        if getattr(init, field_name) != getattr(config, field_name):
-            raise ConfigError(
-                f"--init-from {config.init_from} was trained with {field_name} "
-                f"{getattr(init, field_name)}, this run asks for {getattr(config, field_name)}"
-            )
-    return config.with_generator_of(init)
-
-
 def read_run(
-    run_dir: RunDir,
-    config: TrainConfig | None,
-    *,
-    resume: bool,
-    overwrite: bool,
-    changes: dict[str, Any],
-) -> tuple[TrainConfig, dict[str, Any] | None, dict[str, Any] | None]:
-    """Check the run folder and read what the run starts from: its config, the checkpoint to
-    resume and the checkpoint to initialise from (either may be ``None``)."""
+    run_dir: RunDir, request: RunRequest, *, resume: bool, overwrite: bool
+) -> tuple[ResolvedRun, dict[str, Any] | None, dict[str, Any] | None]:
+    """Check the run folder, decide the run (:func:`~fpa.training.resolve.decide_run`) and
+    read what it starts from: the checkpoint to resume and the one to initialise from (either
+    may be ``None``); each checkpoint is read once."""
     run_dir.check(resume=resume, overwrite=overwrite)
-    state = None
-    if resume:
-        state = load_checkpoint(run_dir.latest_checkpoint)
-        if "optimizer_g" not in state:
-            raise ConfigError(
-                f"{run_dir.root} holds no training state (an imported model?), so it cannot be "
-                f"resumed; fine-tune it with: fpa train --init-from {run_dir.root} "
-                "--reset-discriminator"
-            )
-        saved = TrainConfig.from_dict(state["config"])
-        requested = dict(changes)
-        if config is not None:
-            requested = {**config.to_dict(), **requested}
-        config = resumed_config(saved, requested)
-    else:
-        config = (config or TrainConfig()).with_overrides(changes)
-        if config.generator.classes:
-            raise ConfigError(
-                f"a new --conditional run takes its classes from its data ({config.data}); "
-                "drop classes and class_frequencies from the options"
-            )
+    read = functools.cache(load_checkpoint)
+    resolved = decide_run(
+        request, resume_from=run_dir.root if resume else None, read_checkpoint=read
+    )
+    config = resolved.config
+    state = read(run_dir.latest_checkpoint) if resume else None
     init_state = None
     if state is None and config.init_from:
-        init_state = load_checkpoint(find_checkpoint(config.init_from))
-        config = painter_of(init_state, config)
-    return config, state, init_state
+        init_state = read(find_checkpoint(config.init_from))
+    return resolved, state, init_state
+
+
+def run_request(config: TrainConfig | RunRequest | None, changes: dict[str, Any]) -> RunRequest:
+    """What ``train`` and ``prepare_run`` are asked for: a request, or a whole config (or
+    none: the default preset), with ``changes`` over it."""
+    request = config if isinstance(config, RunRequest) else RunRequest(base=config)
+    return request.with_overrides(changes)
 
 
 def prepare_run(
-    config: TrainConfig | None,
+    config: TrainConfig | RunRequest | None,
     *,
     out: str | Path,
     resume: bool = False,
@@ -132,7 +95,8 @@ def prepare_run(
     world: World | None = None,
     hold: ExitStack | None = None,
 ) -> Trainer:
-    """Check the run folder, build the trainer, and restore it when resuming.
+    """Check the run folder, decide the run (``config`` and ``changes``, as for
+    :func:`train`), build the trainer, and restore it when resuming.
 
     With ``hold``, rank 0 first takes the run folder's lock (:class:`fpa.runs.lock.RunLock`)
     into that stack, to keep it for the whole run.
@@ -146,20 +110,22 @@ def prepare_run(
     """
     world = world or World()
     run_dir = RunDir(out)
+    request = run_request(config, changes or {})
 
-    def read() -> tuple[TrainConfig, dict[str, Any] | None, dict[str, Any] | None]:
+    def read() -> tuple[ResolvedRun, dict[str, Any] | None, dict[str, Any] | None]:
         if hold is not None:
             hold.enter_context(RunLock(out))
-        return read_run(run_dir, config, resume=resume, overwrite=overwrite, changes=changes or {})
+        return read_run(run_dir, request, resume=resume, overwrite=overwrite)
 
-    config, state, init_state = world.on_main(read)
-    check_loggers(config)
-    if state is not None and int(state["step"]) >= config.train_steps:
+    resolved, state, init_state = world.on_main(read)
+    decided = resolved.config
+    check_loggers(decided)
+    if state is not None and int(state["step"]) >= decided.train_steps:
         raise AlreadyFinishedError(int(state["step"]), float(state["elapsed"]))
-    check_training_memory(config, processes=world.size)  # before any model or data exists
-    trainer = Trainer(config, run_dir, world=world)
+    check_training_memory(decided, processes=world.size)  # before any model or data exists
+    trainer = Trainer(decided, run_dir, world=world, reasons=resolved.reasons)
     if init_state is not None:
-        trainer.state.initialize_from(init_state, source=config.init_from)
+        trainer.state.initialize_from(init_state, source=decided.init_from)
     if state is not None:
         trainer.state.load(state, source=run_dir.latest_checkpoint)
     # Everything is built and tried (the evaluator, one forward and backward) before the
@@ -169,13 +135,13 @@ def prepare_run(
     if state is not None:
         if world.is_main:
             run_dir.truncate_metrics(trainer.step)
-            run_dir.write_config(trainer.config.to_toml())
+            run_dir.write_config(decided.to_toml())
             if hold is not None:  # the run's lock is held: no other process writes here
                 run_dir.remove_temporaries()
         return trainer
     first = trainer.checkpoint()
     if first is not None:
-        run_dir.start(config_toml=trainer.config.to_toml(), checkpoint=first, replace=overwrite)
+        run_dir.start(config_toml=decided.to_toml(), checkpoint=first, replace=overwrite)
     return trainer
 
 
@@ -187,21 +153,27 @@ def check_time_budget(time_budget: float | None) -> None:
 
 
 def train(
-    config: TrainConfig | None = None,
+    config: TrainConfig | RunRequest | None = None,
     *,
     out: str | Path,
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
     time_budget: float | None = None,
-    on_start: Callable[[], None] | None = None,
+    on_start: Callable[[ResolvedRun], None] | None = None,
     **changes: Any,
 ) -> TrainResult:
     """Train (or resume) a run in ``out``; Ctrl-C/SIGTERM save a checkpoint and return.
 
+    The run is decided by :func:`~fpa.training.resolve.decide_run` from ``config`` (a whole
+    config, a :class:`~fpa.runs.presets.RunRequest` of a preset and a config file, or None: the
+    default preset) with ``changes`` over it, exactly as ``fpa train`` decides it; a resume
+    starts from the run's own config, and may change only what a resume may.
+
     ``time_budget`` stops (with a checkpoint, status ``"budget"``) once the run's training
     time, counted over resumes, reaches that many seconds. ``on_start`` is called once, on the
-    main process, when the run is in place and about to train (a refused run never calls it).
+    main process, with the decided run, when the run is in place and about to train (a refused
+    run never calls it).
 
     Started by ``torchrun``, every process calls this: they join one process group and train
     one model, ``batch_size`` being the global batch over all of them.
@@ -211,18 +183,13 @@ def train(
     """
     check_time_budget(time_budget)
     world = World.from_env()
+    request = run_request(config, changes)
     if not resume:  # refuse a batch that does not split before waiting for the other ranks
-        per_rank_batch((config or TrainConfig()).with_overrides(changes), world)
+        per_rank_batch(request.config(), world)
     with world.joined(), ExitStack() as hold:
         try:
             trainer = prepare_run(
-                config,
-                out=out,
-                resume=resume,
-                overwrite=overwrite,
-                changes=changes,
-                world=world,
-                hold=hold,
+                request, out=out, resume=resume, overwrite=overwrite, world=world, hold=hold
             )
         except AlreadyFinishedError as finished:
             return TrainResult(
@@ -230,7 +197,7 @@ def train(
             )
         c = trainer.config
         if on_start is not None and world.is_main:
-            on_start()
+            on_start(ResolvedRun(config=c, reasons=trainer.reasons))
         reporter = ProgressReporter(
             total=c.train_steps,
             start=trainer.step,
@@ -261,17 +228,9 @@ def painting(config: TrainConfig) -> dict[str, str]:
 
 
 def describe(config: TrainConfig) -> dict[str, Any]:
-    """Model sizes for a config, without loading data or training (``--dry-run``)."""
+    """Model sizes for a decided config (a conditional one names its classes), without
+    training (``--dry-run``)."""
     check_training_memory(config)  # what the run would refuse, refused before building it
-    if config.conditional and not config.generator.classes:  # sized by the data's classes
-        dataset = build_dataset(
-            config.data,
-            image_size=config.image_size,
-            channels=config.channels,
-            root=config.data_root or None,
-            download=config.download,
-        )
-        config, _ = with_data_classes(config, dataset)
     generator = config.build_generator()
     discriminator = config.build_discriminator()
 

@@ -25,7 +25,7 @@ from torch.profiler import record_function
 
 from fpa.classes import labels_args
 from fpa.devices import resolve_device
-from fpa.errors import FpaError
+from fpa.errors import ConfigError, FpaError
 from fpa.evaluation import Evaluator
 from fpa.files import atomic_write_bytes
 from fpa.runs.checkpoint import checkpoint_bytes, load_checkpoint
@@ -74,8 +74,23 @@ class Trainer:
     its operators by phase (benchmarks/profile_step.py).
     """
 
-    def __init__(self, config: TrainConfig, run_dir: RunDir, *, world: World | None = None) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: RunDir,
+        *,
+        world: World | None = None,
+        reasons: dict[str, str] | None = None,
+    ) -> None:
+        """Train ``config`` as decided (:func:`fpa.training.resolve.decide_run`, whose
+        ``reasons`` the run keeps); it is never changed here."""
+        if config.conditional and not config.generator.classes:
+            raise ConfigError(
+                "a conditional run's classes are decided before it trains: build the trainer "
+                "with fpa.training.prepare_run, or decide_run's config"
+            )
         self.config, self.run_dir = config, run_dir
+        self.reasons = dict(reasons or {})
         self.world = world = world or World()
         self.rank_batch = per_rank_batch(config, world)
         local_rank = world.local_rank if world.launched else None
@@ -83,8 +98,6 @@ class Trainer:
         check_precision(config.precision, self.device)
         self.autocast_dtype = autocast_dtype(config.precision)
         self.state = TrainState.new(config, world=world, device=self.device)
-        # A conditional run's config now names the data's classes.
-        self.config = config = self.state.config
         use_augment = config.augment == "on" or (
             config.augment == "auto" and len(self.state.batches.dataset) < SMALL_DATASET
         )

@@ -29,6 +29,7 @@ from fpa.runs.checkpoint import model_state
 from fpa.runs.config import GeneratorModule, TrainConfig
 from fpa.training.distributed import World, rank_seed
 from fpa.training.ema import ema_model
+from fpa.training.resolve import check_classes
 
 
 @dataclass
@@ -87,7 +88,6 @@ class TrainState:
     @classmethod
     def new(cls, config: TrainConfig, *, world: World, device: torch.device) -> TrainState:
         """A fresh run's models, optimisers, data and streams, on ``device``."""
-        # The data first: a conditional run's models are sized by its classes.
         dataset: ImageDataset = build_dataset(
             config.data,
             image_size=config.image_size,
@@ -95,8 +95,8 @@ class TrainState:
             root=config.data_root or None,
             download=config.download,
         )
-        if config.conditional:
-            config, dataset = with_data_classes(config, dataset)
+        if config.conditional:  # the classes were decided up front: the data must hold them
+            dataset = labelled(config, dataset)
         # The same seed on every rank: identical initial weights (DDP broadcasts rank 0's too).
         torch.manual_seed(config.seed)
         generator = config.build_generator().to(device)
@@ -282,19 +282,9 @@ def unfit(source: str | Path, init: bool) -> str:
     return f"{what} does not fit this run"
 
 
-def with_data_classes(
-    config: TrainConfig, dataset: ImageDataset
-) -> tuple[TrainConfig, ImageDataset]:
-    """A conditional run's config with the data's class names and shares (a resumed run's
-    must match them), and its dataset yielding ``(image, label)``."""
+def labelled(config: TrainConfig, dataset: ImageDataset) -> LabelledImages:
+    """A conditional run's dataset yielding ``(image, label)``; data whose classes are not the
+    ones the config names (decided up front, or saved by the run resumed) is refused."""
     classes = class_labels(dataset)
-    found = {"classes": list(classes.names), "class_frequencies": list(classes.frequencies)}
-    if config.generator.classes and config.generator.classes != classes.names:
-        raise ConfigError(
-            f"this run was trained on {len(config.generator.classes)} classes "
-            f"({', '.join(config.generator.classes[:5])}, ...), its data now has "
-            f"{len(classes.names)} ({', '.join(classes.names[:5])}, ...)"
-        )
-    if not config.generator.classes:
-        config = config.with_overrides(found)
-    return config, LabelledImages(dataset, classes=classes)
+    check_classes(config, classes)
+    return LabelledImages(dataset, classes=classes)
