@@ -117,3 +117,22 @@ def test_gated_hebb_per_column_matches_fla_naive_recurrent_gla(seed):
     for paint in (rule.paint, rule.paint_by_steps):
         painted = paint(keys, values, rates, initial=initial, gate=gate)
         torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gated_delta_per_column_matches_fla_naive_recurrent_kda(seed):
+    naive = naive_module("ops/kda/naive.py")
+    keys, values, rates, gate, initial = problem(seed, gate_size=6)
+    _, state = naive.naive_recurrent_kda(
+        queries(keys),
+        to_fla(keys),
+        to_fla(values),
+        to_fla(gate.log()),
+        to_fla(rates)[..., 0],
+        initial_state=fla_state(initial),
+        output_final_state=True,
+    )
+    rule = fpa.build_rule("gated-delta", per_column_gate=True)
+    for paint in (rule.paint, rule.paint_by_steps):
+        painted = paint(keys, values, rates, initial=initial, gate=gate)
+        torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)

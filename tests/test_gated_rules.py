@@ -16,6 +16,7 @@ from tiny_runs import tiny
 # (gated rule, its options, the rule it becomes with every gate at 1)
 REDUCTIONS = [
     ("gated-delta", {}, "delta"),
+    ("gated-delta", {"per_column_gate": True}, "delta"),
     ("gated-hebb", {}, "hebb"),
     ("gated-hebb", {"per_column_gate": True}, "hebb"),
 ]

@@ -1,10 +1,10 @@
 """Invariants every registered learning rule must hold (docs/design.md §3), checked with hypothesis.
 
-The rules under test are fpa's own (``gated-hebb`` also with a gate per column) plus two
-third-party rules that implement only ``step`` and reach fpa through the plugin manager, one
-with a command fpa does not know; a rule some other installed plugin provides is its author's
-to test. A rule's declared commands (docs/design.md §3) are drawn through the contract: random
-pre-activations through each command's activation.
+The rules under test are fpa's own (``gated-delta`` and ``gated-hebb`` also with a gate per
+column) plus two third-party rules that implement only ``step`` and reach fpa through the plugin
+manager, one with a command fpa does not know; a rule some other installed plugin provides is
+its author's to test. A rule's declared commands (docs/design.md §3) are drawn through the
+contract: random pre-activations through each command's activation.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rule_fixtures import ThirdPartyRules
 
 RULES = [
     *((name, {}) for name in own_names("rules")),
+    ("gated-delta", {"per_column_gate": True}),
     ("gated-hebb", {"per_column_gate": True}),
     ("step-only-delta", {}),
     ("row-decay-hebb", {}),

@@ -1,9 +1,10 @@
 """Gated rules: the matrix decays by a gate ``α_t ∈ (0, 1]`` before each write.
 
-``gated-delta`` (Gated DeltaNet; Yang, Kautz & Hatamizadeh, ICLR 2025) and ``gated-hebb``
-(the gated linear attention of GLA and Mamba-2), in fpa's orientation: values index rows,
-keys index columns. Both forms use the log-space cumulative decay ``L_t = Σ_{s≤t} log α_s``,
-so every decay between two steps is ``exp(L_t − L_s) ≤ 1``: no division by a small product.
+``gated-delta`` (Gated DeltaNet; Yang, Kautz & Hatamizadeh, ICLR 2025; with a gate per key
+column, Kimi Delta Attention, Kimi Team 2025) and ``gated-hebb`` (the gated linear attention
+of GLA and Mamba-2), in fpa's orientation: values index rows, keys index columns. Both forms
+use the log-space cumulative decay ``L_t = Σ_{s≤t} log α_s``, so every decay between two steps
+is ``exp(L_t − L_s) ≤ 1``: no division by a small product.
 """
 
 from __future__ import annotations
@@ -57,23 +58,54 @@ def decayed_sum(
     return painted if initial is None else painted + initial * last.exp()
 
 
-class GatedDeltaRule(ParallelPaint, LearningRule):
-    """Gated delta rule ``M_t = α_t M_{t-1} (I − β_t k_t k_tᵀ) + β_t v_t k_tᵀ``: the delta rule
-    on the matrix decayed by a scalar gate ``α_t ∈ (0, 1]`` (``gate (..., 1)`` per step) with
-    rate ``β_t``. Rank law: ``rank M_t ≤ rank M_{t-1} + 1``; with α = 1 it is ``delta``.
+def decayed_overlap(reads: Tensor, writes: Tensor, decay: Tensor) -> Tensor:
+    """``Σ_j reads_tj writes_sj decay_tsj``, ``(..., T, S)``, for decays ``(..., T, S, G)``
+    between steps: per step (G = 1, a scaled Gram matrix) or per column (G = W)."""
+    if decay.shape[-1] == 1:
+        gram = einsum(reads, writes, "... t col, ... s col -> ... t s")
+        return decay.squeeze(-1) * gram
+    return einsum(decay, reads, writes, "... t s col, ... t col, ... s col -> ... t s")
 
-    Parallel form: the written rows ``u_t = β_t ⊙ (v_t − α_t M_{t-1} k_t)`` solve one
+
+def solve_rated(overlap: Tensor, rates: Tensor, targets: Tensor) -> Tensor:
+    """Solve ``(I + diag(r) tril₋₁(overlap)) U = diag(r) targets`` for rates ``(..., T, R)``:
+    one system, or with one rate per row (R = H) one per row; ``U (..., T, H)``."""
+    overlap = overlap.tril(diagonal=-1)
+    if rates.shape[-1] == 1:
+        return solve_unit_lower(rates * overlap, rates * targets)
+    system = rearrange(rates, "... t row -> ... row t 1") * overlap.unsqueeze(-3)
+    rhs = rearrange(rates * targets, "... t row -> ... row t 1")
+    solved = solve_unit_lower(system, rhs)
+    return rearrange(solved, "... row t 1 -> ... t row")
+
+
+class GatedDeltaRule(ParallelPaint, LearningRule):
+    """Gated delta rule ``M_t = M_{t-1} diag(α_t) (I − β_t k_t k_tᵀ) + β_t v_t k_tᵀ``: the delta
+    rule on the matrix decayed by a gate ``α_t ∈ (0, 1]`` with rate ``β_t``. The gate is one
+    scalar per step (``gate (..., 1)``: ``α_t M_{t-1}``, Gated DeltaNet) or, with
+    ``per_column_gate``, one per key column (``gate (..., W)``: Kimi Delta Attention's
+    fine-grained decay). Rank law: ``rank M_t ≤ rank M_{t-1} + 1``; with α = 1 it is ``delta``.
+
+    Parallel form: the written rows ``u_t = β_t ⊙ (v_t − M_{t-1} diag(α_t) k_t)`` solve one
     unit-lower-triangular system with the decays inside,
-    ``(I + diag(β) tril₋₁(D ⊙ K Kᵀ)) U = diag(β) (V − diag(exp L) K M_0ᵀ)``,
-    ``D_ts = exp(L_t − L_s)``; then ``M_T = exp(L_T) M_0 + Σ_s exp(L_T − L_s) u_s k_sᵀ``.
+    ``(I + diag(β) tril₋₁(A)) U = diag(β) (V − (K ⊙ exp L) M_0ᵀ)``,
+    ``A_ts = Σ_j k_tj k_sj exp(L_tj − L_sj)``; then
+    ``M_T = M_0 diag(exp L_T) + Σ_s u_s (k_s ⊙ exp(L_T − L_s))ᵀ``.
     """
 
-    commands = (Command("gate", size="one", activation="sigmoid", initial_bias=GATE_BIAS),)
+    def __init__(self, *, per_column_gate: bool = False) -> None:
+        super().__init__()
+        self.per_column_gate = per_column_gate
+        size = "column" if per_column_gate else "one"
+        self.commands = (Command("gate", size=size, activation="sigmoid", initial_bias=GATE_BIAS),)
+
+    def options(self) -> dict[str, Any]:
+        return {"per_column_gate": self.per_column_gate}
 
     def step(
         self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor, gate: Tensor | None = None
     ) -> Tensor:
-        decayed = matrix * required(gate, "gate").unsqueeze(-1)
+        decayed = matrix * required(gate, "gate").unsqueeze(-2)
         retrieved = einsum(decayed, key, "... row col, ... col -> ... row")
         written = lr * (value - retrieved)
         return decayed + einsum(written, key, "... row, ... col -> ... row col")
@@ -90,17 +122,12 @@ class GatedDeltaRule(ParallelPaint, LearningRule):
         log_decay = log_decays(commands["gate"])
         targets = values
         if initial is not None:
-            read = einsum(initial, keys, "... row col, ... step col -> ... step row")
-            targets = values - log_decay.exp() * read
-        decay = decay_between(log_decay, strict=True).squeeze(-1)
-        overlap = decay * einsum(keys, keys, "... t col, ... s col -> ... t s")
-        if rates.shape[-1] == 1:
-            written = solve_unit_lower(rates * overlap, rates * targets)
-        else:
-            system = rearrange(rates, "... t row -> ... row t 1") * overlap.unsqueeze(-3)
-            rhs = rearrange(rates * targets, "... t row -> ... row t 1")
-            solved = solve_unit_lower(system, rhs)
-            written = rearrange(solved, "... row t 1 -> ... t row")
+            decayed_keys = keys * log_decay.exp()
+            targets = values - einsum(
+                initial, decayed_keys, "... row col, ... step col -> ... step row"
+            )
+        overlap = decayed_overlap(keys, keys, decay_between(log_decay, strict=True))
+        written = solve_rated(overlap, rates, targets)
         return decayed_sum(written, keys, log_decay, initial, return_all=return_all)
 
 
