@@ -136,3 +136,40 @@ def test_gated_delta_per_column_matches_fla_naive_recurrent_kda(seed):
     for paint in (rule.paint, rule.paint_by_steps):
         painted = paint(keys, values, rates, initial=initial, gate=gate)
         torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("householders", [1, 2, 3])
+def test_gated_delta_with_n_updates_per_step_is_fla_gated_delta_product(householders):
+    """DeltaProduct (Siems et al. 2025) takes n_h delta steps per token after one gate. fpa's
+    painter with ``updates_per_step = n_h`` feeds the rule n_h consecutive updates per
+    controller step, each with its own key, value, rate and gate: gated delta over those
+    updates, with the gate of every sub-step after the first at 1, is DeltaProduct."""
+    naive = naive_module("ops/gated_delta_product/naive.py")
+    generator = torch.Generator().manual_seed(householders)
+    batch, channels, steps, height, width = 2, 3, 5, 5, 6
+    updates = steps * householders
+    keys = torch.randn(batch, channels, updates, width, generator=generator)
+    keys = torch.nn.functional.normalize(keys, dim=-1)
+    values = torch.randn(batch, channels, updates, height, generator=generator)
+    rates = 2 * torch.rand(batch, channels, updates, 1, generator=generator)
+    step_gate = 0.5 + 0.5 * torch.rand(batch, channels, steps, 1, generator=generator)
+    initial = torch.randn(batch, channels, height, width, generator=generator)
+    _, state = naive.naive_recurrent_gated_delta_product(
+        torch.zeros(batch, steps, channels, width),
+        to_fla(keys),
+        to_fla(values),
+        to_fla(step_gate.log())[..., 0],
+        to_fla(rates)[..., 0],
+        scale=1.0,
+        initial_state=fla_state(initial),
+        output_final_state=True,
+        num_householder=householders,
+    )
+    # The gate of each controller step on its first update, 1 on the others.
+    gate = torch.ones(batch, channels, steps, householders, 1)
+    gate[:, :, :, 0] = step_gate
+    gate = rearrange(gate, "batch channel step update 1 -> batch channel (step update) 1")
+    rule = fpa.build_rule("gated-delta")
+    for paint in (rule.paint, rule.paint_by_steps):
+        painted = paint(keys, values, rates, initial=initial, gate=gate)
+        torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
