@@ -1,9 +1,11 @@
-"""An outside oracle: fla-core's naive (pure PyTorch) gated rules paint what fpa's do.
+"""An outside oracle: fla-core's naive (pure PyTorch) rules paint what fpa's do.
 
-fla keeps the state as ``S (K, V)``, keys on the rows: fpa's ``M`` is its transpose. Its gates
-are logs (``g = log α``) and ``β`` scales the write. Its naive functions compute in float32.
-The modules are loaded from their files, without fla's package imports (Triton kernels), so
-the oracle runs on any machine where fla-core (a dev extra) is installed; else it is skipped.
+fla keeps the state as ``S (K, V)``, keys on the rows: fpa's ``M`` is its transpose. Its
+functions take ``(B, T, heads, ·)`` (``dplr_recurrence`` takes ``(B, heads, T, ·)``, fpa's own
+layout). Its gates are logs (``g = log α``) and ``β`` scales the write. Its naive functions
+compute in float32 whatever they are given, so the comparisons are float32 at 10⁻⁵. The
+modules are loaded from their files, without fla's package imports (Triton kernels), so the
+oracle runs on any machine where fla-core (a dev extra) is installed; else it is skipped.
 """
 
 from __future__ import annotations
@@ -172,4 +174,29 @@ def test_gated_delta_with_n_updates_per_step_is_fla_gated_delta_product(househol
     rule = fpa.build_rule("gated-delta")
     for paint in (rule.paint, rule.paint_by_steps):
         painted = paint(keys, values, rates, initial=initial, gate=gate)
+        torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dplr_matches_fla_dplr_recurrence(seed):
+    """fla's ``S_t = (diag(exp g) + α βᵀ) S_{t-1} + k vᵀ`` with α = −κ and β = a ⊙ κ."""
+    naive = naive_module("ops/generalized_delta_rule/dplr/naive.py")
+    keys, values, rates, decay, initial = problem(seed, gate_size=6)
+    generator = torch.Generator().manual_seed(100 + seed)
+    removal = torch.nn.functional.normalize(torch.randn(keys.shape, generator=generator), dim=-1)
+    in_context_rate = torch.rand(keys.shape, generator=generator)
+    _, state = naive.dplr_recurrence(
+        torch.zeros_like(keys),
+        keys,
+        rates * values,
+        -removal,
+        in_context_rate * removal,
+        decay.log(),
+        initial_state=fla_state(initial),
+        output_final_state=True,
+    )
+    rule = fpa.build_rule("dplr")
+    commands = {"decay": decay, "removal_key": removal, "in_context_rate": in_context_rate}
+    for paint in (rule.paint, rule.paint_by_steps):
+        painted = paint(keys, values, rates, initial=initial, **commands)
         torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)

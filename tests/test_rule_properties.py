@@ -46,8 +46,8 @@ class Problem:
     values: torch.Tensor
     lr: torch.Tensor
     initial: torch.Tensor | None
-    # Pre-activations of the rule's commands, (B, C, T, H + W + 1): each command takes its size
-    # from here in turn (commands_of).
+    # Pre-activations of the rule's commands, (B, C, T, 3 (H + W) + 1): each command takes its
+    # size from here in turn (commands_of).
     raw: torch.Tensor
 
     def tensors(self) -> list[torch.Tensor]:
@@ -99,7 +99,7 @@ def problems(draw, *, dtype=torch.float64, allow_initial=True):
     values = normal(*lead, height)
     lr = torch.rand(*lead, height if per_row else 1, generator=generator, dtype=torch.float64)
     initial = 0.5 * normal(batch, channels, height, width) if with_initial else None
-    raw = 2 * normal(*lead, height + width + 1)
+    raw = 2 * normal(*lead, 3 * (height + width) + 1)
     problem = Problem(keys, values, lr, initial, raw)
     return Problem(*(t.to(dtype) if t is not None else None for t in vars(problem).values()))
 
@@ -191,26 +191,49 @@ def step_increments(partial: torch.Tensor, problem: Problem) -> torch.Tensor:
 
 
 def assert_rank_law(rule, problem: Problem) -> None:
-    """Every rule's rank law: ``rank M_t ≤ rank M_{t-1} + 1`` (so from ``M_0 = 0``,
-    ``rank M_t ≤ t``); with its commands at their neutral values (gates at 1) every increment
-    ``M_t - M_{t-1}`` has rank ≤ 1."""
+    """The rank law of a transition that multiplies ``M`` from the right: ``rank M_t ≤
+    rank M_{t-1} + 1`` (so from ``M_0 = 0``, ``rank M_t ≤ t``); with its commands at their
+    neutral values (gates at 1) every increment ``M_t - M_{t-1}`` has rank ≤ 1."""
     neutral = paint(rule, problem, neutral=True, return_all=True)
     tolerance = 1e-9 * scale_of(neutral)
     assert torch.linalg.matrix_rank(step_increments(neutral, problem), atol=tolerance).max() <= 1
+    ranks = ranks_from_the_start(rule, problem)
+    assert (ranks[..., 1:] <= ranks[..., :-1] + 1).all()
+    if problem.initial is None:
+        assert (ranks[..., 1:] <= torch.arange(1, ranks.shape[-1])).all()
+
+
+def ranks_from_the_start(rule, problem: Problem) -> torch.Tensor:
+    """``rank M_t`` for t = 0 … T, ``(..., T + 1)``."""
     partial = paint(rule, problem, return_all=True)
     start = (
         problem.initial if problem.initial is not None else torch.zeros_like(partial[..., 0, :, :])
     )
     matrices = torch.cat([start.unsqueeze(-3), partial], dim=-3)
-    ranks = torch.linalg.matrix_rank(matrices, atol=1e-9 * scale_of(matrices))
-    assert (ranks[..., 1:] <= ranks[..., :-1] + 1).all()
+    return torch.linalg.matrix_rank(matrices, atol=1e-9 * scale_of(matrices))
+
+
+def assert_hadamard_rank_law(rule, problem: Problem) -> None:
+    """Longhorn's law: its decay ``1 − ε (k ⊙ k)ᵀ`` has rank ≤ 2, so ``rank M_t ≤ 2 rank
+    M_{t-1} + 1`` (from ``M_0 = 0``, ``rank M_t ≤ 2ᵗ − 1``); with one rate per step the decay
+    scales columns only and ``rank M_t ≤ rank M_{t-1} + 1``."""
+    ranks = ranks_from_the_start(rule, problem)
+    per_step = problem.lr.shape[-1] == 1
+    growth = 1 if per_step else 2
+    assert (ranks[..., 1:] <= growth * ranks[..., :-1] + 1).all()
     if problem.initial is None:
-        assert (ranks[..., 1:] <= torch.arange(1, partial.shape[-3] + 1)).all()
+        steps = torch.arange(1, ranks.shape[-1])
+        assert (ranks[..., 1:] <= (steps if per_step else 2**steps - 1)).all()
+
+
+# Rules whose transition does not multiply M from the right keep a law of their own.
+RANK_LAWS = {"longhorn": assert_hadamard_rank_law}
 
 
 @given(problem=problems())
-def test_every_step_raises_the_rank_by_at_most_one(rule, problem):
-    assert_rank_law(rule, problem)
+def test_every_rule_keeps_its_rank_law(rule, request, problem):
+    name = request.node.callspec.params["rule"][0]
+    RANK_LAWS.get(name, assert_rank_law)(rule, problem)
 
 
 @given(problem=problems())
@@ -304,10 +327,10 @@ def sources_of(problem: Problem) -> tuple[list[torch.Tensor], Problem]:
 
 
 @given(problem=coloured_problems())
-def test_coloured_strokes_paint_as_their_steps_do_and_keep_the_rank_law(rule, problem):
+def test_coloured_strokes_paint_as_their_steps_do_and_keep_the_rank_law(rule, request, problem):
     painted, folded = paint(rule, problem), fold_steps(rule, problem)
     torch.testing.assert_close(painted, folded, rtol=0, atol=1e-10 * scale_of(folded))
-    assert_rank_law(rule, problem)
+    RANK_LAWS.get(request.node.callspec.params["rule"][0], assert_rank_law)(rule, problem)
 
 
 @given(problem=coloured_problems())

@@ -30,12 +30,16 @@ def log_decays(gate: Tensor) -> Tensor:
 
 def decay_between(log_decay: Tensor, *, strict: bool) -> Tensor:
     """``exp(L_t − L_s)`` for s < t (``strict``) or s ≤ t, 0 above: ``(..., T, S, G)``."""
-    steps = log_decay.shape[-2]
-    later = torch.ones(steps, steps, dtype=torch.bool, device=log_decay.device)
+    return decay_from(log_decay, log_decay, strict=strict)
+
+
+def decay_from(ends: Tensor, starts: Tensor, *, strict: bool) -> Tensor:
+    """``exp(E_t − S_s)`` for s < t (``strict``) or s ≤ t, 0 above: ``(..., T, S, G)`` from
+    cumulative log decays ``ends`` and ``starts`` ``(..., T, G)`` with ``E_t ≤ S_s`` there."""
+    steps = ends.shape[-2]
+    later = torch.ones(steps, steps, dtype=torch.bool, device=ends.device)
     later = later.tril(diagonal=-1 if strict else 0)
-    difference = rearrange(log_decay, "... t g -> ... t 1 g") - rearrange(
-        log_decay, "... s g -> ... 1 s g"
-    )
+    difference = rearrange(ends, "... t g -> ... t 1 g") - rearrange(starts, "... s g -> ... 1 s g")
     return difference.masked_fill(~later[:, :, None], -torch.inf).exp()
 
 
