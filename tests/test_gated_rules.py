@@ -13,12 +13,13 @@ from fpa.rules.base import LearningRule
 from rule_fixtures import ThirdPartyRules
 from tiny_runs import tiny
 
-# (gated rule, its options, the rule it becomes with every gate at 1)
+# (gated rule, its options, the rule it becomes with every command at its neutral value)
 REDUCTIONS = [
     ("gated-delta", {}, "delta"),
     ("gated-delta", {"per_column_gate": True}, "delta"),
     ("gated-hebb", {}, "hebb"),
     ("gated-hebb", {"per_column_gate": True}, "hebb"),
+    ("dplr", {}, "hebb"),
 ]
 
 
@@ -36,24 +37,29 @@ def random_problem(seed: int, *, per_row: bool, with_initial: bool):
     return keys, values, rates.double(), initial
 
 
-def ones_gate(rule: LearningRule, keys: torch.Tensor, values: torch.Tensor) -> dict:
-    (command,) = rule.commands
-    size = command.width(height=values.shape[-1], width=keys.shape[-1])
-    return {"gate": keys.new_ones(*keys.shape[:-1], size)}
+def neutral_commands(rule: LearningRule, keys: torch.Tensor, values: torch.Tensor) -> dict:
+    """Every declared command at its neutral value (a gate at 1), ``(..., T, size)``."""
+    return {
+        command.name: keys.new_full(
+            (*keys.shape[:-1], command.width(height=values.shape[-1], width=keys.shape[-1])),
+            command.neutral,
+        )
+        for command in rule.commands
+    }
 
 
 @pytest.mark.parametrize(("name", "options", "plain"), REDUCTIONS)
 @given(seed=st.integers(0, 2**31 - 1), per_row=st.booleans(), with_initial=st.booleans())
-def test_with_every_gate_at_1_a_gated_rule_is_its_plain_rule(
+def test_with_every_command_neutral_a_rule_is_its_plain_rule(
     name, options, plain, seed, per_row, with_initial
 ):
     gated, reference = fpa.build_rule(name, **options), fpa.build_rule(plain)
     keys, values, rates, initial = random_problem(seed, per_row=per_row, with_initial=with_initial)
-    gate = ones_gate(gated, keys, values)
-    stepped = gated.paint_by_steps(keys, values, rates, initial=initial, **gate)
+    neutral = neutral_commands(gated, keys, values)
+    stepped = gated.paint_by_steps(keys, values, rates, initial=initial, **neutral)
     assert torch.equal(stepped, reference.paint_by_steps(keys, values, rates, initial=initial))
     for return_all in (False, True):
-        fast = gated.paint(keys, values, rates, initial=initial, return_all=return_all, **gate)
+        fast = gated.paint(keys, values, rates, initial=initial, return_all=return_all, **neutral)
         expected = reference.paint(keys, values, rates, initial=initial, return_all=return_all)
         torch.testing.assert_close(fast, expected, rtol=0, atol=1e-12)
 
