@@ -200,3 +200,27 @@ def test_dplr_matches_fla_dplr_recurrence(seed):
     for paint in (rule.paint, rule.paint_by_steps):
         painted = paint(keys, values, rates, initial=initial, **commands)
         torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_momentum_delta_matches_fla_recurrent_momentum_delta_rule_ref(seed):
+    """fla's momentum ``Mom_t = μ Mom_{t-1} − η k (v − Sᵀ p)ᵀ`` and ``S_t = α S_{t-1} − β Mom_t``
+    with the read key ``p = k`` and ``β = 1`` is fpa's ``P = −Momᵀ``, ``M = Sᵀ``."""
+    naive = naive_module("ops/momentum_delta_rule/naive.py")
+    keys, values, rates, gate, initial = problem(seed)
+    momentum = torch.rand(gate.shape, generator=torch.Generator().manual_seed(200 + seed))
+    _, (state, _) = naive.recurrent_momentum_delta_rule_ref(
+        queries(keys),
+        to_fla(keys),
+        to_fla(values),
+        to_fla(gate.log())[..., 0],
+        to_fla(momentum.log())[..., 0],
+        to_fla(keys),
+        beta=torch.ones_like(to_fla(rates)[..., 0]),
+        eta=to_fla(rates)[..., 0],
+        initial_S=fla_state(initial),
+        output_final_state=True,
+    )
+    rule = fpa.build_rule("momentum-delta")
+    painted = rule.paint(keys, values, rates, initial=initial, gate=gate, momentum=momentum)
+    torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)

@@ -20,6 +20,7 @@ REDUCTIONS = [
     ("gated-hebb", {}, "hebb"),
     ("gated-hebb", {"per_column_gate": True}, "hebb"),
     ("dplr", {}, "hebb"),
+    ("momentum-delta", {}, "delta"),
 ]
 
 

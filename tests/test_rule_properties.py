@@ -112,14 +112,20 @@ def paint(rule, problem: Problem, *, neutral: bool = False, **kwargs):
 
 
 def fold_steps(rule, problem: Problem) -> torch.Tensor:
-    """The reference written here, independent of LearningRule.paint_by_steps."""
+    """The reference written here, independent of LearningRule.paint_by_steps: ``step``, or
+    ``step_carrying`` with what the rule carries besides the matrix (a momentum)."""
     rates = rule.effective_rates(problem.lr)
     commands = commands_of(rule, problem)
     shape = (*problem.keys.shape[:-2], problem.values.shape[-1], problem.keys.shape[-1])
     matrix = problem.initial if problem.initial is not None else problem.keys.new_zeros(shape)
+    carry = rule.start_carry(matrix)
     for t in range(problem.keys.shape[-2]):
         key, value, rate = problem.keys[..., t, :], problem.values[..., t, :], rates[..., t, :]
-        matrix = rule.step(matrix, key, value, rate, **step_commands(commands, t))
+        now = step_commands(commands, t)
+        if carry:
+            matrix, carry = rule.step_carrying(matrix, carry, key, value, rate, **now)
+        else:
+            matrix = rule.step(matrix, key, value, rate, **now)
     return matrix
 
 
@@ -172,8 +178,11 @@ def test_one_rate_per_step_equals_that_rate_repeated_on_every_row(rule, problem)
             problem.values[..., t, :],
             step_commands(commands, t),
         )
-        one = rule.step(matrix, key, value, per_step[..., t, :], **now)
-        assert torch.equal(one, rule.step(matrix, key, value, per_row[..., t, :], **now))
+        carry = rule.start_carry(matrix)
+        one = rule.step_carrying(matrix, carry, key, value, per_step[..., t, :], **now)
+        other = rule.step_carrying(matrix, carry, key, value, per_row[..., t, :], **now)
+        assert all(torch.equal(*pair) for pair in zip(one[1], other[1], strict=True))
+        assert torch.equal(one[0], other[0])
     painted = [
         paint(rule, Problem(problem.keys, problem.values, lr, problem.initial, problem.raw))
         for lr in (per_step, per_row)
@@ -226,8 +235,34 @@ def assert_hadamard_rank_law(rule, problem: Problem) -> None:
         assert (ranks[..., 1:] <= (steps if per_step else 2**steps - 1)).all()
 
 
+def assert_momentum_rank_law(rule, problem: Problem) -> None:
+    """Momentum delta's law: ``rank(M_t − (Π_{s≤t} α_s) M_0) ≤ t``, the rows of that
+    difference in the span of the keys ``k_1 … k_t``; with α = 1 and μ = 0 (neutral) it is
+    delta, each increment of rank ≤ 1."""
+    neutral = paint(rule, problem, neutral=True, return_all=True)
+    tolerance = 1e-9 * scale_of(neutral)
+    assert torch.linalg.matrix_rank(step_increments(neutral, problem), atol=tolerance).max() <= 1
+    partial = paint(rule, problem, return_all=True)
+    written = partial
+    if problem.initial is not None:
+        kept = commands_of(rule, problem)["gate"].cumprod(dim=-2).unsqueeze(-1)
+        written = partial - kept * problem.initial.unsqueeze(-3)
+    tolerance = 1e-9 * scale_of(partial)
+    steps = torch.arange(1, partial.shape[-3] + 1)
+    assert (torch.linalg.matrix_rank(written, atol=tolerance) <= steps).all()
+    for t in range(partial.shape[-3]):
+        keys = problem.keys[..., : t + 1, :]
+        outside = torch.eye(keys.shape[-1], dtype=keys.dtype) - torch.linalg.pinv(keys) @ keys
+        torch.testing.assert_close(
+            written[..., t, :, :] @ outside,
+            torch.zeros_like(written[..., t, :, :]),
+            rtol=0,
+            atol=tolerance,
+        )
+
+
 # Rules whose transition does not multiply M from the right keep a law of their own.
-RANK_LAWS = {"longhorn": assert_hadamard_rank_law}
+RANK_LAWS = {"longhorn": assert_hadamard_rank_law, "momentum-delta": assert_momentum_rank_law}
 
 
 @given(problem=problems())

@@ -1,6 +1,7 @@
-"""The own properties of dplr (RWKV-7's generalised delta) and longhorn: each one's step is its
-paper's equation, each reduces to delta where its paper says it should, and Longhorn's rank law
-is as loose as its docstring says (docs/rules.md)."""
+"""The own properties of dplr (RWKV-7's generalised delta), longhorn and momentum-delta: each
+one's step is its paper's equation, each reduces to delta where its paper says it should, and
+the rank laws of Longhorn and momentum delta are as loose as their docstrings say
+(docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -124,7 +125,29 @@ def test_longhorn_with_rates_per_row_can_double_the_rank_in_one_step():
     assert (torch.linalg.matrix_rank(per_step) == torch.tensor([1, 2])).all()
 
 
-@pytest.mark.parametrize(("name", "impl"), [("dplr", "parallel"), ("longhorn", "step")])
+def test_momentum_delta_can_raise_the_rank_by_two_in_one_step():
+    """The momentum keeps what the matrix has cancelled: ``M_2 = 0`` while ``P_2 ≠ 0``, so
+    ``M_3 = P_2 + v_3 k_3ᵀ`` has rank 2 (α = μ = η = 1)."""
+    e1, e2 = torch.eye(3, dtype=torch.float64)[:2]
+    keys = torch.stack([e1, e1, e2])
+    values = torch.stack([e1, -e1, e2])
+    ones = torch.ones(3, 1, dtype=torch.float64)
+    painted = fpa.build_rule("momentum-delta").paint(
+        keys, values, ones, gate=ones, momentum=ones, return_all=True
+    )
+    assert torch.linalg.matrix_rank(painted).tolist() == [1, 0, 2]
+
+
+def test_momentum_deltas_step_alone_is_refused_readably():
+    rule = fpa.build_rule("momentum-delta")
+    matrix, key, value = torch.zeros(3, 2), torch.ones(2), torch.ones(3)
+    with pytest.raises(fpa.ConfigError, match="carries a momentum"):
+        rule.step(matrix, key, value, torch.ones(1), gate=torch.ones(1), momentum=torch.ones(1))
+
+
+@pytest.mark.parametrize(
+    ("name", "impl"), [("dplr", "parallel"), ("longhorn", "step"), ("momentum-delta", "step")]
+)
 def test_a_zoo_rule_trains_and_its_run_loads_and_paints(tmp_path, name, impl):
     result = fpa.train(tiny(rule=name, train_steps=2), out=tmp_path / "run", progress=False)
     assert result.step == 2

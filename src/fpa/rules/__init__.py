@@ -1,5 +1,5 @@
-"""Learning rules: hebb, delta, oja, gated-delta, gated-hebb, dplr, longhorn, registered through
-fpa's own hook."""
+"""Learning rules: hebb, delta, oja, gated-delta, gated-hebb, dplr, longhorn and
+momentum-delta, registered through fpa's own hook."""
 
 from fpa.plugins import hookimpl
 from fpa.rules.base import LearningRule
@@ -8,6 +8,7 @@ from fpa.rules.dplr import DplrDeltaRule
 from fpa.rules.gated import GatedDeltaRule, GatedHebbRule
 from fpa.rules.hebb import HebbRule
 from fpa.rules.longhorn import LonghornRule
+from fpa.rules.momentum import MomentumDeltaRule
 from fpa.rules.oja import OjaRule
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "HebbRule",
     "LearningRule",
     "LonghornRule",
+    "MomentumDeltaRule",
     "OjaRule",
 ]
 
@@ -56,4 +58,9 @@ def fpa_register_rules(register):
         "longhorn",
         LonghornRule,
         description="Longhorn: per-entry online regression, M ⊙ (1 − ε (k ⊙ k)ᵀ) + (ε ⊙ v) kᵀ",
+    )
+    register(
+        "momentum-delta",
+        MomentumDeltaRule,
+        description="Momentum delta (Titans): P ← μ P + lr·(v − M k) kᵀ, M ← α M + P (step only)",
     )
