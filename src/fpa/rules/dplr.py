@@ -15,7 +15,7 @@ from torch import Tensor
 
 from fpa.commands import Command
 from fpa.rules.base import LearningRule, ParallelPaint, required, solve_unit_lower
-from fpa.rules.gated import GATE_BIAS, decay_from, decayed_overlap, decayed_sum, log_decays
+from fpa.rules.gated import GATE_BIAS, decayed_overlap, decayed_sum, log_decays
 
 
 class DplrDeltaRule(ParallelPaint, LearningRule):
@@ -71,15 +71,16 @@ class DplrDeltaRule(ParallelPaint, LearningRule):
         log_decay = log_decays(commands["decay"])
         # L⁻_t = L_{t-1}: the read at step t sees the matrix before that step's decay.
         before = torch.cat([torch.zeros_like(log_decay[..., :1, :]), log_decay[..., :-1, :]], -2)
-        decay = decay_from(before, log_decay, strict=True)
         written = rates * values
         rhs = einsum(
-            decayed_overlap(removal, keys, decay), written, "... t s, ... s row -> ... t row"
+            decayed_overlap(removal, keys, before, log_decay),
+            written,
+            "... t s, ... s row -> ... t row",
         )
         if initial is not None:
             decayed_removal = removal * before.exp()
             rhs = rhs + einsum(initial, decayed_removal, "... row col, ... t col -> ... t row")
-        reads = solve_unit_lower(decayed_overlap(removal, taken_along, decay), rhs)
+        reads = solve_unit_lower(decayed_overlap(removal, taken_along, before, log_decay), rhs)
         painted = decayed_sum(written, keys, log_decay, initial, return_all=return_all)
         removed = decayed_sum(reads, taken_along, log_decay, None, return_all=return_all)
         return painted - removed
