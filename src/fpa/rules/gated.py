@@ -65,7 +65,7 @@ def decayed_sum(
 
 # Steps per chunk of the per-column decayed overlaps: pairs of steps in one chunk take their
 # decays explicitly, pairs across chunks two bounded factors through a matmul.
-CHUNK = 16
+CHUNK = 8
 
 
 def decayed_overlap(reads: Tensor, writes: Tensor, ends: Tensor, starts: Tensor) -> Tensor:
