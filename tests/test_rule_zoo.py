@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fpa
+from fpa.decomposition import decompose
 from tiny_runs import tiny
 
 
@@ -156,3 +157,23 @@ def test_a_zoo_rule_trains_and_its_run_loads_and_paints(tmp_path, name, impl):
     trace = generator.paint_trace(generator.sample_latents(2))
     assert set(trace.commands.extra) == {command.name for command in generator.rule.commands}
     assert torch.isfinite(trace.images).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("gated-delta", {"per_column_gate": True}),
+        ("dplr", {}),
+        ("longhorn", {}),
+        ("momentum-delta", {}),
+    ],
+)
+def test_a_zoo_rule_decomposes_an_image_within_the_svd_bound(name, options):
+    """``fpa decompose`` fits the rule's commands too; from ``M_0 = 0`` with one rate per step
+    each of these paints rank ≤ t, so none beats Eckart–Young."""
+    image = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    result = decompose(image, rule=name, rule_options=options, steps=3, iterations=60)
+    assert torch.isfinite(result.error).all()
+    assert result.error[0] < 1
+    assert result.error[0] >= result.svd_error[0] * (1 - 1e-5)
+    assert (result.errors_by_step >= result.svd_by_step * (1 - 1e-5)).all()

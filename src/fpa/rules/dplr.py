@@ -36,7 +36,9 @@ class DplrDeltaRule(ParallelPaint, LearningRule):
 
     commands = (
         Command("decay", size="column", activation="sigmoid", initial_bias=GATE_BIAS),
-        Command("removal_key", size="column", activation="l2", neutral=0.0),
+        # A constant start, so the unit removal key starts uniform: l2 of zeros is 0, with a
+        # slope of 1/eps there.
+        Command("removal_key", size="column", activation="l2", neutral=0.0, initial_bias=1.0),
         Command("in_context_rate", size="column", activation="sigmoid", neutral=0.0),
     )
 
