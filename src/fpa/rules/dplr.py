@@ -74,15 +74,15 @@ class DplrDeltaRule(ParallelPaint, LearningRule):
         # L⁻_t = L_{t-1}: the read at step t sees the matrix before that step's decay.
         before = torch.cat([torch.zeros_like(log_decay[..., :1, :]), log_decay[..., :-1, :]], -2)
         written = rates * values
-        rhs = einsum(
-            decayed_overlap(removal, keys, before, log_decay),
-            written,
-            "... t s, ... s row -> ... t row",
-        )
+        # Both overlaps at once (a leading axis of 2): their decays are formed once.
+        with_keys, with_removal = decayed_overlap(
+            removal, torch.stack([keys, taken_along]), before, log_decay
+        ).unbind(0)
+        rhs = einsum(with_keys, written, "... t s, ... s row -> ... t row")
         if initial is not None:
             decayed_removal = removal * before.exp()
             rhs = rhs + einsum(initial, decayed_removal, "... row col, ... t col -> ... t row")
-        reads = solve_unit_lower(decayed_overlap(removal, taken_along, before, log_decay), rhs)
+        reads = solve_unit_lower(with_removal, rhs)
         painted = decayed_sum(written, keys, log_decay, initial, return_all=return_all)
         removed = decayed_sum(reads, taken_along, log_decay, None, return_all=return_all)
         return painted - removed
