@@ -72,7 +72,9 @@ class DplrDeltaRule(ParallelPaint, LearningRule):
         taken_along = commands["in_context_rate"] * removal
         log_decay = log_decays(commands["decay"])
         # L⁻_t = L_{t-1}: the read at step t sees the matrix before that step's decay.
-        before = torch.cat([torch.zeros_like(log_decay[..., :1, :]), log_decay[..., :-1, :]], -2)
+        before = torch.cat(
+            [torch.zeros_like(log_decay[..., :1, :]), log_decay[..., :-1, :]], dim=-2
+        )
         written = rates * values
         # Both overlaps at once (a leading axis of 2): their decays are formed once.
         with_keys, with_removal = decayed_overlap(
