@@ -10,20 +10,24 @@ from hypothesis import strategies as st
 import fpa
 from conftest import plugged_in
 from fpa.rules.base import LearningRule
+from fpa.rules.gated import chunked_overlap, decay_from, log_decays
 from rule_fixtures import ThirdPartyRules
 from tiny_runs import tiny
 
-# (gated rule, its options, the rule it becomes with every gate at 1)
+# (gated rule, its options, the rule it becomes with every command at its neutral value)
 REDUCTIONS = [
     ("gated-delta", {}, "delta"),
+    ("gated-delta", {"per_column_gate": True}, "delta"),
     ("gated-hebb", {}, "hebb"),
     ("gated-hebb", {"per_column_gate": True}, "hebb"),
+    ("dplr", {}, "hebb"),
+    ("momentum-delta", {}, "delta"),
 ]
 
 
-def random_problem(seed: int, *, per_row: bool, with_initial: bool):
+def random_problem(seed: int, *, per_row: bool, with_initial: bool, steps: int = 6):
     generator = torch.Generator().manual_seed(seed)
-    batch, channels, steps, height, width = 2, 2, 6, 5, 4
+    batch, channels, height, width = 2, 2, 5, 4
 
     def normal(*shape):
         return torch.randn(*shape, generator=generator, dtype=torch.float64)
@@ -35,24 +39,29 @@ def random_problem(seed: int, *, per_row: bool, with_initial: bool):
     return keys, values, rates.double(), initial
 
 
-def ones_gate(rule: LearningRule, keys: torch.Tensor, values: torch.Tensor) -> dict:
-    (command,) = rule.commands
-    size = command.width(height=values.shape[-1], width=keys.shape[-1])
-    return {"gate": keys.new_ones(*keys.shape[:-1], size)}
+def neutral_commands(rule: LearningRule, keys: torch.Tensor, values: torch.Tensor) -> dict:
+    """Every declared command at its neutral value (a gate at 1), ``(..., T, size)``."""
+    return {
+        command.name: keys.new_full(
+            (*keys.shape[:-1], command.width(height=values.shape[-1], width=keys.shape[-1])),
+            command.neutral,
+        )
+        for command in rule.commands
+    }
 
 
 @pytest.mark.parametrize(("name", "options", "plain"), REDUCTIONS)
 @given(seed=st.integers(0, 2**31 - 1), per_row=st.booleans(), with_initial=st.booleans())
-def test_with_every_gate_at_1_a_gated_rule_is_its_plain_rule(
+def test_with_every_command_neutral_a_rule_is_its_plain_rule(
     name, options, plain, seed, per_row, with_initial
 ):
     gated, reference = fpa.build_rule(name, **options), fpa.build_rule(plain)
     keys, values, rates, initial = random_problem(seed, per_row=per_row, with_initial=with_initial)
-    gate = ones_gate(gated, keys, values)
-    stepped = gated.paint_by_steps(keys, values, rates, initial=initial, **gate)
+    neutral = neutral_commands(gated, keys, values)
+    stepped = gated.paint_by_steps(keys, values, rates, initial=initial, **neutral)
     assert torch.equal(stepped, reference.paint_by_steps(keys, values, rates, initial=initial))
     for return_all in (False, True):
-        fast = gated.paint(keys, values, rates, initial=initial, return_all=return_all, **gate)
+        fast = gated.paint(keys, values, rates, initial=initial, return_all=return_all, **neutral)
         expected = reference.paint(keys, values, rates, initial=initial, return_all=return_all)
         torch.testing.assert_close(fast, expected, rtol=0, atol=1e-12)
 
@@ -202,3 +211,51 @@ def test_a_gated_rule_trains_and_its_run_loads_and_paints(tmp_path, name):
 def test_a_command_may_not_take_a_name_paint_or_step_uses(name):
     with pytest.raises(fpa.ConfigError, match="must be a Python identifier other than"):
         fpa.Command(name)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 16])
+@given(seed=st.integers(0, 2**31 - 1), steps=st.integers(1, 40), tiny=st.booleans())
+def test_chunked_per_column_overlap_equals_the_explicit_decays(chunk, seed, steps, tiny):
+    """Pairs across chunks go through a reference decay; they must equal ``exp(E_t − S_s)``
+    taken pair by pair, for strong decays too (gates of 10⁻³⁰ underflow, never overflow)."""
+    generator = torch.Generator().manual_seed(seed)
+    reads, writes = torch.randn(2, 2, steps, 5, generator=generator, dtype=torch.float64)
+    gate = torch.rand(2, steps, 5, generator=generator, dtype=torch.float64)
+    if tiny:
+        gate = gate * 1e-30
+    starts = log_decays(gate)
+    ends = torch.cat([torch.zeros_like(starts[..., :1, :]), starts[..., :-1, :]], dim=-2)
+    for later in (starts, ends):
+        got = chunked_overlap(reads, writes, later, starts, chunk=chunk)
+        pairs = decay_from(later, starts, strict=True) * reads[..., :, None, :]
+        expected = (pairs * writes[..., None, :, :]).sum(-1)
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"), [("gated-delta", {"per_column_gate": True}), ("dplr", {})]
+)
+@pytest.mark.parametrize("steps", [15, 16, 17, 40])
+def test_per_column_rules_paint_as_their_steps_over_several_chunks(name, options, steps):
+    """The property tests draw at most 8 steps, one chunk: here several, in values and
+    gradients."""
+    rule = fpa.build_rule(name, **options)
+    generator = torch.Generator().manual_seed(steps)
+    keys, values, rates, initial = random_problem(
+        steps, per_row=True, with_initial=True, steps=steps
+    )
+    commands = {
+        command.name: torch.rand(keys.shape, generator=generator, dtype=torch.float64)
+        for command in rule.commands
+    }
+    inputs = [t.clone().requires_grad_(True) for t in (keys, values, rates, initial)]
+    weights = torch.randn(*keys.shape[:-2], values.shape[-1], keys.shape[-1], dtype=torch.float64)
+    results = []
+    for paint in (rule.paint, rule.paint_by_steps):
+        out = paint(*inputs[:3], initial=inputs[3], **commands)
+        results.append((out, torch.autograd.grad((out * weights).sum(), inputs)))
+    (fast, fast_grads), (slow, slow_grads) = results
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-10)
+    for one, other in zip(fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(one, other, rtol=0, atol=1e-9)

@@ -50,7 +50,16 @@ def test_the_throwaway_plugin_is_there_only_in_its_half_of_the_tests(third_party
     beside = request.node.callspec.params["third_party_rules"] == "beside-a-plugin"
     theirs = [name for name in fpa.available("rules") if name not in own_names("rules")]
     assert any(name.startswith("ella") for name in theirs) == beside
-    assert own_names("rules") == ["delta", "gated-delta", "gated-hebb", "hebb", "oja"]
+    assert own_names("rules") == [
+        "delta",
+        "dplr",
+        "gated-delta",
+        "gated-hebb",
+        "hebb",
+        "longhorn",
+        "momentum-delta",
+        "oja",
+    ]
 
 
 def test_unknown_kind_is_refused():

@@ -1,10 +1,10 @@
 """Invariants every registered learning rule must hold (docs/design.md §3), checked with hypothesis.
 
-The rules under test are fpa's own (``gated-hebb`` also with a gate per column) plus two
-third-party rules that implement only ``step`` and reach fpa through the plugin manager, one
-with a command fpa does not know; a rule some other installed plugin provides is its author's
-to test. A rule's declared commands (docs/design.md §3) are drawn through the contract: random
-pre-activations through each command's activation.
+The rules under test are fpa's own (``gated-delta`` and ``gated-hebb`` also with a gate per
+column) plus two third-party rules that implement only ``step`` and reach fpa through the plugin
+manager, one with a command fpa does not know; a rule some other installed plugin provides is
+its author's to test. A rule's declared commands (docs/design.md §3) are drawn through the
+contract: random pre-activations through each command's activation.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rule_fixtures import ThirdPartyRules
 
 RULES = [
     *((name, {}) for name in own_names("rules")),
+    ("gated-delta", {"per_column_gate": True}),
     ("gated-hebb", {"per_column_gate": True}),
     ("step-only-delta", {}),
     ("row-decay-hebb", {}),
@@ -45,8 +46,8 @@ class Problem:
     values: torch.Tensor
     lr: torch.Tensor
     initial: torch.Tensor | None
-    # Pre-activations of the rule's commands, (B, C, T, H + W + 1): each command takes its size
-    # from here in turn (commands_of).
+    # Pre-activations of the rule's commands, (B, C, T, 3 (H + W) + 1): each command takes its
+    # size from here in turn (commands_of).
     raw: torch.Tensor
 
     def tensors(self) -> list[torch.Tensor]:
@@ -98,7 +99,7 @@ def problems(draw, *, dtype=torch.float64, allow_initial=True):
     values = normal(*lead, height)
     lr = torch.rand(*lead, height if per_row else 1, generator=generator, dtype=torch.float64)
     initial = 0.5 * normal(batch, channels, height, width) if with_initial else None
-    raw = 2 * normal(*lead, height + width + 1)
+    raw = 2 * normal(*lead, 3 * (height + width) + 1)
     problem = Problem(keys, values, lr, initial, raw)
     return Problem(*(t.to(dtype) if t is not None else None for t in vars(problem).values()))
 
@@ -111,14 +112,20 @@ def paint(rule, problem: Problem, *, neutral: bool = False, **kwargs):
 
 
 def fold_steps(rule, problem: Problem) -> torch.Tensor:
-    """The reference written here, independent of LearningRule.paint_by_steps."""
+    """The reference written here, independent of LearningRule.paint_by_steps: ``step``, or
+    ``step_carrying`` with what the rule carries besides the matrix (a momentum)."""
     rates = rule.effective_rates(problem.lr)
     commands = commands_of(rule, problem)
     shape = (*problem.keys.shape[:-2], problem.values.shape[-1], problem.keys.shape[-1])
     matrix = problem.initial if problem.initial is not None else problem.keys.new_zeros(shape)
+    carry = rule.start_carry(matrix)
     for t in range(problem.keys.shape[-2]):
         key, value, rate = problem.keys[..., t, :], problem.values[..., t, :], rates[..., t, :]
-        matrix = rule.step(matrix, key, value, rate, **step_commands(commands, t))
+        now = step_commands(commands, t)
+        if carry:
+            matrix, carry = rule.step_carrying(matrix, carry, key, value, rate, **now)
+        else:
+            matrix = rule.step(matrix, key, value, rate, **now)
     return matrix
 
 
@@ -171,8 +178,11 @@ def test_one_rate_per_step_equals_that_rate_repeated_on_every_row(rule, problem)
             problem.values[..., t, :],
             step_commands(commands, t),
         )
-        one = rule.step(matrix, key, value, per_step[..., t, :], **now)
-        assert torch.equal(one, rule.step(matrix, key, value, per_row[..., t, :], **now))
+        carry = rule.start_carry(matrix)
+        one = rule.step_carrying(matrix, carry, key, value, per_step[..., t, :], **now)
+        other = rule.step_carrying(matrix, carry, key, value, per_row[..., t, :], **now)
+        assert all(torch.equal(*pair) for pair in zip(one[1], other[1], strict=True))
+        assert torch.equal(one[0], other[0])
     painted = [
         paint(rule, Problem(problem.keys, problem.values, lr, problem.initial, problem.raw))
         for lr in (per_step, per_row)
@@ -190,26 +200,75 @@ def step_increments(partial: torch.Tensor, problem: Problem) -> torch.Tensor:
 
 
 def assert_rank_law(rule, problem: Problem) -> None:
-    """Every rule's rank law: ``rank M_t ≤ rank M_{t-1} + 1`` (so from ``M_0 = 0``,
-    ``rank M_t ≤ t``); with its commands at their neutral values (gates at 1) every increment
-    ``M_t - M_{t-1}`` has rank ≤ 1."""
+    """The rank law of a transition that multiplies ``M`` from the right: ``rank M_t ≤
+    rank M_{t-1} + 1`` (so from ``M_0 = 0``, ``rank M_t ≤ t``); with its commands at their
+    neutral values (gates at 1) every increment ``M_t - M_{t-1}`` has rank ≤ 1."""
     neutral = paint(rule, problem, neutral=True, return_all=True)
     tolerance = 1e-9 * scale_of(neutral)
     assert torch.linalg.matrix_rank(step_increments(neutral, problem), atol=tolerance).max() <= 1
+    ranks = ranks_from_the_start(rule, problem)
+    assert (ranks[..., 1:] <= ranks[..., :-1] + 1).all()
+    if problem.initial is None:
+        assert (ranks[..., 1:] <= torch.arange(1, ranks.shape[-1])).all()
+
+
+def ranks_from_the_start(rule, problem: Problem) -> torch.Tensor:
+    """``rank M_t`` for t = 0 … T, ``(..., T + 1)``."""
     partial = paint(rule, problem, return_all=True)
     start = (
         problem.initial if problem.initial is not None else torch.zeros_like(partial[..., 0, :, :])
     )
     matrices = torch.cat([start.unsqueeze(-3), partial], dim=-3)
-    ranks = torch.linalg.matrix_rank(matrices, atol=1e-9 * scale_of(matrices))
-    assert (ranks[..., 1:] <= ranks[..., :-1] + 1).all()
+    return torch.linalg.matrix_rank(matrices, atol=1e-9 * scale_of(matrices))
+
+
+def assert_hadamard_rank_law(rule, problem: Problem) -> None:
+    """Longhorn's law: its decay ``1 − ε (k ⊙ k)ᵀ`` has rank ≤ 2, so ``rank M_t ≤ 2 rank
+    M_{t-1} + 1`` (from ``M_0 = 0``, ``rank M_t ≤ 2ᵗ − 1``); with one rate per step the decay
+    scales columns only and ``rank M_t ≤ rank M_{t-1} + 1``."""
+    ranks = ranks_from_the_start(rule, problem)
+    per_step = problem.lr.shape[-1] == 1
+    growth = 1 if per_step else 2
+    assert (ranks[..., 1:] <= growth * ranks[..., :-1] + 1).all()
     if problem.initial is None:
-        assert (ranks[..., 1:] <= torch.arange(1, partial.shape[-3] + 1)).all()
+        steps = torch.arange(1, ranks.shape[-1])
+        assert (ranks[..., 1:] <= (steps if per_step else 2**steps - 1)).all()
+
+
+def assert_momentum_rank_law(rule, problem: Problem) -> None:
+    """Momentum delta's law: ``rank(M_t − (Π_{s≤t} α_s) M_0) ≤ t``, the rows of that
+    difference in the span of the keys ``k_1 … k_t``; with α = 1 and μ = 0 (neutral) it is
+    delta, each increment of rank ≤ 1."""
+    neutral = paint(rule, problem, neutral=True, return_all=True)
+    tolerance = 1e-9 * scale_of(neutral)
+    assert torch.linalg.matrix_rank(step_increments(neutral, problem), atol=tolerance).max() <= 1
+    partial = paint(rule, problem, return_all=True)
+    written = partial
+    if problem.initial is not None:
+        kept = commands_of(rule, problem)["gate"].cumprod(dim=-2).unsqueeze(-1)
+        written = partial - kept * problem.initial.unsqueeze(-3)
+    tolerance = 1e-9 * scale_of(partial)
+    steps = torch.arange(1, partial.shape[-3] + 1)
+    assert (torch.linalg.matrix_rank(written, atol=tolerance) <= steps).all()
+    for t in range(partial.shape[-3]):
+        keys = problem.keys[..., : t + 1, :]
+        outside = torch.eye(keys.shape[-1], dtype=keys.dtype) - torch.linalg.pinv(keys) @ keys
+        torch.testing.assert_close(
+            written[..., t, :, :] @ outside,
+            torch.zeros_like(written[..., t, :, :]),
+            rtol=0,
+            atol=tolerance,
+        )
+
+
+# Rules whose transition does not multiply M from the right keep a law of their own.
+RANK_LAWS = {"longhorn": assert_hadamard_rank_law, "momentum-delta": assert_momentum_rank_law}
 
 
 @given(problem=problems())
-def test_every_step_raises_the_rank_by_at_most_one(rule, problem):
-    assert_rank_law(rule, problem)
+def test_every_rule_keeps_its_rank_law(rule, request, problem):
+    name = request.node.callspec.params["rule"][0]
+    RANK_LAWS.get(name, assert_rank_law)(rule, problem)
 
 
 @given(problem=problems())
@@ -303,10 +362,10 @@ def sources_of(problem: Problem) -> tuple[list[torch.Tensor], Problem]:
 
 
 @given(problem=coloured_problems())
-def test_coloured_strokes_paint_as_their_steps_do_and_keep_the_rank_law(rule, problem):
+def test_coloured_strokes_paint_as_their_steps_do_and_keep_the_rank_law(rule, request, problem):
     painted, folded = paint(rule, problem), fold_steps(rule, problem)
     torch.testing.assert_close(painted, folded, rtol=0, atol=1e-10 * scale_of(folded))
-    assert_rank_law(rule, problem)
+    RANK_LAWS.get(request.node.callspec.params["rule"][0], assert_rank_law)(rule, problem)
 
 
 @given(problem=coloured_problems())

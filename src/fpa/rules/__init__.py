@@ -1,18 +1,25 @@
-"""Learning rules: hebb, delta, oja, gated-delta, gated-hebb, registered through fpa's own hook."""
+"""Learning rules: hebb, delta, oja, gated-delta, gated-hebb, dplr, longhorn and
+momentum-delta, registered through fpa's own hook."""
 
 from fpa.plugins import hookimpl
 from fpa.rules.base import LearningRule
 from fpa.rules.delta import DeltaRule
+from fpa.rules.dplr import DplrDeltaRule
 from fpa.rules.gated import GatedDeltaRule, GatedHebbRule
 from fpa.rules.hebb import HebbRule
+from fpa.rules.longhorn import LonghornRule
+from fpa.rules.momentum import MomentumDeltaRule
 from fpa.rules.oja import OjaRule
 
 __all__ = [
     "DeltaRule",
+    "DplrDeltaRule",
     "GatedDeltaRule",
     "GatedHebbRule",
     "HebbRule",
     "LearningRule",
+    "LonghornRule",
+    "MomentumDeltaRule",
     "OjaRule",
 ]
 
@@ -33,10 +40,27 @@ def fpa_register_rules(register):
     register(
         "gated-delta",
         GatedDeltaRule,
-        description="Gated delta: decay by α, then delta's write (parallel: one triangular solve)",
+        description="Gated delta: decay by α (per step, or per column as KDA), then delta's write "
+        "(parallel: one triangular solve)",
     )
     register(
         "gated-hebb",
         GatedHebbRule,
         description="Gated Hebbian: decay by α (per step or column), add lr·v kᵀ (parallel: a sum)",
+    )
+    register(
+        "dplr",
+        DplrDeltaRule,
+        description="Generalised delta (RWKV-7): M (diag(w) − κ (a ⊙ κ)ᵀ) + lr·v kᵀ "
+        "(parallel: one triangular solve)",
+    )
+    register(
+        "longhorn",
+        LonghornRule,
+        description="Longhorn: per-entry online regression, M ⊙ (1 − ε (k ⊙ k)ᵀ) + (ε ⊙ v) kᵀ",
+    )
+    register(
+        "momentum-delta",
+        MomentumDeltaRule,
+        description="Momentum delta (Titans): P ← μ P + lr·(v − M k) kᵀ, M ← α M + P (step only)",
     )

@@ -31,6 +31,8 @@ class LearningRule(nn.Module):
     """Base class of every learning rule.
 
     A subclass implements :meth:`step`; :meth:`paint` then folds ``step`` over the T steps.
+    A rule that carries more than the matrix from step to step (a momentum) implements
+    :meth:`start_carry` and :meth:`step_carrying` instead.
     Rules with a parallel form override :meth:`paint` and keep :meth:`paint_by_steps` as the
     reference. ``options()`` returns the constructor keywords, which the rule's ``repr`` shows
     (a generator is rebuilt from its config's ``rule_options``, not from this).
@@ -45,6 +47,24 @@ class LearningRule(nn.Module):
         matrix ``(..., H, W)``. A rule with commands adds one keyword each, taking the step's
         slice ``(..., size)``."""
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
+
+    def start_carry(self, matrix: Tensor) -> tuple[Tensor, ...]:
+        """What the rule carries from step to step besides the matrix (a momentum), at the
+        start ``M_0``; nothing by default."""
+        return ()
+
+    def step_carrying(
+        self,
+        matrix: Tensor,
+        carry: tuple[Tensor, ...],
+        key: Tensor,
+        value: Tensor,
+        lr: Tensor,
+        **commands: Tensor,
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """:meth:`step` that also reads and returns what the rule carries; a rule that carries
+        nothing keeps this default, ``step`` with the carry passed through."""
+        return self.step(matrix, key, value, lr, **commands), carry
 
     def effective_rates(self, rates: Tensor) -> Tensor:
         """The rates actually used, ``(..., T, R)`` in and out; a rule may fix some of them
@@ -78,15 +98,19 @@ class LearningRule(nn.Module):
         return_all: bool = False,
         **commands: Tensor,
     ) -> Tensor:
-        """The reference: fold :meth:`step` over the steps, one update at a time."""
+        """The reference: fold :meth:`step` (:meth:`step_carrying`) over the steps, one update
+        at a time."""
         check_rule_inputs(keys, values, lr, initial)
         check_commands(self.commands, keys, values, commands)
         rates = self.effective_rates(lr)
         matrix = initial_matrix(keys, values, initial)
+        carry = self.start_carry(matrix)
         partial = []
         for t in range(keys.shape[-2]):
             now = {name: command[..., t, :] for name, command in commands.items()}
-            matrix = self.step(matrix, keys[..., t, :], values[..., t, :], rates[..., t, :], **now)
+            matrix, carry = self.step_carrying(
+                matrix, carry, keys[..., t, :], values[..., t, :], rates[..., t, :], **now
+            )
             partial.append(matrix)
         return torch.stack(partial, dim=-3) if return_all else matrix
 

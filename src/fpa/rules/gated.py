@@ -1,9 +1,10 @@
 """Gated rules: the matrix decays by a gate ``α_t ∈ (0, 1]`` before each write.
 
-``gated-delta`` (Gated DeltaNet; Yang, Kautz & Hatamizadeh, ICLR 2025) and ``gated-hebb``
-(the gated linear attention of GLA and Mamba-2), in fpa's orientation: values index rows,
-keys index columns. Both forms use the log-space cumulative decay ``L_t = Σ_{s≤t} log α_s``,
-so every decay between two steps is ``exp(L_t − L_s) ≤ 1``: no division by a small product.
+``gated-delta`` (Gated DeltaNet; Yang, Kautz & Hatamizadeh, ICLR 2025; with a gate per key
+column, Kimi Delta Attention, Kimi Team 2025) and ``gated-hebb`` (the gated linear attention
+of GLA and Mamba-2), in fpa's orientation: values index rows, keys index columns. Both forms
+use the log-space cumulative decay ``L_t = Σ_{s≤t} log α_s``, so every decay between two steps
+is ``exp(L_t − L_s) ≤ 1``: no division by a small product.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from einops import einsum, rearrange
 from torch import Tensor
 
@@ -29,12 +31,16 @@ def log_decays(gate: Tensor) -> Tensor:
 
 def decay_between(log_decay: Tensor, *, strict: bool) -> Tensor:
     """``exp(L_t − L_s)`` for s < t (``strict``) or s ≤ t, 0 above: ``(..., T, S, G)``."""
-    steps = log_decay.shape[-2]
-    later = torch.ones(steps, steps, dtype=torch.bool, device=log_decay.device)
+    return decay_from(log_decay, log_decay, strict=strict)
+
+
+def decay_from(ends: Tensor, starts: Tensor, *, strict: bool) -> Tensor:
+    """``exp(E_t − S_s)`` for s < t (``strict``) or s ≤ t, 0 above: ``(..., T, S, G)`` from
+    cumulative log decays ``ends`` and ``starts`` ``(..., T, G)`` with ``E_t ≤ S_s`` there."""
+    steps = ends.shape[-2]
+    later = torch.ones(steps, steps, dtype=torch.bool, device=ends.device)
     later = later.tril(diagonal=-1 if strict else 0)
-    difference = rearrange(log_decay, "... t g -> ... t 1 g") - rearrange(
-        log_decay, "... s g -> ... 1 s g"
-    )
+    difference = rearrange(ends, "... t g -> ... t 1 g") - rearrange(starts, "... s g -> ... 1 s g")
     return difference.masked_fill(~later[:, :, None], -torch.inf).exp()
 
 
@@ -57,23 +63,102 @@ def decayed_sum(
     return painted if initial is None else painted + initial * last.exp()
 
 
-class GatedDeltaRule(ParallelPaint, LearningRule):
-    """Gated delta rule ``M_t = α_t M_{t-1} (I − β_t k_t k_tᵀ) + β_t v_t k_tᵀ``: the delta rule
-    on the matrix decayed by a scalar gate ``α_t ∈ (0, 1]`` (``gate (..., 1)`` per step) with
-    rate ``β_t``. Rank law: ``rank M_t ≤ rank M_{t-1} + 1``; with α = 1 it is ``delta``.
+# Steps per chunk of the per-column decayed overlaps: pairs of steps in one chunk take their
+# decays explicitly, pairs across chunks two bounded factors through a matmul.
+CHUNK = 8
 
-    Parallel form: the written rows ``u_t = β_t ⊙ (v_t − α_t M_{t-1} k_t)`` solve one
+
+def decayed_overlap(reads: Tensor, writes: Tensor, ends: Tensor, starts: Tensor) -> Tensor:
+    """``Σ_j reads_tj writes_sj exp(E_tj − S_sj)`` for s < t, 0 elsewhere: ``(..., T, S)``, from
+    cumulative log decays ``ends`` and ``starts`` ``(..., T, G)`` per step (G = 1) or per
+    column (G = W), with ``E_t ≤ S_s`` for s < t."""
+    if ends.shape[-1] == 1:
+        gram = einsum(reads, writes, "... t col, ... s col -> ... t s")
+        return decay_from(ends, starts, strict=True).squeeze(-1) * gram
+    return chunked_overlap(reads, writes, ends, starts)
+
+
+def chunked_overlap(
+    reads: Tensor, writes: Tensor, ends: Tensor, starts: Tensor, *, chunk: int = CHUNK
+) -> Tensor:
+    """:func:`decayed_overlap` with a decay per column, in O(T·(T/C + C)·W) exponentials
+    instead of O(T²·W): for s before chunk n and t in it, ``exp(E_t − S_s) = exp(E_t − R_n)
+    exp(R_n − S_s)`` with ``R_n`` the ``S`` just before the chunk, both factors ≤ 1, so the
+    pairs across chunks are one matmul per chunk; pairs inside a chunk take their decays
+    explicitly."""
+    steps = reads.shape[-2]
+    pad = -steps % chunk
+    if pad:
+        reads, writes = (F.pad(t, (0, 0, 0, pad)) for t in (reads, writes))
+        ends, starts = (
+            torch.cat([t, t[..., -1:, :].expand(*t.shape[:-2], pad, t.shape[-1])], dim=-2)
+            for t in (ends, starts)
+        )
+    chunks = reads.shape[-2] // chunk
+    into = "... (chunk step) g -> ... chunk step g"
+    reads_c, writes_c = rearrange(reads, into, step=chunk), rearrange(writes, into, step=chunk)
+    ends_c, starts_c = rearrange(ends, into, step=chunk), rearrange(starts, into, step=chunk)
+    # R_n: S at the last step of chunk n − 1 (chunk 0 has no earlier steps; its R is unused).
+    reference = torch.cat([starts_c[..., :1, :1, :], starts_c[..., :-1, -1:, :]], dim=-3)
+    near = reads_c * (ends_c - reference).clamp(max=0).exp()
+    position = torch.arange(reads.shape[-2], device=reads.device)
+    before = position[None, :] < (torch.arange(chunks, device=reads.device)[:, None] * chunk)
+    far_log = reference - rearrange(starts, "... s g -> ... 1 s g")
+    far = writes.unsqueeze(-3) * far_log.masked_fill(~before[:, :, None], -torch.inf).exp()
+    across = einsum(near, far, "... chunk t g, ... chunk s g -> ... chunk t s")
+    inside = einsum(
+        decay_from(ends_c, starts_c, strict=True),
+        reads_c,
+        writes_c,
+        "... chunk t s g, ... chunk t g, ... chunk s g -> ... chunk t s",
+    )
+    diagonal = torch.eye(chunks, dtype=reads.dtype, device=reads.device)
+    blocks = einsum(inside, diagonal, "... chunk t s, chunk other -> ... chunk t other s")
+    overlap = rearrange(across, "... chunk t s -> ... (chunk t) s") + rearrange(
+        blocks, "... chunk t other s -> ... (chunk t) (other s)"
+    )
+    return overlap[..., :steps, :steps]
+
+
+def solve_rated(overlap: Tensor, rates: Tensor, targets: Tensor) -> Tensor:
+    """Solve ``(I + diag(r) tril₋₁(overlap)) U = diag(r) targets`` for rates ``(..., T, R)``:
+    one system, or with one rate per row (R = H) one per row; ``U (..., T, H)``."""
+    overlap = overlap.tril(diagonal=-1)
+    if rates.shape[-1] == 1:
+        return solve_unit_lower(rates * overlap, rates * targets)
+    system = rearrange(rates, "... t row -> ... row t 1") * overlap.unsqueeze(-3)
+    rhs = rearrange(rates * targets, "... t row -> ... row t 1")
+    solved = solve_unit_lower(system, rhs)
+    return rearrange(solved, "... row t 1 -> ... t row")
+
+
+class GatedDeltaRule(ParallelPaint, LearningRule):
+    """Gated delta rule ``M_t = M_{t-1} diag(α_t) (I − β_t k_t k_tᵀ) + β_t v_t k_tᵀ``: the delta
+    rule on the matrix decayed by a gate ``α_t ∈ (0, 1]`` with rate ``β_t``. The gate is one
+    scalar per step (``gate (..., 1)``: ``α_t M_{t-1}``, Gated DeltaNet) or, with
+    ``per_column_gate``, one per key column (``gate (..., W)``: Kimi Delta Attention's
+    fine-grained decay). Rank law: ``rank M_t ≤ rank M_{t-1} + 1``; with α = 1 it is ``delta``.
+
+    Parallel form: the written rows ``u_t = β_t ⊙ (v_t − M_{t-1} diag(α_t) k_t)`` solve one
     unit-lower-triangular system with the decays inside,
-    ``(I + diag(β) tril₋₁(D ⊙ K Kᵀ)) U = diag(β) (V − diag(exp L) K M_0ᵀ)``,
-    ``D_ts = exp(L_t − L_s)``; then ``M_T = exp(L_T) M_0 + Σ_s exp(L_T − L_s) u_s k_sᵀ``.
+    ``(I + diag(β) tril₋₁(A)) U = diag(β) (V − (K ⊙ exp L) M_0ᵀ)``,
+    ``A_ts = Σ_j k_tj k_sj exp(L_tj − L_sj)``; then
+    ``M_T = M_0 diag(exp L_T) + Σ_s u_s (k_s ⊙ exp(L_T − L_s))ᵀ``.
     """
 
-    commands = (Command("gate", size="one", activation="sigmoid", initial_bias=GATE_BIAS),)
+    def __init__(self, *, per_column_gate: bool = False) -> None:
+        super().__init__()
+        self.per_column_gate = per_column_gate
+        size = "column" if per_column_gate else "one"
+        self.commands = (Command("gate", size=size, activation="sigmoid", initial_bias=GATE_BIAS),)
+
+    def options(self) -> dict[str, Any]:
+        return {"per_column_gate": self.per_column_gate}
 
     def step(
         self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor, gate: Tensor | None = None
     ) -> Tensor:
-        decayed = matrix * required(gate, "gate").unsqueeze(-1)
+        decayed = matrix * required(gate, "gate").unsqueeze(-2)
         retrieved = einsum(decayed, key, "... row col, ... col -> ... row")
         written = lr * (value - retrieved)
         return decayed + einsum(written, key, "... row, ... col -> ... row col")
@@ -90,17 +175,12 @@ class GatedDeltaRule(ParallelPaint, LearningRule):
         log_decay = log_decays(commands["gate"])
         targets = values
         if initial is not None:
-            read = einsum(initial, keys, "... row col, ... step col -> ... step row")
-            targets = values - log_decay.exp() * read
-        decay = decay_between(log_decay, strict=True).squeeze(-1)
-        overlap = decay * einsum(keys, keys, "... t col, ... s col -> ... t s")
-        if rates.shape[-1] == 1:
-            written = solve_unit_lower(rates * overlap, rates * targets)
-        else:
-            system = rearrange(rates, "... t row -> ... row t 1") * overlap.unsqueeze(-3)
-            rhs = rearrange(rates * targets, "... t row -> ... row t 1")
-            solved = solve_unit_lower(system, rhs)
-            written = rearrange(solved, "... row t 1 -> ... t row")
+            decayed_keys = keys * log_decay.exp()
+            targets = values - einsum(
+                initial, decayed_keys, "... row col, ... step col -> ... step row"
+            )
+        overlap = decayed_overlap(keys, keys, log_decay, log_decay)
+        written = solve_rated(overlap, rates, targets)
         return decayed_sum(written, keys, log_decay, initial, return_all=return_all)
 
 
