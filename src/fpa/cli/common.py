@@ -1,4 +1,4 @@
-"""What the commands that use a trained generator share: loading it, latents, checks."""
+"""What the commands that use a trained generator share: latents, checks, output files."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from fpa.classes import class_index
-from fpa.devices import resolve_device
 from fpa.errors import ConfigError, error_summary
 from fpa.files import atomic_write, atomic_write_bytes, load_tensors
 from fpa.generator import FastWeightPainter
@@ -26,26 +25,6 @@ from fpa.runs.config import GeneratorModule
 SOURCE_HELP = (
     "A run directory, a checkpoint, a model folder, or a model's name (fpa models lists them)."
 )
-
-
-def load_generator_for_cli(
-    path: Path, *, device: str = "auto", ema: bool = True
-) -> GeneratorModule:
-    """The generator of a run directory, checkpoint, model folder or registered model's name
-    on the chosen device, in eval mode."""
-    return load_run_for_cli(path, device=device, ema=ema)[0]
-
-
-def load_run_for_cli(
-    path: Path, *, device: str = "auto", ema: bool = True
-) -> tuple[GeneratorModule, torch.Tensor | None]:
-    """:func:`load_generator_for_cli`, and a run's fixed latents (those of its sample grids,
-    ``samples/latest.png``), or None for a model folder or a checkpoint without them (an
-    imported one)."""
-    from fpa.models.loading import open_model
-
-    loaded = open_model(path, ema=ema, device=resolve_device(device))
-    return loaded.generator, loaded.fixed_latents
 
 
 def require_painter(generator, *, what: str) -> FastWeightPainter:

@@ -15,7 +15,6 @@ from fpa.cli.common import (
     check_images,
     chosen_latents,
     class_option,
-    load_generator_for_cli,
     pixel_size,
     refuse_to_replace,
     require_painter,
@@ -26,6 +25,7 @@ from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
+from fpa.models.loading import open_model
 from fpa.viz.interpolate import (
     ANIMATION_WIDTH,
     animation_bytes,
@@ -111,7 +111,7 @@ def interpolate_command(
             raise ConfigError("--grid and --out must be different files")
         _writable(grid, "--grid")
     refuse_to_replace(("--out", out), ("--grid", grid), overwrite=overwrite)
-    generator = load_generator_for_cli(run, device=device, ema=ema)
+    generator = open_model(run, ema=ema, device=device).generator
     label = class_option(generator, class_)
     if label is None and generator.classes:
         raise ConfigError("this run paints classes: name the one to walk through with --class")

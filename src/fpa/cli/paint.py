@@ -14,7 +14,6 @@ from fpa.cli.common import (
     check_images,
     chosen_labels,
     chosen_latents,
-    load_generator_for_cli,
     pixel_size,
     refuse_to_replace,
     require_painter,
@@ -25,6 +24,7 @@ from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
+from fpa.models.loading import open_model
 
 ANIMATION_FORMATS = {".gif": "gif", ".png": "apng", ".apng": "apng"}
 PAINT_CHUNK = 64
@@ -80,9 +80,7 @@ def paint_command(
             raise ConfigError(f"--plots {plots} is a file, not a folder")
         require_writable_folder(plots)
     refuse_to_replace(("--out", out), ("--animate", animate), overwrite=overwrite)
-    generator = require_painter(
-        load_generator_for_cli(run, device=device, ema=ema), what="fpa paint"
-    )
+    generator = require_painter(open_model(run, ema=ema, device=device).generator, what="fpa paint")
     # Each sample is two rows of a tile per shown step (and one more with a refiner); the
     # animation has a frame per shown step, each a row of all the samples, scaled.
     columns = len(shown_steps(generator.paint_steps, every)) + 1

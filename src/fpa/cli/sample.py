@@ -18,7 +18,6 @@ from fpa.cli.common import (
     chosen_labels,
     chosen_latents,
     latents_format,
-    load_run_for_cli,
     pixel_size,
     refuse_to_replace,
     require_positive,
@@ -30,6 +29,7 @@ from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
+from fpa.models.loading import open_model
 from fpa.viz import labelled_png, png_bytes
 
 
@@ -97,7 +97,8 @@ def sample_command(
         require_positive("--per-class", per_class)
         if class_ is not None or latents is not None:
             raise ConfigError("--per-class draws every class: drop --class and --latents")
-    generator, fixed = load_run_for_cli(run, device=device, ema=ema)
+    loaded = open_model(run, ema=ema, device=device)
+    generator, fixed = loaded.generator, loaded.fixed_latents
     classes = generator.classes
     if per_class is not None and not classes:
         raise ConfigError("--per-class needs a conditional run (fpa train --conditional)")
