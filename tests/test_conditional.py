@@ -19,7 +19,6 @@ import fpa
 from closeness import weights_mismatch
 from fpa.classes import class_index
 from fpa.cli import app
-from fpa.cli.common import seeded_latents
 from fpa.data import build_dataset
 from fpa.data.labels import class_labels
 from fpa.data.mnist import load_mnist_5k
@@ -27,6 +26,7 @@ from fpa.data.torchvision_sets import TorchvisionImages
 from fpa.discriminators.output import DiscriminatorOutput
 from fpa.discriminators.projection import ProjectionDiscriminator
 from fpa.errors import ConfigError, DataError
+from fpa.evaluation.sampling import seeded_latents
 from fpa.runs.checkpoint import load_checkpoint
 from fpa.training import train
 from fpa.viz import labelled_png, png_bytes

@@ -5,28 +5,22 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import torch
 import typer
-from einops import repeat
 
-from fpa.classes import labels_args
 from fpa.cli.app import command
 from fpa.cli.common import (
     OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
-    chosen_labels,
-    chosen_latents,
-    latents_format,
     pixel_size,
     refuse_to_replace,
     require_positive,
     require_writable_folder,
-    run_latents,
-    write_latents,
 )
 from fpa.errors import ConfigError
+from fpa.evaluation.sampling import generate, grid_latents
 from fpa.files import atomic_write_bytes
+from fpa.latent_files import latents_format, write_latents
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 from fpa.models.loading import open_model
@@ -98,7 +92,7 @@ def sample_command(
         if class_ is not None or latents is not None:
             raise ConfigError("--per-class draws every class: drop --class and --latents")
     loaded = open_model(run, ema=ema, device=device)
-    generator, fixed = loaded.generator, loaded.fixed_latents
+    generator = loaded.generator
     classes = generator.classes
     if per_class is not None and not classes:
         raise ConfigError("--per-class needs a conditional run (fpa train --conditional)")
@@ -116,27 +110,17 @@ def sample_command(
 
     if latents is None:
         check_size(n, "lower --n or --scale")
-    if per_class is not None:
-        z = per_class_latents(generator, fixed, seed, per_class=per_class)
-        labels = repeat(torch.arange(len(classes)), "row -> (row col)", col=per_class)
-    elif latents is None and seed is None:
-        z = run_latents(generator, fixed, n)
-    else:
-        z = chosen_latents(generator, latents=latents, n=n, seed=seed or 0)
-    if per_class is None:
-        labels = chosen_labels(generator, class_, len(z))
+    z, labels = grid_latents(
+        generator,
+        n=n,
+        seed=seed,
+        latents=latents,
+        fixed=loaded.fixed_latents,
+        wanted=class_,
+        per_class=per_class,
+    )
     check_size(len(z), "use fewer latents or a lower --scale")
-    pulled = truncate(z, truncation)
-    parameter = next(generator.parameters())
-    chunks = pulled.split(batch_size)
-    label_chunks = [None] * len(chunks) if labels is None else labels.split(batch_size)
-    with torch.no_grad():
-        images = torch.cat(
-            [
-                generator(chunk.to(parameter.device), *labels_args(chunk_labels)).cpu()
-                for chunk, chunk_labels in zip(chunks, label_chunks, strict=True)
-            ]
-        )
+    images = generate(generator, truncate(z, truncation), labels=labels, batch_size=batch_size)
     columns = per_class or math.ceil(len(z) ** 0.5)
     if per_class is not None:  # a row per class, named
         grid = labelled_png(images, columns=columns, row_names=list(classes), scale=scale)
@@ -152,15 +136,3 @@ def sample_command(
             png = png_bytes(image.unsqueeze(0), columns=1, padding=0)
             atomic_write_bytes(individual / f"{index:0{width}d}.png", png)
     typer.echo(f"wrote {out} ({len(images)} images, {pixel_size(grid)})")
-
-
-def per_class_latents(
-    generator, fixed: torch.Tensor | None, seed: int | None, *, per_class: int
-) -> torch.Tensor:
-    """``--per-class N``: N latents (the run's fixed ones, or seeded) repeated for each class,
-    so that a column differs only in its class."""
-    if seed is None:
-        chosen = run_latents(generator, fixed, per_class)
-    else:
-        chosen = chosen_latents(generator, latents=None, n=per_class, seed=seed)
-    return repeat(chosen, "col dim -> (row col) dim", row=len(generator.classes))
