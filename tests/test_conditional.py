@@ -232,8 +232,8 @@ def reference_parts(label: str) -> dict[str, dict[str, torch.Tensor]]:
     return parts
 
 
-FIELDS_ADDED_SINCE = {"stroke_scale": 1, "stroke_basis": "pixel"}
-"""Generator options added after the fixture was made, with the default that changes nothing."""
+FIELDS_ADDED_SINCE = {"stroke_scale": 1, "stroke_basis": "pixel", "lr_decay_from": 1.0}
+"""Options added after the fixture was made, with the default that changes nothing."""
 
 
 def without_later_fields(config: dict) -> dict:
