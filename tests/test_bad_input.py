@@ -156,15 +156,19 @@ def test_sample_generates_in_batches_and_writes_every_image(run, tmp_path):
     assert len(list((tmp_path / "each").iterdir())) == 7
 
 
-def test_paint_in_chunks_gives_the_figure_of_one_batch(run, tmp_path, monkeypatch):
-    import fpa.cli.paint
+def test_paint_in_chunks_gives_the_figure_of_one_batch(run):
+    from fpa.viz.figure import paint_figure
 
-    whole = tmp_path / "whole.png"
-    assert invoke("paint", run, "--n", 3, "--out", whole).exit_code == 0
-    monkeypatch.setattr(fpa.cli.paint, "PAINT_CHUNK", 2)
-    chunked = tmp_path / "chunked.png"
-    assert invoke("paint", run, "--n", 3, "--out", chunked).exit_code == 0
-    assert chunked.read_bytes() == whole.read_bytes()
+    generator = fpa.load(run)
+    z = torch.randn(3, generator.latent_dim, generator=torch.Generator().manual_seed(0))
+    whole = paint_figure(generator, z, every=2)
+    chunked = paint_figure(generator, z, every=2, chunk=2)
+    assert (chunked.rows, chunked.columns, chunked.steps) == (
+        whole.rows,
+        whole.columns,
+        whole.steps,
+    )
+    assert torch.allclose(chunked.tiles, whole.tiles, atol=1e-6)
 
 
 # ---------------------------------------------------------------- checkpoints lacking fields

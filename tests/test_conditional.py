@@ -19,7 +19,6 @@ import fpa
 from closeness import weights_mismatch
 from fpa.classes import class_index
 from fpa.cli import app
-from fpa.cli.common import seeded_latents
 from fpa.data import build_dataset
 from fpa.data.labels import class_labels
 from fpa.data.mnist import load_mnist_5k
@@ -27,6 +26,7 @@ from fpa.data.torchvision_sets import TorchvisionImages
 from fpa.discriminators.output import DiscriminatorOutput
 from fpa.discriminators.projection import ProjectionDiscriminator
 from fpa.errors import ConfigError, DataError
+from fpa.evaluation.sampling import seeded_latents
 from fpa.runs.checkpoint import load_checkpoint
 from fpa.training import train
 from fpa.viz import labelled_png, png_bytes
@@ -232,8 +232,8 @@ def reference_parts(label: str) -> dict[str, dict[str, torch.Tensor]]:
     return parts
 
 
-FIELDS_ADDED_SINCE = {"stroke_scale": 1, "stroke_basis": "pixel"}
-"""Generator options added after the fixture was made, with the default that changes nothing."""
+FIELDS_ADDED_SINCE = {"stroke_scale": 1, "stroke_basis": "pixel", "lr_decay_from": 1.0}
+"""Options added after the fixture was made, with the default that changes nothing."""
 
 
 def without_later_fields(config: dict) -> dict:

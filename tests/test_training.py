@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 import fpa
 from conftest import absent_name, plugged_in, requires_cuda
 from fpa.cli import app
-from fpa.runs.checkpoint import CheckpointError, check_components, load_checkpoint
+from fpa.runs.checkpoint import CheckpointError, load_checkpoint
+from fpa.runs.saved import check_components
 from fpa.training import (
     PRESETS,
     TrainConfig,
@@ -191,6 +192,13 @@ def test_a_run_that_starts_says_which_preset_it_took_and_a_refused_one_does_not(
 @pytest.mark.usefixtures("third_party_rules")
 def test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_option(tmp_path):
     missing = absent_name("rules", "my-rule")
+
+    def check(state):
+        path = tmp_path / "x.pt"
+        check_components(
+            state["components"], source=path, unusable=str(path), error=CheckpointError
+        )
+
     state = {
         "components": {
             "rules": {
@@ -202,14 +210,14 @@ def test_a_missing_plugin_names_its_distribution_and_version_and_pip_is_one_opti
         }
     }
     with pytest.raises(CheckpointError) as raised:
-        check_components(state, tmp_path / "x.pt")
+        check(state)
     message = str(raised.value)
     assert f"needs rule '{missing}'" in message and "\n" not in message
     assert "my-local-rules 0.3.1" in message and "plugin 'my_rules'" in message
     assert "pip install my-local-rules==0.3.1" in message and "pip install -e" in message
     runtime = {"components": {"rules": {"name": missing, "plugin": "p", "distribution": None}}}
     with pytest.raises(CheckpointError, match="registered at runtime"):
-        check_components(runtime, tmp_path / "x.pt")
+        check(runtime)
 
 
 @pytest.mark.slow

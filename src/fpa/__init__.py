@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from fpa._version import __version__
 from fpa.commands import Command
 from fpa.errors import ConfigError, FpaError, PluginConflictError, UnknownComponentError
+from fpa.features.base import build_features
 from fpa.generator import FastWeightPainter, GeneratorConfig, PaintTrace, build_generator
 from fpa.plugins import (
     available,
     build_discriminator,
-    build_features,
     build_painter,
     build_refiner,
     build_rule,

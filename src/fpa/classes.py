@@ -49,6 +49,25 @@ def class_index(names: Sequence[str], wanted: str | int) -> int:
     raise ConfigError(f"unknown class {text!r}{did_you_mean(text, names)} (classes: {shown})")
 
 
+def chosen_class(names: Sequence[str], wanted: str | None) -> int | None:
+    """The class index ``--class`` names (a name or an index), None without it; ``--class``
+    for an unconditional generator (no ``names``) is a one-line error."""
+    if wanted is None:
+        return None
+    if not names:
+        raise ConfigError("--class needs a conditional run (fpa train --conditional)")
+    return class_index(names, wanted)
+
+
+def chosen_labels(names: Sequence[str], wanted: str | None, n: int) -> Tensor | None:
+    """Labels for ``n`` samples: all of class ``wanted`` when given, else the classes ``names``
+    in turn (0, 1, ..., K-1, 0, ...); None for an unconditional generator (no names)."""
+    label = chosen_class(names, wanted)
+    if label is not None:
+        return torch.full((n,), label, dtype=torch.int64)
+    return torch.arange(n) % len(names) if names else None
+
+
 class ClassEmbedding(nn.Module):
     """``E (classes, latent_dim)``, initialised standard normal like the latents it is added to;
     ``forward(z, labels)`` returns ``z + E[labels]``."""

@@ -16,7 +16,7 @@ from fpa.classes import labels_args
 from fpa.data.provenance import provenance
 from fpa.errors import ConfigError
 from fpa.evaluation import CONFIDENT, class_histogram, confident_share, evaluate
-from fpa.features.base import default_features
+from fpa.features.base import build_features, default_features
 from fpa.generator import FastWeightPainter
 from fpa.models.card import Measurement, ModelCard, check_licence, render_card
 from fpa.models.folder import (
@@ -27,7 +27,7 @@ from fpa.models.folder import (
     model_weights,
     write_model_folder,
 )
-from fpa.plugins import build_features, registry
+from fpa.plugins import registry
 from fpa.runs.checkpoint import component_origins, find_checkpoint, load_generator_and_state
 from fpa.runs.config import GeneratorModule, TrainConfig
 from fpa.viz.progress import png_bytes

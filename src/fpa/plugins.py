@@ -32,7 +32,6 @@ from fpa.protocols import Painter, Refiner, RunLogger
 if TYPE_CHECKING:  # the base classes live above this module: their packages register here
     from torch import nn
 
-    from fpa.features.base import FeatureExtractor
     from fpa.rules.base import LearningRule
 
 hookimpl = pluggy.HookimplMarker("fpa")
@@ -345,11 +344,6 @@ def build_discriminator(name: str, **options: Any) -> nn.Module:
 def build_refiner(name: str, **options: Any) -> Refiner:
     """Build a refiner by name."""
     return build("refiners", name, **options)
-
-
-def build_features(name: str, **options: Any) -> FeatureExtractor:
-    """Build a feature extractor (for FID/KID) by name, e.g. ``build_features("digits")``."""
-    return build("features", name, **options)
 
 
 def build_logger(name: str, **options: Any) -> RunLogger:

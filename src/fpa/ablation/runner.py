@@ -29,9 +29,10 @@ from fpa.errors import ConfigError, FpaError, error_summary
 from fpa.evaluation.evaluator import METRICS, Evaluator, check_metrics
 from fpa.evaluation.metrics import kid_std_note
 from fpa.files import atomic_write_bytes
-from fpa.limits import check_buildable, check_eval_images
+from fpa.limits import check_eval_images
 from fpa.plugins import registry
 from fpa.runs.checkpoint import load_generator
+from fpa.runs.checks import check_buildable
 from fpa.runs.config import RESUMABLE_FIELDS
 from fpa.runs.presets import RunRequest
 from fpa.training import TrainConfig, check_time_budget, train

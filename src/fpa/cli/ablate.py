@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from fpa.cli.app import command
-from fpa.cli.options import parse_image_size
+from fpa.cli.options import parse_image_size, takes_options
 from fpa.cli.train import parse_set_options
 from fpa.errors import ConfigError
 from fpa.limits import check_eval_images
+
+if TYPE_CHECKING:
+    from fpa.training import RunRequest
 
 
 def split_list(text: str | None) -> list[str]:
@@ -34,105 +38,152 @@ def parse_axis(item: str) -> tuple[str, list[Any]]:
     return key.strip(), values
 
 
+@dataclass(frozen=True, kw_only=True)
+class AblateOptions:
+    """``fpa ablate``'s options, declared once: the axes, the base run every cell changes, and
+    how the cells are measured and shared out."""
+
+    rules: Annotated[str | None, typer.Option(help="Comma list of rules, e.g. delta,hebb,oja.")] = (
+        None
+    )
+    painters: Annotated[
+        str | None, typer.Option(help="Comma list of painters, e.g. lstm,transformer.")
+    ] = None
+    paint_steps: Annotated[str | None, typer.Option(help="Comma list of T, e.g. 16,32.")] = None
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(help="Any other axis: KEY=V1,V2 or KEY=[V1,V2] (TOML values); repeatable."),
+    ] = None
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Base preset: cpu-demo (default), cpu-demo-512, cpu-emoji, cpu-emoji-64, "
+            "paper-64, fpa-64."
+        ),
+    ] = None
+    config: Annotated[Path | None, typer.Option(help="TOML file of base training options.")] = None
+    set_option: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A base training option as KEY=VALUE (TOML value); repeatable."),
+    ] = None
+    data: Annotated[
+        str | None, typer.Option(help="mnist, emoji, a torchvision set, or an image folder.")
+    ] = None
+    image_size: Annotated[str | None, typer.Option(help="32 or HxW.")] = None
+    channels: Annotated[int | None, typer.Option(help="1, 3 or 4.")] = None
+    train_steps: Annotated[
+        int | None, typer.Option(help="Steps per configuration (the step budget).")
+    ] = None
+    time_budget: Annotated[
+        float | None,
+        typer.Option(help="Also stop each configuration after this many seconds of training."),
+    ] = None
+    batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None
+    seed: Annotated[int | None, typer.Option(help="Seed of every configuration.")] = None
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None
+    eval_n: Annotated[int, typer.Option(help="Images per FID/KID evaluation.")] = 2000
+    metrics: Annotated[str, typer.Option(help="Comma list of fid, kid.")] = "fid,kid"
+    features: Annotated[
+        str | None, typer.Option(help="Feature extractor (default: the data's).")
+    ] = None
+    inception_weights: Annotated[
+        Path | None, typer.Option(help="Inception weights, for inception.")
+    ] = None
+    samples: Annotated[
+        int, typer.Option(help="Samples per configuration in the contact sheet.")
+    ] = 8
+    one_at_a_time: Annotated[
+        bool,
+        typer.Option(
+            "--one-at-a-time",
+            help="The base config, then each axis value changed alone (not every combination).",
+        ),
+    ] = False
+    jobs: Annotated[
+        int,
+        typer.Option(
+            help="Processes that share the grid (each trains its own cells), this one included."
+        ),
+    ] = 1
+    threads: Annotated[
+        int | None,
+        typer.Option(help="CPU threads per process (default: the cores shared out among --jobs)."),
+    ] = None
+    out: Annotated[Path, typer.Option(help="Folder of the runs and the table.")] = Path(
+        "runs/ablation"
+    )
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False
+
+    def axes(self) -> dict[str, list[Any]]:
+        """What the grid varies: --rules, --painters, --paint-steps, then each --vary."""
+        axes: dict[str, list[Any]] = {}
+        for key, text in (("rule", self.rules), ("painter", self.painters)):
+            if text:
+                axes[key] = split_list(text)
+        if self.paint_steps:
+            try:
+                axes["paint_steps"] = [int(value) for value in split_list(self.paint_steps)]
+            except ValueError:
+                raise ConfigError(
+                    f"--paint-steps takes whole numbers; got {self.paint_steps!r}"
+                ) from None
+        for item in self.vary or []:
+            key, values = parse_axis(item)
+            if key in axes:
+                raise ConfigError(f"the axis {key!r} is given twice")
+            axes[key] = values
+        if not axes:
+            raise ConfigError("nothing to vary: give --rules, --painters, --paint-steps or --vary")
+        return axes
+
+    def base(self) -> RunRequest:
+        """The run every cell changes: the preset, the config file, the flags, then --set."""
+        from fpa.training import RunRequest
+
+        flags = {
+            "data": self.data,
+            "image_size": parse_image_size(self.image_size) if self.image_size else None,
+            "channels": self.channels,
+            "train_steps": self.train_steps,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "device": self.device,
+            "quiet": True if self.quiet else None,
+        }
+        overrides = {key: value for key, value in flags.items() if value is not None}
+        overrides.update(parse_set_options(self.set_option or []))
+        config_file = str(self.config) if self.config else None
+        return RunRequest.read(
+            preset_name=self.preset, config_file=config_file, overrides=overrides
+        )
+
+
 @command("ablate")
-def ablate_command(
-    rules: str = typer.Option(None, help="Comma list of rules, e.g. delta,hebb,oja."),
-    painters: str = typer.Option(None, help="Comma list of painters, e.g. lstm,transformer."),
-    paint_steps: str = typer.Option(None, help="Comma list of T, e.g. 16,32."),
-    vary: list[str] = typer.Option(
-        None, help="Any other axis: KEY=V1,V2 or KEY=[V1,V2] (TOML values); repeatable."
-    ),
-    preset: str = typer.Option(
-        None,
-        help="Base preset: cpu-demo (default), cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64,"
-        " fpa-64.",
-    ),
-    config: Path = typer.Option(None, help="TOML file of base training options."),
-    set_option: list[str] = typer.Option(
-        None, "--set", help="A base training option as KEY=VALUE (TOML value); repeatable."
-    ),
-    data: str = typer.Option(None, help="mnist, emoji, a torchvision set, or an image folder."),
-    image_size: str = typer.Option(None, help="32 or HxW."),
-    channels: int = typer.Option(None, help="1, 3 or 4."),
-    train_steps: int = typer.Option(None, help="Steps per configuration (the step budget)."),
-    time_budget: float = typer.Option(
-        None, help="Also stop each configuration after this many seconds of training."
-    ),
-    batch_size: int = typer.Option(None, help="Images per step."),
-    seed: int = typer.Option(None, help="Seed of every configuration."),
-    device: str = typer.Option(None, help="auto, cpu or cuda."),
-    eval_n: int = typer.Option(2000, help="Images per FID/KID evaluation."),
-    metrics: str = typer.Option("fid,kid", help="Comma list of fid, kid."),
-    features: str = typer.Option(None, help="Feature extractor (default: the data's)."),
-    inception_weights: Path = typer.Option(None, help="Inception weights, for inception."),
-    samples: int = typer.Option(8, help="Samples per configuration in the contact sheet."),
-    one_at_a_time: bool = typer.Option(
-        False,
-        "--one-at-a-time",
-        help="The base config, then each axis value changed alone (not every combination).",
-    ),
-    jobs: int = typer.Option(
-        1, help="Processes that share the grid (each trains its own cells), this one included."
-    ),
-    threads: int = typer.Option(
-        None, help="CPU threads per process (default: the cores shared out among --jobs)."
-    ),
-    out: Path = typer.Option(Path("runs/ablation"), help="Folder of the runs and the table."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-) -> None:
+@takes_options(AblateOptions)
+def ablate_command(options: AblateOptions) -> None:
     """Train every combination on the same budget; write a table (CSV, JSON) and a contact
     sheet. Run the same command again to resume: finished configurations are skipped; run it
     in several processes at once and they share the work."""
     from fpa.ablation import ablate
-    from fpa.training import RunRequest
 
-    axes: dict[str, list[Any]] = {}
-    for key, text in (("rule", rules), ("painter", painters)):
-        if text:
-            axes[key] = split_list(text)
-    if paint_steps:
-        try:
-            axes["paint_steps"] = [int(value) for value in split_list(paint_steps)]
-        except ValueError:
-            raise ConfigError(f"--paint-steps takes whole numbers; got {paint_steps!r}") from None
-    for item in vary or []:
-        key, values = parse_axis(item)
-        if key in axes:
-            raise ConfigError(f"the axis {key!r} is given twice")
-        axes[key] = values
-    if not axes:
-        raise ConfigError("nothing to vary: give --rules, --painters, --paint-steps or --vary")
-    flags = {
-        "data": data,
-        "image_size": parse_image_size(image_size) if image_size else None,
-        "channels": channels,
-        "train_steps": train_steps,
-        "batch_size": batch_size,
-        "seed": seed,
-        "device": device,
-        "quiet": True if quiet else None,
-    }
-    overrides = {key: value for key, value in flags.items() if value is not None}
-    overrides.update(parse_set_options(set_option or []))
-    base = RunRequest.read(
-        preset_name=preset, config_file=str(config) if config else None, overrides=overrides
-    )
-    check_eval_images(eval_n, option="--eval-n")
-    if samples < 1:
-        raise ConfigError(f"--samples must be at least 1; got {samples}")
+    axes, base = options.axes(), options.base()
+    check_eval_images(options.eval_n, option="--eval-n")
+    if options.samples < 1:
+        raise ConfigError(f"--samples must be at least 1; got {options.samples}")
+    weights = options.inception_weights
     result = ablate(
         axes,
-        out=out,
+        out=options.out,
         base=base,
-        time_budget=time_budget,
-        eval_n=eval_n,
-        metrics=metrics,
-        features=features,
-        inception_weights=str(inception_weights) if inception_weights else None,
-        samples_per_cell=samples,
-        one_at_a_time=one_at_a_time,
-        jobs=jobs,
-        threads=threads,
-        progress=not quiet,
+        time_budget=options.time_budget,
+        eval_n=options.eval_n,
+        metrics=options.metrics,
+        features=options.features,
+        inception_weights=str(weights) if weights else None,
+        samples_per_cell=options.samples,
+        one_at_a_time=options.one_at_a_time,
+        jobs=options.jobs,
+        threads=options.threads,
+        progress=not options.quiet,
     )
     typer.echo(f"table: {result.csv} and {result.json}; samples: {result.contact_sheet}")

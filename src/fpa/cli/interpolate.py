@@ -8,14 +8,12 @@ from pathlib import Path
 import typer
 from einops import rearrange
 
+from fpa.classes import chosen_class
 from fpa.cli.app import command
 from fpa.cli.common import (
     OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
-    chosen_latents,
-    class_option,
-    load_generator_for_cli,
     pixel_size,
     refuse_to_replace,
     require_painter,
@@ -23,9 +21,11 @@ from fpa.cli.common import (
     require_writable_folder,
 )
 from fpa.errors import ConfigError
+from fpa.evaluation.sampling import seeded_or_read
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
+from fpa.models.loading import open_model
 from fpa.viz.interpolate import (
     ANIMATION_WIDTH,
     animation_bytes,
@@ -111,8 +111,8 @@ def interpolate_command(
             raise ConfigError("--grid and --out must be different files")
         _writable(grid, "--grid")
     refuse_to_replace(("--out", out), ("--grid", grid), overwrite=overwrite)
-    generator = load_generator_for_cli(run, device=device, ema=ema)
-    label = class_option(generator, class_)
+    generator = open_model(run, ema=ema, device=device).generator
+    label = chosen_class(generator.classes, class_)
     if label is None and generator.classes:
         raise ConfigError("this run paints classes: name the one to walk through with --class")
 
@@ -130,7 +130,7 @@ def interpolate_command(
 
     if latents is None:
         check_size(n)
-    anchors = chosen_latents(generator, latents=latents, n=n, seed=seed)
+    anchors = seeded_or_read(generator, latents=latents, n=n, seed=seed)
     if anchors.shape[0] < 2:
         raise ConfigError(f"{latents} holds {anchors.shape[0]} latent; need at least 2")
     check_size(anchors.shape[0])

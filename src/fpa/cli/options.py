@@ -29,7 +29,7 @@ def takes_options(
         inspect.Parameter(
             item.name,
             inspect.Parameter.KEYWORD_ONLY,
-            default=None if item.default is MISSING else item.default,
+            default=inspect.Parameter.empty if item.default is MISSING else item.default,
             annotation=hints[item.name],
         )
         for item in fields(options)  # type: ignore[arg-type]

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 import typer
 
+from fpa.classes import chosen_labels
 from fpa.cli.app import command
 from fpa.cli.common import (
     OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
-    chosen_labels,
-    chosen_latents,
-    load_generator_for_cli,
     pixel_size,
     refuse_to_replace,
     require_painter,
@@ -22,12 +19,13 @@ from fpa.cli.common import (
     require_writable_folder,
 )
 from fpa.errors import ConfigError
+from fpa.evaluation.sampling import seeded_or_read
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
+from fpa.models.loading import open_model
 
 ANIMATION_FORMATS = {".gif": "gif", ".png": "apng", ".apng": "apng"}
-PAINT_CHUNK = 64
 
 
 @command("paint")
@@ -63,7 +61,7 @@ def paint_command(
     """The paper's figure: rank-1 updates above partial images M_1 … M_T, per sample, with
     the step numbers above the columns and the row labels in a margin. A conditional run
     paints --class, or its classes in turn."""
-    from fpa.viz.figure import PaintFigure, figure_png, paint_figure, painting_frames, shown_steps
+    from fpa.viz.figure import figure_png, paint_figure, painting_frames, shown_steps
 
     require_positive("--n", n)
     require_positive("--duration-ms", duration_ms)
@@ -80,9 +78,7 @@ def paint_command(
             raise ConfigError(f"--plots {plots} is a file, not a folder")
         require_writable_folder(plots)
     refuse_to_replace(("--out", out), ("--animate", animate), overwrite=overwrite)
-    generator = require_painter(
-        load_generator_for_cli(run, device=device, ema=ema), what="fpa paint"
-    )
+    generator = require_painter(open_model(run, ema=ema, device=device).generator, what="fpa paint")
     # Each sample is two rows of a tile per shown step (and one more with a refiner); the
     # animation has a frame per shown step, each a row of all the samples, scaled.
     columns = len(shown_steps(generator.paint_steps, every)) + 1
@@ -106,26 +102,13 @@ def paint_command(
 
     if latents is None:
         check_size(n)
-    z = truncate(chosen_latents(generator, latents=latents, n=n, seed=seed), truncation).to(
+    z = truncate(seeded_or_read(generator, latents=latents, n=n, seed=seed), truncation).to(
         next(generator.parameters()).device
     )
     check_size(len(z))
-    labels = chosen_labels(generator, class_, len(z))
+    labels = chosen_labels(generator.classes, class_, len(z))
     labels = None if labels is None else labels.to(z.device)
-    chunks = z.split(PAINT_CHUNK)
-    label_chunks = [None] * len(chunks) if labels is None else labels.split(PAINT_CHUNK)
-    # Painted PAINT_CHUNK samples at a time: a painting keeps every step of every sample.
-    figures = [
-        paint_figure(generator, chunk, every=every, labels=chunk_labels)
-        for chunk, chunk_labels in zip(chunks, label_chunks, strict=True)
-    ]
-    figure = PaintFigure(
-        tiles=torch.cat([part.tiles for part in figures]),
-        rows=sum(part.rows for part in figures),
-        columns=figures[0].columns,
-        steps=figures[0].steps,
-        refined=figures[0].refined,
-    )
+    figure = paint_figure(generator, z, every=every, labels=labels)
     figure_bytes = figure_png(figure, scale=scale)
     animation = None
     if animate is not None:

@@ -18,12 +18,12 @@ from fpa.cli.common import (
     refuse_to_replace,
     require_painter,
     require_positive,
-    write_latents,
 )
 from fpa.cli.decompose import ANIMATION_FILES, IMAGE_HELP
 from fpa.devices import resolve_device
 from fpa.errors import ConfigError
 from fpa.files import atomic_write_bytes
+from fpa.latent_files import write_latents
 from fpa.limits import check_seed
 
 

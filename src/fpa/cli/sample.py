@@ -3,163 +3,167 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-import torch
 import typer
-from einops import repeat
+from torch import Tensor
 
-from fpa.classes import labels_args
 from fpa.cli.app import command
 from fpa.cli.common import (
     OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
-    chosen_labels,
-    chosen_latents,
-    latents_format,
-    load_run_for_cli,
     pixel_size,
     refuse_to_replace,
     require_positive,
     require_writable_folder,
-    run_latents,
-    write_latents,
 )
+from fpa.cli.options import takes_options
 from fpa.errors import ConfigError
+from fpa.evaluation.sampling import generate, grid_latents
 from fpa.files import atomic_write_bytes
+from fpa.latent_files import latents_format, write_latents
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
+from fpa.models.loading import open_model
 from fpa.viz import labelled_png, png_bytes
 
 
+@dataclass(frozen=True, kw_only=True)
+class SampleOptions:
+    """``fpa sample``'s options, declared once."""
+
+    run: Annotated[Path, typer.Argument(help=SOURCE_HELP)]
+    n: Annotated[int, typer.Option("--n", help="How many images.")] = 64
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the latents. Default: the run's own fixed latents (those of "
+            "samples/latest.png), then seed 0's beyond them."
+        ),
+    ] = None
+    latents: Annotated[
+        Path | None, typer.Option(help="Latents (N, latent_dim) from a .pt or .npy file.")
+    ] = None
+    out: Annotated[Path, typer.Option(help="The grid PNG.")] = Path("samples.png")
+    individual: Annotated[
+        Path | None, typer.Option(help="Also write one PNG per image into this folder.")
+    ] = None
+    save_latents: Annotated[
+        Path | None,
+        typer.Option(help="Write the latents used to this .npy (NumPy) or .pt (torch) file."),
+    ] = None
+    scale: Annotated[
+        int,
+        typer.Option(
+            help="Enlarge every pixel of the grid to scale×scale blocks (not --individual)."
+        ),
+    ] = 1
+    truncation: Annotated[
+        float,
+        typer.Option(help="Pull the latents towards their mean by this factor ψ (1: unchanged)."),
+    ] = 1.0
+    class_: Annotated[
+        str | None,
+        typer.Option("--class", help="A conditional run's class to paint: its name or index."),
+    ] = None
+    per_class: Annotated[
+        int | None,
+        typer.Option(
+            help="A conditional run's grid of one row per class and N columns, column j the "
+            "same latent in every row (replaces --n)."
+        ),
+    ] = None
+    batch_size: Annotated[int, typer.Option(help="Images generated at once.")] = 64
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
+    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="EMA weights (default) or raw G.")] = (
+        True
+    )
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False
+
+    def check(self) -> None:
+        """Refuse, before the generator is loaded, flags that cannot work together."""
+        require_positive("--n", self.n)
+        require_positive("--batch-size", self.batch_size)
+        require_positive("--scale", self.scale)
+        if self.seed is not None:
+            check_seed(self.seed)
+        check_truncation(self.truncation)
+        require_writable_folder(self.out)
+        if self.save_latents is not None:
+            latents_format(self.save_latents, option="--save-latents")
+            require_writable_folder(self.save_latents)
+        individual = self.individual
+        if individual is not None and individual.exists() and not individual.is_dir():
+            raise ConfigError(f"--individual {individual} is a file, not a folder")
+        if individual is not None:
+            require_writable_folder(individual)
+        refuse_to_replace(
+            ("--out", self.out),
+            ("--save-latents", self.save_latents),
+            ("--individual", individual),
+            overwrite=self.overwrite,
+        )
+        if self.per_class is not None:
+            require_positive("--per-class", self.per_class)
+            if self.class_ is not None or self.latents is not None:
+                raise ConfigError("--per-class draws every class: drop --class and --latents")
+
+
 @command("sample")
-def sample_command(
-    run: Path = typer.Argument(..., help=SOURCE_HELP),
-    n: int = typer.Option(64, "--n", help="How many images."),
-    seed: int = typer.Option(
-        None,
-        help="Seed of the latents. Default: the run's own fixed latents (those of "
-        "samples/latest.png), then seed 0's beyond them.",
-    ),
-    latents: Path = typer.Option(None, help="Latents (N, latent_dim) from a .pt or .npy file."),
-    out: Path = typer.Option(Path("samples.png"), help="The grid PNG."),
-    individual: Path = typer.Option(None, help="Also write one PNG per image into this folder."),
-    save_latents: Path = typer.Option(
-        None, help="Write the latents used to this .npy (NumPy) or .pt (torch) file."
-    ),
-    scale: int = typer.Option(
-        1, help="Enlarge every pixel of the grid to scale×scale blocks (not --individual)."
-    ),
-    truncation: float = typer.Option(
-        1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
-    ),
-    class_: str = typer.Option(
-        None, "--class", help="A conditional run's class to paint: its name or index."
-    ),
-    per_class: int = typer.Option(
-        None,
-        help="A conditional run's grid of one row per class and N columns, column j the "
-        "same latent in every row (replaces --n).",
-    ),
-    batch_size: int = typer.Option(64, help="Images generated at once."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
-    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
-) -> None:
+@takes_options(SampleOptions)
+def sample_command(options: SampleOptions) -> None:
     """Sample images from a trained fast weight painter.
 
     Without --seed or --latents the grid starts with the run's own fixed latents, so
     `fpa sample RUN --n 64` shows the images of samples/latest.png (for the default
     sample_count of 64). A conditional run paints its classes in turn, or --class.
     """
-    require_positive("--n", n)
-    require_positive("--batch-size", batch_size)
-    require_positive("--scale", scale)
-    if seed is not None:
-        check_seed(seed)
-    check_truncation(truncation)
-    require_writable_folder(out)
-    if save_latents is not None:
-        latents_format(save_latents, option="--save-latents")
-        require_writable_folder(save_latents)
-    if individual is not None and individual.exists() and not individual.is_dir():
-        raise ConfigError(f"--individual {individual} is a file, not a folder")
-    if individual is not None:
-        require_writable_folder(individual)
-    refuse_to_replace(
-        ("--out", out),
-        ("--save-latents", save_latents),
-        ("--individual", individual),
-        overwrite=overwrite,
-    )
-    if per_class is not None:
-        require_positive("--per-class", per_class)
-        if class_ is not None or latents is not None:
-            raise ConfigError("--per-class draws every class: drop --class and --latents")
-    generator, fixed = load_run_for_cli(run, device=device, ema=ema)
+    options.check()
+    loaded = open_model(options.run, ema=options.ema, device=options.device)
+    generator, per_class, scale = loaded.generator, options.per_class, options.scale
     classes = generator.classes
     if per_class is not None and not classes:
         raise ConfigError("--per-class needs a conditional run (fpa train --conditional)")
-    if per_class is not None:
-        n = per_class * len(classes)
+    n = options.n if per_class is None else per_class * len(classes)
 
     def check_size(count: int, advice: str) -> None:
-        check_images(
-            count,
-            generator,
-            tiles_per_image=scale * scale,
-            what=f"the grid at --scale {scale}",
-            advice=advice,
-        )
+        what = f"the grid at --scale {scale}"
+        check_images(count, generator, tiles_per_image=scale * scale, what=what, advice=advice)
 
-    if latents is None:
+    if options.latents is None:
         check_size(n, "lower --n or --scale")
-    if per_class is not None:
-        z = per_class_latents(generator, fixed, seed, per_class=per_class)
-        labels = repeat(torch.arange(len(classes)), "row -> (row col)", col=per_class)
-    elif latents is None and seed is None:
-        z = run_latents(generator, fixed, n)
-    else:
-        z = chosen_latents(generator, latents=latents, n=n, seed=seed or 0)
-    if per_class is None:
-        labels = chosen_labels(generator, class_, len(z))
+    z, labels = grid_latents(
+        generator,
+        n=n,
+        seed=options.seed,
+        latents=options.latents,
+        fixed=loaded.fixed_latents,
+        wanted=options.class_,
+        per_class=per_class,
+    )
     check_size(len(z), "use fewer latents or a lower --scale")
-    pulled = truncate(z, truncation)
-    parameter = next(generator.parameters())
-    chunks = pulled.split(batch_size)
-    label_chunks = [None] * len(chunks) if labels is None else labels.split(batch_size)
-    with torch.no_grad():
-        images = torch.cat(
-            [
-                generator(chunk.to(parameter.device), *labels_args(chunk_labels)).cpu()
-                for chunk, chunk_labels in zip(chunks, label_chunks, strict=True)
-            ]
-        )
+    pulled = truncate(z, options.truncation)
+    images = generate(generator, pulled, labels=labels, batch_size=options.batch_size)
     columns = per_class or math.ceil(len(z) ** 0.5)
     if per_class is not None:  # a row per class, named
         grid = labelled_png(images, columns=columns, row_names=list(classes), scale=scale)
     else:
         grid = png_bytes(images, columns=columns, scale=scale)
-    atomic_write_bytes(out, grid)
-    if save_latents is not None:
-        write_latents(save_latents, z)
-    if individual is not None:
-        individual.mkdir(exist_ok=True)
-        width = len(str(len(images) - 1))
-        for index, image in enumerate(images):
-            png = png_bytes(image.unsqueeze(0), columns=1, padding=0)
-            atomic_write_bytes(individual / f"{index:0{width}d}.png", png)
-    typer.echo(f"wrote {out} ({len(images)} images, {pixel_size(grid)})")
+    atomic_write_bytes(options.out, grid)
+    if options.save_latents is not None:
+        write_latents(options.save_latents, z)
+    if options.individual is not None:
+        write_each(options.individual, images)
+    typer.echo(f"wrote {options.out} ({len(images)} images, {pixel_size(grid)})")
 
 
-def per_class_latents(
-    generator, fixed: torch.Tensor | None, seed: int | None, *, per_class: int
-) -> torch.Tensor:
-    """``--per-class N``: N latents (the run's fixed ones, or seeded) repeated for each class,
-    so that a column differs only in its class."""
-    if seed is None:
-        chosen = run_latents(generator, fixed, per_class)
-    else:
-        chosen = chosen_latents(generator, latents=None, n=per_class, seed=seed)
-    return repeat(chosen, "col dim -> (row col) dim", row=len(generator.classes))
+def write_each(folder: Path, images: Tensor) -> None:
+    """``--individual``: one PNG per image, numbered from 0 with as many digits as the last."""
+    folder.mkdir(exist_ok=True)
+    width = len(str(len(images) - 1))
+    for index, image in enumerate(images):
+        png = png_bytes(image.unsqueeze(0), columns=1, padding=0)
+        atomic_write_bytes(folder / f"{index:0{width}d}.png", png)

@@ -20,9 +20,8 @@ from fpa.errors import ConfigError
 from fpa.evaluation.metrics import FeatureStats, scores
 from fpa.evaluation.real_stats import SUBSET_SEED, RealStats, real_stats, stats_key
 from fpa.evaluation.sampling import seeded_images
-from fpa.features.base import FeatureExtractor, check_extractor, default_features
+from fpa.features.base import FeatureExtractor, build_features, default_features
 from fpa.limits import MIN_EVAL_IMAGES, check_eval_images
-from fpa.plugins import build_features
 from fpa.runs.config import EVAL_METRICS, GeneratorModule, TrainConfig
 
 # The metric names, as the training config validates them (one home: fpa.runs.config).
@@ -78,7 +77,7 @@ def build_extractor(
         options = {"weights": inception_weights, "download": download}
     elif inception_weights:
         raise ConfigError(f"--inception-weights applies to --features inception, not {name!r}")
-    return name, check_extractor(build_features(name, **options), name)
+    return name, build_features(name, **options)
 
 
 class Evaluator:

@@ -7,7 +7,7 @@ standard Inception-v3 of FID (torch-fidelity's port), whose weights file must be
 extractor names the datasets it is the default for; :func:`default_features` resolves it.
 """
 
-from fpa.features.base import FeatureExtractor, default_features
+from fpa.features.base import FeatureExtractor, build_features, default_features
 from fpa.features.inception import InceptionFeatures
 from fpa.features.offline import DigitFeatures, EmojiFeatures, IconFeatures
 from fpa.plugins import hookimpl
@@ -18,6 +18,7 @@ __all__ = [
     "FeatureExtractor",
     "IconFeatures",
     "InceptionFeatures",
+    "build_features",
     "default_features",
 ]
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fpa.errors import ConfigError
-from fpa.plugins import registry
+from fpa.plugins import build, registry
 
 # ITU-R BT.601 luma, the weights fpa's datasets use for RGB -> grey (fpa.data.pixels).
 LUMA = (0.299, 0.587, 0.114)
@@ -75,3 +75,10 @@ def check_extractor(extractor: object, name: str) -> FeatureExtractor:
     if not isinstance(extractor, FeatureExtractor):
         raise ConfigError(f"features {name!r} did not build a fpa.features.FeatureExtractor")
     return extractor
+
+
+def build_features(name: str, **options: Any) -> FeatureExtractor:
+    """Build a feature extractor (for FID/KID) by name, e.g. ``build_features("digits")``,
+    checked to be one. It lives beside :class:`FeatureExtractor`, not in :mod:`fpa.plugins`,
+    so that the registry below needs nothing from above it."""
+    return check_extractor(build("features", name, **options), name)

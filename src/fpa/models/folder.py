@@ -39,9 +39,8 @@ from fpa.models.layout import (
     TRAINING_FILE,
     WEIGHTS_FILE,
 )
-from fpa.plugins import registry
-from fpa.runs.checkpoint import generator_from_config, missing_component_hint, newer_format
 from fpa.runs.config import GeneratorModule
+from fpa.runs.saved import SavedGenerator, newer_format
 
 FORMAT = "fpa-model"
 FORMAT_VERSION = 1
@@ -190,23 +189,6 @@ def read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
-def check_plugins(config: dict[str, Any], folder: Path) -> None:
-    """Refuse a model whose components are not registered here, naming the package (and
-    version) to install."""
-    current = registry()
-    for kind, origin in config["components"].items():
-        if not isinstance(origin, dict) or not isinstance(origin.get("name"), str):
-            raise ModelFolderError(
-                f"{folder / CONFIG_FILE} is not a usable model config: its components entry "
-                f"{kind!r} does not name a component"
-            )
-        if origin["name"] not in current.components.get(kind, {}):
-            raise ModelFolderError(
-                f"{folder} needs {kind[:-1]} {origin['name']!r}, which is not registered here; "
-                + missing_component_hint(origin)
-            )
-
-
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     """model.safetensors as a dict of tensors (safetensors holds nothing else)."""
     path = folder / WEIGHTS_FILE
@@ -226,18 +208,15 @@ def load_model_folder(
 ) -> tuple[GeneratorModule, dict[str, Any]]:
     """The generator of a model folder in eval mode, and its config.json."""
     config = read_config(folder)
-    check_plugins(config, folder)
-    try:
-        generator = generator_from_config(config["generator"], device=device)
-    except (TypeError, ValueError) as error:  # ConfigError included
-        raise ModelFolderError(
-            f"{folder / CONFIG_FILE} cannot be built into a generator: {error_summary(error)}"
-        ) from None
-    weights = read_weights(folder)
-    try:
-        generator.load_state_dict(weights)
-    except (RuntimeError, TypeError, AttributeError) as error:
-        raise ModelFolderError(
-            f"{folder / WEIGHTS_FILE} does not match {CONFIG_FILE}: {error_summary(error)}"
-        ) from None
-    return generator.to(device).eval(), config
+    saved = SavedGenerator(
+        config=config["generator"],
+        components=config["components"],
+        weights=lambda: read_weights(folder),
+        source=folder,
+        weights_file=folder / WEIGHTS_FILE,
+        config_key="generator",
+        config_name=CONFIG_FILE,
+        unusable=f"{folder / CONFIG_FILE} is not a usable model config",
+        error=ModelFolderError,
+    )
+    return saved.load(device=device), config

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from fpa.devices import resolve_device
 from fpa.errors import ConfigError, did_you_mean
 from fpa.models.folder import ModelFolderError, is_model_folder, load_model_folder
 from fpa.plugins import build, registry
@@ -57,9 +58,11 @@ def open_model(
     source: str | Path, *, ema: bool = True, device: str | torch.device = "cpu"
 ) -> LoadedModel:
     """Load the generator of ``source`` (run, checkpoint, model folder or model name) in eval
-    mode on ``device``; ``ema=False`` takes a run's raw weights (a model folder has only the
-    EMA generator). Loading never runs code from the files."""
+    mode on ``device`` (a name such as ``auto``, or a device); ``ema=False`` takes a run's raw
+    weights (a model folder has only the EMA generator). Loading never runs code from the
+    files."""
     path = locate(source)
+    device = resolve_device(device) if isinstance(device, str) else device
     if is_model_folder(path):
         if not ema:
             raise ConfigError(f"{path} is a model folder: it holds the EMA weights only")

@@ -18,13 +18,12 @@ import torch
 from torch import nn
 
 from fpa._version import __version__
-from fpa.baselines.generator import BaselineConfig, BaselineGenerator
 from fpa.errors import FpaError, error_summary, weights_only_refusal
 from fpa.files import load_tensors
-from fpa.generator import FastWeightPainter, GeneratorConfig
-from fpa.limits import check_generator_memory
+from fpa.generator import FastWeightPainter
 from fpa.plugins import registry
 from fpa.runs.config import CONFIG_VERSION, GeneratorModule, TrainConfig, nested
+from fpa.runs.saved import SavedGenerator, newer_format
 
 FORMAT = "fpa-checkpoint"
 # Version 1: a flat training config, and ``steps`` for T in the generator config. Version 2:
@@ -115,19 +114,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     state = upgrade(state)
     validate_checkpoint(state, path)
     return state
-
-
-def newer_format(path: Path, data: dict[str, Any], readable: int) -> str:
-    """Why a file of a newer ``format_version`` than ``readable`` is refused: the version it
-    has, the one this fpa reads, and the fpa that wrote it only when that is not this one."""
-    written = data.get("fpa_version")
-    by = (
-        f", written by fpa {written}" if isinstance(written, str) and written != __version__ else ""
-    )
-    return (
-        f"{path} has format_version {data.get('format_version')!r}{by}; this fpa "
-        f"({__version__}) reads up to {readable}: upgrade fpa"
-    )
 
 
 # What every fpa checkpoint holds (imported models included), and what one that can be
@@ -238,54 +224,6 @@ def component_origins(names: dict[str, str]) -> dict[str, dict[str, str | None]]
     return origins
 
 
-def check_components(state: dict[str, Any], path: Path) -> None:
-    """Refuse a checkpoint whose components are not registered here, naming the distribution
-    and version that provided each one, and ways to get it back."""
-    current = registry()
-    for kind, origin in state.get("components", {}).items():
-        if origin["name"] not in current.components.get(kind, {}):
-            raise CheckpointError(
-                f"{path} needs {kind[:-1]} {origin['name']!r}, which is not registered here; "
-                + missing_component_hint(origin)
-            )
-
-
-def missing_component_hint(origin: dict[str, Any]) -> str:
-    """Where a missing component came from, and how to get it back: the same distribution,
-    from wherever it was installed (pip is one way)."""
-    distribution, version = origin.get("distribution"), origin.get("version")
-    plugin = origin.get("plugin")
-    if not distribution:
-        return (
-            f"it was registered at runtime (plugin {plugin!r}), not installed: register it "
-            "again before loading"
-        )
-    if distribution == "fpa":
-        return f"it came with fpa {version or ''}".rstrip() + ": use that fpa version"
-    release = f"{distribution} {version}" if version else distribution
-    pinned = f"{distribution}=={version}" if version else distribution
-    return (
-        f"it came from the distribution {release} (plugin {plugin!r}): install that version "
-        f"again, e.g. pip install {pinned} from an index, or pip install -e PATH from its "
-        "source folder if it is a local package"
-    )
-
-
-def generator_from_config(
-    data: dict[str, Any], *, device: str | torch.device = "cpu"
-) -> GeneratorModule:
-    """Rebuild a checkpoint's generator from its saved config: a painter, or a baseline (whose
-    config names the registered baseline); one that cannot fit the memory it is built in, or
-    that of ``device``, is refused before a weight is allocated."""
-    if "baseline" in data:
-        baseline = BaselineConfig.from_dict(data)
-        check_generator_memory(baseline, lambda: BaselineGenerator(config=baseline), device=device)
-        return BaselineGenerator(config=baseline)
-    config = GeneratorConfig.from_dict(data)
-    check_generator_memory(config, lambda: FastWeightPainter(config=config), device=device)
-    return FastWeightPainter(config=config)
-
-
 def load_generator(
     path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu"
 ) -> GeneratorModule:
@@ -301,19 +239,15 @@ def load_generator_and_state(
     """:func:`load_generator`, and the whole checkpoint it came from (read once)."""
     checkpoint = find_checkpoint(path)
     state = load_checkpoint(checkpoint)
-    check_components(state, checkpoint)
-    try:
-        generator = generator_from_config(state["generator_config"], device=device)
-    except (TypeError, ValueError) as error:  # ConfigError included
-        raise CheckpointError(
-            f"{checkpoint} is not a usable fpa checkpoint: its 'generator_config' cannot be "
-            f"built: {error_summary(error)}"
-        ) from None
-    weights = state["ema_generator"] if ema else state["generator"]
-    try:
-        generator.load_state_dict(weights)
-    except (RuntimeError, TypeError, AttributeError) as error:
-        raise CheckpointError(
-            f"{checkpoint} does not match its own config: {error_summary(error)}"
-        ) from None
-    return generator.to(device).eval(), state
+    saved = SavedGenerator(
+        config=state["generator_config"],
+        components=state.get("components", {}),
+        weights=lambda: state["ema_generator" if ema else "generator"],
+        source=checkpoint,
+        weights_file=checkpoint,
+        config_key="generator_config",
+        config_name="its own config",
+        unusable=f"{checkpoint} is not a usable fpa checkpoint",
+        error=CheckpointError,
+    )
+    return saved.load(device=device), state

@@ -18,9 +18,9 @@ import torch
 
 from fpa.errors import ConfigError
 from fpa.generator import painting_record
-from fpa.limits import check_training_memory
 from fpa.runs import PRESETS, CheckpointError, RunDir, TrainConfig, resolve_config
 from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
+from fpa.runs.checks import check_training_memory
 from fpa.runs.lock import RunLock
 from fpa.runs.presets import RunRequest
 from fpa.training.distributed import World, per_rank_batch

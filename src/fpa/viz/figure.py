@@ -19,6 +19,8 @@ from fpa.errors import ConfigError
 from fpa.generator import FastWeightPainter, PaintTrace
 
 ROW_KINDS = ("update", "partial image")
+# Latents painted at once by paint_figure: a painting keeps every step of every sample.
+PAINT_CHUNK = 64
 STEP_LABEL = "step"
 LABEL_GAP = 3
 IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -59,18 +61,37 @@ def has_refiner(generator: FastWeightPainter) -> bool:
 
 @torch.no_grad()
 def paint_figure(
-    generator: FastWeightPainter, z: Tensor, *, every: int = 1, labels: Tensor | None = None
+    generator: FastWeightPainter,
+    z: Tensor,
+    *,
+    every: int = 1,
+    labels: Tensor | None = None,
+    chunk: int = PAINT_CHUNK,
 ) -> PaintFigure:
     """Two rows per latent: updates, then partial images, at every ``every``-th step
-    (``labels``: the classes a conditional painter paints).
+    (``labels``: the classes a conditional painter paints), painted ``chunk`` latents at a
+    time, since a painting keeps every step of every sample.
 
     With a refiner, one more column holds the refiner's change (top) and the refined image.
     """
-    return trace_figure(
-        generator.paint_trace(z, labels),
-        to_pixels=generator.to_pixels,
-        every=every,
-        refined=has_refiner(generator),
+    z = z.to(next(generator.parameters()).device)
+    chunks = z.split(chunk)
+    label_chunks = [None] * len(chunks) if labels is None else labels.to(z.device).split(chunk)
+    parts = [
+        trace_figure(
+            generator.paint_trace(part, part_labels),
+            to_pixels=generator.to_pixels,
+            every=every,
+            refined=has_refiner(generator),
+        )
+        for part, part_labels in zip(chunks, label_chunks, strict=True)
+    ]
+    return PaintFigure(
+        tiles=torch.cat([part.tiles for part in parts]),
+        rows=sum(part.rows for part in parts),
+        columns=parts[0].columns,
+        steps=parts[0].steps,
+        refined=parts[0].refined,
     )
 
 
