@@ -119,6 +119,19 @@ def stage_bars(
         yield progress
 
 
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write each ``name: bytes`` of ``files`` into ``folder``, made if missing (its parent
+    exists: :func:`output_folder` checked it), each file whole or not at all."""
+    folder.mkdir(exist_ok=True)
+    for name, data in files.items():
+        atomic_write_bytes(folder / name, data)
+
+
+def json_bytes(record: dict) -> bytes:
+    """A command's JSON record as the bytes of a file: indented, with a final newline."""
+    return (json.dumps(record, indent=2) + "\n").encode()
+
+
 def emit_json(record: dict, *, out: Path | None, as_json: bool) -> bool:
     """Write a command's result as JSON to ``out`` (when given) and print it with ``--json``;
     True when printed, so the command shows no table."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,10 +19,13 @@ from fpa.cli.common import (
     require_painter,
     require_positive,
     require_writable_folder,
+    write_files,
 )
+from fpa.cli.options import takes_options
 from fpa.errors import ConfigError
 from fpa.evaluation.sampling import seeded_or_read
 from fpa.files import atomic_write_bytes
+from fpa.generator import FastWeightPainter
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 from fpa.models.loading import open_model
@@ -28,115 +33,132 @@ from fpa.models.loading import open_model
 ANIMATION_FORMATS = {".gif": "gif", ".png": "apng", ".apng": "apng"}
 
 
-@command("paint")
-def paint_command(
-    run: Path = typer.Argument(..., help=SOURCE_HELP),
-    n: int = typer.Option(4, "--n", help="How many samples (two rows each)."),
-    seed: int = typer.Option(0, help="Seed of the latents."),
-    latents: Path = typer.Option(None, help="Latents (N, latent_dim) from a .pt or .npy file."),
-    every: int = typer.Option(1, help="Show every K-th step (the last step always)."),
-    out: Path = typer.Option(Path("painting.png"), help="The figure PNG."),
-    animate: Path = typer.Option(None, help="Also write an animation: .gif, or .png/.apng."),
-    plots: Path = typer.Option(
-        None,
-        help="Also write each sample's keys/values/rates plots (I-keys.png, …) into this "
-        "folder, created if missing; needs matplotlib (pip install 'fpa[plots]').",
-    ),
-    duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
-    scale: int = typer.Option(
-        1,
-        help="Enlarge every pixel of the figure and animation to scale×scale blocks (the "
-        "animation more where that makes it at least 256 px wide).",
-    ),
-    truncation: float = typer.Option(
-        1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
-    ),
-    class_: str = typer.Option(
-        None, "--class", help="A conditional run's class to paint: its name or index."
-    ),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
-    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
-) -> None:
-    """The paper's figure: rank-1 updates above partial images M_1 … M_T, per sample, with
-    the step numbers above the columns and the row labels in a margin. A conditional run
-    paints --class, or its classes in turn."""
-    from fpa.viz.figure import figure_png, paint_figure, painting_frames, shown_steps
+@dataclass(frozen=True, kw_only=True)
+class PaintOptions:
+    """``fpa paint``'s options, declared once."""
 
-    require_positive("--n", n)
-    require_positive("--duration-ms", duration_ms)
-    check_seed(seed)
-    check_truncation(truncation)
-    require_positive("--scale", scale)
-    require_writable_folder(out)
-    if animate is not None:
-        require_writable_folder(animate)
-        if animate.suffix.lower() not in ANIMATION_FORMATS:
-            raise ConfigError(f"--animate must end in .gif, .png or .apng; got {animate.name}")
-    if plots is not None:
-        if plots.exists() and not plots.is_dir():
-            raise ConfigError(f"--plots {plots} is a file, not a folder")
-        require_writable_folder(plots)
-    refuse_to_replace(("--out", out), ("--animate", animate), overwrite=overwrite)
-    generator = require_painter(open_model(run, ema=ema, device=device).generator, what="fpa paint")
-    # Each sample is two rows of a tile per shown step (and one more with a refiner); the
-    # animation has a frame per shown step, each a row of all the samples, scaled.
-    columns = len(shown_steps(generator.paint_steps, every)) + 1
+    run: Annotated[Path, typer.Argument(help=SOURCE_HELP)]
+    n: Annotated[int, typer.Option("--n", help="How many samples (two rows each).")] = 4
+    seed: Annotated[int, typer.Option(help="Seed of the latents.")] = 0
+    latents: Annotated[
+        Path | None, typer.Option(help="Latents (N, latent_dim) from a .pt or .npy file.")
+    ] = None
+    every: Annotated[int, typer.Option(help="Show every K-th step (the last step always).")] = 1
+    out: Annotated[Path, typer.Option(help="The figure PNG.")] = Path("painting.png")
+    animate: Annotated[
+        Path | None, typer.Option(help="Also write an animation: .gif, or .png/.apng.")
+    ] = None
+    plots: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write each sample's keys/values/rates plots (I-keys.png, …) into this "
+            "folder, created if missing; needs matplotlib (pip install 'fpa[plots]')."
+        ),
+    ] = None
+    duration_ms: Annotated[int, typer.Option(help="Animation: milliseconds per step.")] = 120
+    scale: Annotated[
+        int,
+        typer.Option(
+            help="Enlarge every pixel of the figure and animation to scale×scale blocks (the "
+            "animation more where that makes it at least 256 px wide)."
+        ),
+    ] = 1
+    truncation: Annotated[
+        float,
+        typer.Option(help="Pull the latents towards their mean by this factor ψ (1: unchanged)."),
+    ] = 1.0
+    class_: Annotated[
+        str | None,
+        typer.Option("--class", help="A conditional run's class to paint: its name or index."),
+    ] = None
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
+    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="EMA weights (default) or raw G.")] = (
+        True
+    )
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False
 
-    def check_size(count: int) -> None:
-        check_images(
-            count,
-            generator,
-            tiles_per_image=2 * columns * scale * scale,
-            what=f"the figure at --scale {scale}",
-            advice="lower --n or --scale",
+    def check(self) -> None:
+        """Refuse, before the generator is loaded, flags that cannot work together."""
+        require_positive("--n", self.n)
+        require_positive("--duration-ms", self.duration_ms)
+        check_seed(self.seed)
+        check_truncation(self.truncation)
+        require_positive("--scale", self.scale)
+        require_writable_folder(self.out)
+        if self.animate is not None:
+            require_writable_folder(self.animate)
+            if self.animate.suffix.lower() not in ANIMATION_FORMATS:
+                raise ConfigError(
+                    f"--animate must end in .gif, .png or .apng; got {self.animate.name}"
+                )
+        if self.plots is not None:
+            if self.plots.exists() and not self.plots.is_dir():
+                raise ConfigError(f"--plots {self.plots} is a file, not a folder")
+            require_writable_folder(self.plots)
+        refuse_to_replace(
+            ("--out", self.out), ("--animate", self.animate), overwrite=self.overwrite
         )
-        if animate is not None:
+
+    def animation_format(self) -> str | None:
+        return None if self.animate is None else ANIMATION_FORMATS[self.animate.suffix.lower()]
+
+    def check_size(self, count: int, generator: FastWeightPainter) -> None:
+        """Each sample is two rows of a tile per shown step (and one more with a refiner); the
+        animation has a frame per shown step, each a row of all the samples, scaled."""
+        from fpa.viz.figure import shown_steps
+
+        columns = len(shown_steps(generator.paint_steps, self.every)) + 1
+        pictures = [("figure", 2 * columns)] + [("animation", columns)] * bool(self.animate)
+        for what, tiles in pictures:
             check_images(
                 count,
                 generator,
-                tiles_per_image=columns * scale * scale,
-                what=f"the animation at --scale {scale}",
+                tiles_per_image=tiles * self.scale * self.scale,
+                what=f"the {what} at --scale {self.scale}",
                 advice="lower --n or --scale",
             )
 
-    if latents is None:
-        check_size(n)
-    z = truncate(seeded_or_read(generator, latents=latents, n=n, seed=seed), truncation).to(
-        next(generator.parameters()).device
+
+@command("paint")
+@takes_options(PaintOptions)
+def paint_command(options: PaintOptions) -> None:
+    """The paper's figure: rank-1 updates above partial images M_1 … M_T, per sample, with
+    the step numbers above the columns and the row labels in a margin. A conditional run
+    paints --class, or its classes in turn."""
+    from fpa.viz.pictures import painting_pictures
+
+    options.check()
+    loaded = open_model(options.run, ema=options.ema, device=options.device)
+    generator = require_painter(loaded.generator, what="fpa paint")
+    if options.latents is None:
+        options.check_size(options.n, generator)
+    z = seeded_or_read(generator, latents=options.latents, n=options.n, seed=options.seed)
+    z = truncate(z, options.truncation).to(next(generator.parameters()).device)
+    options.check_size(len(z), generator)
+    labels = chosen_labels(generator.classes, options.class_, len(z))
+    painting = painting_pictures(
+        generator,
+        z,
+        every=options.every,
+        labels=None if labels is None else labels.to(z.device),
+        scale=options.scale,
+        animation=options.animation_format(),
+        duration_ms=options.duration_ms,
+        plots=options.plots is not None,
     )
-    check_size(len(z))
-    labels = chosen_labels(generator.classes, class_, len(z))
-    labels = None if labels is None else labels.to(z.device)
-    figure = paint_figure(generator, z, every=every, labels=labels)
-    figure_bytes = figure_png(figure, scale=scale)
-    animation = None
-    if animate is not None:
-        from fpa.viz.interpolate import ANIMATION_WIDTH, animation_bytes
-
-        frames = painting_frames(generator, z, every=every, labels=labels).cpu()
-        animation = animation_bytes(
-            frames,
-            format=ANIMATION_FORMATS[animate.suffix.lower()],
-            duration_ms=duration_ms,
-            scale=scale,
-            min_width=ANIMATION_WIDTH,
-        )
-    plot_pngs = {}
-    if plots is not None:
-        from fpa.viz.plots import command_plot_pngs
-
-        plot_pngs = command_plot_pngs(generator, z, labels=labels)
-    atomic_write_bytes(out, figure_bytes)
-    if animation is not None:
-        atomic_write_bytes(animate, animation)
-    if plots is not None:
-        plots.mkdir(exist_ok=True)
-        for name, png in plot_pngs.items():
-            atomic_write_bytes(plots / name, png)
+    atomic_write_bytes(options.out, painting.figure)
+    if options.animate is not None and painting.animation is not None:
+        atomic_write_bytes(options.animate, painting.animation)
+    if options.plots is not None:
+        write_files(options.plots, painting.plots)
     typer.echo(
-        f"wrote {out} ({len(z)} samples × {len(figure.steps)} steps, {pixel_size(figure_bytes)}"
-        + (f"; animation {animate}, {pixel_size(animation)}" if animation is not None else "")
-        + (f"; {len(plot_pngs)} plots in {plots}" if plots else "")
+        f"wrote {options.out} ({len(z)} samples × {painting.steps} steps, "
+        f"{pixel_size(painting.figure)}"
+        + (
+            f"; animation {options.animate}, {pixel_size(painting.animation)}"
+            if painting.animation
+            else ""
+        )
+        + (f"; {len(painting.plots)} plots in {options.plots}" if options.plots else "")
         + ")"
     )
