@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,8 +19,12 @@ from fpa.cli.common import (
     require_writable_folder,
     stage_bars,
 )
+from fpa.cli.options import takes_options
 from fpa.latents import check_truncation
 from fpa.limits import check_eval_images, check_seed
+
+if TYPE_CHECKING:
+    from fpa.evaluation import EvaluationResult
 
 TOP_CLASSES = 10
 
@@ -47,77 +52,110 @@ def class_rows(classes: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+@dataclass(frozen=True, kw_only=True)
+class EvaluateOptions:
+    """``fpa evaluate``'s options, declared once."""
+
+    run: Annotated[Path, typer.Argument(help=SOURCE_HELP)]
+    data: Annotated[
+        str | None, typer.Option(help="Real data (default: what the run trained on).")
+    ] = None
+    metrics: Annotated[str, typer.Option(help="Comma list of fid, kid.")] = "fid,kid"
+    n: Annotated[int, typer.Option("--n", help="Generated images (and real ones, at most).")] = (
+        10_000
+    )
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="Feature extractor (default: digits for mnist, emoji for emoji, else inception)."
+        ),
+    ] = None
+    inception_weights: Annotated[
+        Path | None,
+        typer.Option(help="The Inception weights file, for --features inception offline."),
+    ] = None
+    download: Annotated[
+        bool, typer.Option("--download", help="Allow downloading data or Inception weights.")
+    ] = False
+    data_root: Annotated[str | None, typer.Option(help="Where torchvision sets live.")] = None
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 200
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
+    seed: Annotated[int, typer.Option(help="Seed of the generated latents.")] = 0
+    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="EMA weights (default) or raw G.")] = (
+        True
+    )
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Use the real-stats cache.")] = (
+        True
+    )
+    classes: Annotated[
+        bool,
+        typer.Option(
+            "--classes",
+            help="Also the classes painted (classifier features: digits, emoji, icons): the "
+            "entropy and the top 10 in the table, the full histogram with --json or --out.",
+        ),
+    ] = False
+    truncation: Annotated[
+        float,
+        typer.Option(help="Pull the latents towards their mean by this factor ψ (1: unchanged)."),
+    ] = 1.0
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the result as JSON to this file.")
+    ] = None
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False
+
+    def check(self) -> None:
+        """Refuse, before anything is loaded, flags that cannot work."""
+        check_eval_images(self.n)
+        require_positive("--batch-size", self.batch_size)
+        check_seed(self.seed)
+        check_truncation(self.truncation)
+        if self.out is not None:
+            require_writable_folder(self.out)
+
+
 @command("evaluate")
-def evaluate_command(
-    run: Path = typer.Argument(..., help=SOURCE_HELP),
-    data: str = typer.Option(None, help="Real data (default: what the run trained on)."),
-    metrics: str = typer.Option("fid,kid", help="Comma list of fid, kid."),
-    n: int = typer.Option(10_000, "--n", help="Generated images (and real ones, at most)."),
-    features: str = typer.Option(
-        None, help="Feature extractor (default: digits for mnist, emoji for emoji, else inception)."
-    ),
-    inception_weights: Path = typer.Option(
-        None, help="The Inception weights file, for --features inception offline."
-    ),
-    download: bool = typer.Option(
-        False, "--download", help="Allow downloading data or Inception weights."
-    ),
-    data_root: str = typer.Option(None, help="Where torchvision sets live."),
-    batch_size: int = typer.Option(200, help="Images per forward pass."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    seed: int = typer.Option(0, help="Seed of the generated latents."),
-    ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw G."),
-    cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the real-stats cache."),
-    classes: bool = typer.Option(
-        False,
-        "--classes",
-        help="Also the classes painted (classifier features: digits, emoji, icons): the "
-        "entropy and the top 10 in the table, the full histogram with --json or --out.",
-    ),
-    truncation: float = typer.Option(
-        1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
-    ),
-    out: Path = typer.Option(None, help="Also write the result as JSON to this file."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-) -> None:
+@takes_options(EvaluateOptions)
+def evaluate_command(options: EvaluateOptions) -> None:
     """Measure FID/KID of a trained generator (real statistics are cached)."""
     from fpa.evaluation import evaluate
-    from fpa.evaluation.metrics import kid_std_note
 
-    check_eval_images(n)
-    require_positive("--batch-size", batch_size)
-    check_seed(seed)
-    check_truncation(truncation)
-    if out is not None:
-        require_writable_folder(out)
+    options.check()
     console = Console(stderr=True)
+    weights = options.inception_weights
     with (
-        stage_bars(console=console, disable=as_json, suffix=" images") as progress,
+        stage_bars(console=console, disable=options.as_json, suffix=" images") as progress,
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
         result = evaluate(
-            run,
-            data=data,
-            metrics=metrics,
-            n=n,
-            features=features,
-            inception_weights=str(inception_weights) if inception_weights else None,
-            data_root=data_root,
-            download=download,
-            batch_size=batch_size,
-            device=device,
-            seed=seed,
-            ema=ema,
-            use_cache=cache,
-            classes=classes,
-            truncation=truncation,
+            options.run,
+            data=options.data,
+            metrics=options.metrics,
+            n=options.n,
+            features=options.features,
+            inception_weights=str(weights) if weights else None,
+            data_root=options.data_root,
+            download=options.download,
+            batch_size=options.batch_size,
+            device=options.device,
+            seed=options.seed,
+            ema=options.ema,
+            use_cache=options.cache,
+            classes=options.classes,
+            truncation=options.truncation,
             progress=progress,
         )
     for warning in caught:
         console.print(f"note: {warning.message}", highlight=False, markup=False)
-    if emit_json(result.to_dict(), out=out, as_json=as_json):
-        return
+    if not emit_json(result.to_dict(), out=options.out, as_json=options.as_json):
+        show_evaluation(result, console=console)
+
+
+def show_evaluation(result: EvaluationResult, *, console: Console) -> None:
+    """The scores as a table on stdout, then how they were measured on ``console``."""
+    from fpa.evaluation.metrics import kid_std_note
+
     table = Table(title=f"step {result.step}")
     for column in ("metric", "value"):
         table.add_column(column)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import typer
-from einops import rearrange
+from torch import nn
 
 from fpa.classes import chosen_class
 from fpa.cli.app import command
@@ -20,22 +22,15 @@ from fpa.cli.common import (
     require_positive,
     require_writable_folder,
 )
+from fpa.cli.options import takes_options
 from fpa.errors import ConfigError
 from fpa.evaluation.sampling import seeded_or_read
 from fpa.files import atomic_write_bytes
 from fpa.latents import check_truncation, truncate
 from fpa.limits import check_seed
 from fpa.models.loading import open_model
-from fpa.viz.interpolate import (
-    ANIMATION_WIDTH,
-    animation_bytes,
-    interpolation_frames,
-    interpolation_path,
-    painting_strip,
-    segment_grid,
-    strip_frames,
-)
-from fpa.viz.progress import png_bytes
+from fpa.viz.interpolate import interpolation_path
+from fpa.viz.pictures import interpolation_pictures
 
 FORMATS = {".gif": "gif", ".png": "apng", ".apng": "apng"}
 
@@ -59,103 +54,126 @@ def animation_format(out: Path) -> str:
     return chosen
 
 
-@command("interpolate")
-def interpolate_command(
-    run: Path = typer.Argument(..., help=SOURCE_HELP),
-    n: int = typer.Option(4, "--n", help="Anchor latents to walk through (at least 2)."),
-    frames: int = typer.Option(16, help="Frames per anchor-to-anchor segment."),
-    seed: int = typer.Option(0, help="Seed for the anchor latents."),
-    latents: Path = typer.Option(
-        None, help="Anchors (K, latent_dim) from .pt/.npy; replaces --n, --seed."
-    ),
-    loop: bool = typer.Option(False, "--loop", help="Walk back to the first anchor at the end."),
-    out: Path = typer.Option(Path("interp.gif"), help="Animation: .gif, or .png/.apng (APNG)."),
-    grid: Path = typer.Option(
-        None, help="Also a PNG grid: a row per segment (--steps: per frame)."
-    ),
-    steps: bool = typer.Option(
-        False, "--steps", help="Show the painting steps of each frame side by side."
-    ),
-    step_columns: int = typer.Option(8, help="Painting steps shown with --steps."),
-    scale: int = typer.Option(
-        1,
-        help="Enlarge every pixel of the animation and grid to scale×scale blocks (the "
-        "animation more where that makes it at least 256 px wide).",
-    ),
-    duration_ms: int = typer.Option(80, help="Milliseconds per frame (GIF: 10 ms units)."),
-    truncation: float = typer.Option(
-        1.0, help="Pull the latents towards their mean by this factor ψ (1: unchanged)."
-    ),
-    class_: str = typer.Option(
-        None, "--class", help="A conditional run's class to paint: its name or index."
-    ),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    ema: bool = typer.Option(True, "--ema/--no-ema", help="EMA weights (default) or raw ones."),
-    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
-) -> None:
-    """Animate a smooth walk between latents; with --steps, how the painting process morphs.
-    A conditional run walks within one --class."""
-    if n < 2 and latents is None:
-        raise ConfigError(f"--n must be at least 2; got {n}")
-    require_positive("--frames", frames)
-    check_seed(seed)
-    check_truncation(truncation)
-    require_positive("--scale", scale)
-    require_positive("--duration-ms", duration_ms)
-    require_positive("--step-columns", step_columns)
-    kind = animation_format(_writable(out, "--out"))
-    if grid is not None:
-        if grid.suffix.lower() != ".png":
-            raise ConfigError(f"--grid must end in .png; got {grid.name}")
-        if grid.resolve() == out.resolve():
-            raise ConfigError("--grid and --out must be different files")
-        _writable(grid, "--grid")
-    refuse_to_replace(("--out", out), ("--grid", grid), overwrite=overwrite)
-    generator = open_model(run, ema=ema, device=device).generator
-    label = chosen_class(generator.classes, class_)
-    if label is None and generator.classes:
-        raise ConfigError("this run paints classes: name the one to walk through with --class")
+@dataclass(frozen=True, kw_only=True)
+class InterpolateOptions:
+    """``fpa interpolate``'s options, declared once."""
 
-    def check_size(anchor_count: int) -> None:
+    run: Annotated[Path, typer.Argument(help=SOURCE_HELP)]
+    n: Annotated[int, typer.Option("--n", help="Anchor latents to walk through (at least 2).")] = 4
+    frames: Annotated[int, typer.Option(help="Frames per anchor-to-anchor segment.")] = 16
+    seed: Annotated[int, typer.Option(help="Seed for the anchor latents.")] = 0
+    latents: Annotated[
+        Path | None,
+        typer.Option(help="Anchors (K, latent_dim) from .pt/.npy; replaces --n, --seed."),
+    ] = None
+    loop: Annotated[
+        bool, typer.Option("--loop", help="Walk back to the first anchor at the end.")
+    ] = False
+    out: Annotated[Path, typer.Option(help="Animation: .gif, or .png/.apng (APNG).")] = Path(
+        "interp.gif"
+    )
+    grid: Annotated[
+        Path | None, typer.Option(help="Also a PNG grid: a row per segment (--steps: per frame).")
+    ] = None
+    steps: Annotated[
+        bool, typer.Option("--steps", help="Show the painting steps of each frame side by side.")
+    ] = False
+    step_columns: Annotated[int, typer.Option(help="Painting steps shown with --steps.")] = 8
+    scale: Annotated[
+        int,
+        typer.Option(
+            help="Enlarge every pixel of the animation and grid to scale×scale blocks (the "
+            "animation more where that makes it at least 256 px wide)."
+        ),
+    ] = 1
+    duration_ms: Annotated[int, typer.Option(help="Milliseconds per frame (GIF: 10 ms units).")] = (
+        80
+    )
+    truncation: Annotated[
+        float,
+        typer.Option(help="Pull the latents towards their mean by this factor ψ (1: unchanged)."),
+    ] = 1.0
+    class_: Annotated[
+        str | None,
+        typer.Option("--class", help="A conditional run's class to paint: its name or index."),
+    ] = None
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
+    ema: Annotated[
+        bool, typer.Option("--ema/--no-ema", help="EMA weights (default) or raw ones.")
+    ] = True
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False
+
+    def check(self) -> str:
+        """Refuse, before the generator is loaded, flags that cannot work together; the
+        animation format --out asks for."""
+        if self.n < 2 and self.latents is None:
+            raise ConfigError(f"--n must be at least 2; got {self.n}")
+        require_positive("--frames", self.frames)
+        check_seed(self.seed)
+        check_truncation(self.truncation)
+        require_positive("--scale", self.scale)
+        require_positive("--duration-ms", self.duration_ms)
+        require_positive("--step-columns", self.step_columns)
+        kind = animation_format(_writable(self.out, "--out"))
+        if self.grid is not None:
+            if self.grid.suffix.lower() != ".png":
+                raise ConfigError(f"--grid must end in .png; got {self.grid.name}")
+            if self.grid.resolve() == self.out.resolve():
+                raise ConfigError("--grid and --out must be different files")
+            _writable(self.grid, "--grid")
+        refuse_to_replace(("--out", self.out), ("--grid", self.grid), overwrite=self.overwrite)
+        return kind
+
+    def check_size(self, anchor_count: int, generator: nn.Module) -> None:
         """The animation (and the grid, as large) holds every frame of the walk."""
-        count = anchor_count * frames if loop else (anchor_count - 1) * frames + 1
-        tiles = (step_columns if steps else 1) * scale * scale
+        frames = self.frames
+        count = anchor_count * frames if self.loop else (anchor_count - 1) * frames + 1
+        tiles = (self.step_columns if self.steps else 1) * self.scale * self.scale
         check_images(
             count,
             generator,
             tiles_per_image=tiles,
-            what=f"the animation at --scale {scale}",
+            what=f"the animation at --scale {self.scale}",
             advice="lower --n, --frames or --scale",
         )
 
-    if latents is None:
-        check_size(n)
-    anchors = seeded_or_read(generator, latents=latents, n=n, seed=seed)
+
+@command("interpolate")
+@takes_options(InterpolateOptions)
+def interpolate_command(options: InterpolateOptions) -> None:
+    """Animate a smooth walk between latents; with --steps, how the painting process morphs.
+    A conditional run walks within one --class."""
+    kind = options.check()
+    generator = open_model(options.run, ema=options.ema, device=options.device).generator
+    label = chosen_class(generator.classes, options.class_)
+    if label is None and generator.classes:
+        raise ConfigError("this run paints classes: name the one to walk through with --class")
+    if options.latents is None:
+        options.check_size(options.n, generator)
+    anchors = seeded_or_read(generator, latents=options.latents, n=options.n, seed=options.seed)
     if anchors.shape[0] < 2:
-        raise ConfigError(f"{latents} holds {anchors.shape[0]} latent; need at least 2")
-    check_size(anchors.shape[0])
-
-    path = truncate(interpolation_path(anchors, frames_between=frames, loop=loop), truncation)
-    if steps:
-        painter = require_painter(generator, what="fpa interpolate --steps")
-        strips = painting_strip(painter, path, steps_shown=step_columns, label=label)
-        shown = strip_frames(strips)
-        grid_images = rearrange(strips, "frame step c h w -> (frame step) c h w")
-        columns = strips.shape[1]
-    else:
-        shown = interpolation_frames(generator, path, label=label)
-        grid_images = segment_grid(shown, frames_between=frames, loop=loop)
-        columns = frames + 1
-    animation = animation_bytes(
-        shown, format=kind, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
+        raise ConfigError(f"{options.latents} holds {anchors.shape[0]} latent; need at least 2")
+    options.check_size(anchors.shape[0], generator)
+    if options.steps:
+        require_painter(generator, what="fpa interpolate --steps")
+    path = interpolation_path(anchors, frames_between=options.frames, loop=options.loop)
+    walk = interpolation_pictures(
+        generator,
+        truncate(path, options.truncation),
+        frames_between=options.frames,
+        loop=options.loop,
+        label=label,
+        step_columns=options.step_columns if options.steps else None,
+        animation=kind,
+        duration_ms=options.duration_ms,
+        scale=options.scale,
+        grid=options.grid is not None,
     )
-    grid_png = png_bytes(grid_images, columns=columns, scale=scale) if grid is not None else None
-
-    atomic_write_bytes(out, animation)
-    if grid_png is not None:
-        atomic_write_bytes(grid, grid_png)
-    also = f" and {grid} ({pixel_size(grid_png)})" if grid_png is not None else ""
+    atomic_write_bytes(options.out, walk.animation)
+    if options.grid is not None and walk.grid is not None:
+        atomic_write_bytes(options.grid, walk.grid)
+    also = f" and {options.grid} ({pixel_size(walk.grid)})" if walk.grid is not None else ""
     typer.echo(
-        f"wrote {out} ({path.shape[0]} frames through {anchors.shape[0]} anchors, "
-        f"{pixel_size(animation)}){also}"
+        f"wrote {options.out} ({walk.frames} frames through {anchors.shape[0]} anchors, "
+        f"{pixel_size(walk.animation)}){also}"
     )
