@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import torch
 import typer
@@ -17,6 +19,7 @@ from fpa.cli.common import (
     refuse_to_replace,
     require_positive,
 )
+from fpa.cli.options import takes_options
 from fpa.errors import ConfigError
 from fpa.files import atomic_write, atomic_write_bytes
 from fpa.limits import check_memory, check_picture, check_seed
@@ -51,32 +54,72 @@ def check_decomposition_size(
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class DecomposeOptions:
+    """``fpa decompose``'s options, declared once."""
+
+    images: Annotated[list[str], typer.Argument(help=IMAGE_HELP)]
+    rule: Annotated[str, typer.Option(help="The learning rule (fpa plugins lists them).")] = "delta"
+    steps: Annotated[int, typer.Option(help="T: rank-1 updates per channel.")] = 16
+    out: Annotated[Path, typer.Option(help="Folder for what is written.")] = Path("decomposition")
+    image_size: Annotated[str, typer.Option(help="Size the images are read at: 32 or 32x48.")] = (
+        "32"
+    )
+    channels: Annotated[
+        int | None, typer.Option(help="1, 3 or 4 (default: the image's own, 1 or 3).")
+    ] = None
+    key_activation: Annotated[str, typer.Option(help="As a painter's head: softmax, l2, none…")] = (
+        "softmax"
+    )
+    value_activation: Annotated[str, typer.Option(help="As a painter's head.")] = "none"
+    rate_activation: Annotated[str, typer.Option(help="As a painter's head.")] = "softplus"
+    output_activation: Annotated[
+        str,
+        typer.Option(help="none: paint M_T itself (the SVD bounds it); tanh: as a painter does."),
+    ] = "none"
+    per_row_rate: Annotated[bool, typer.Option("--per-row-rate", help="One rate per row.")] = False
+    iterations: Annotated[int, typer.Option(help="Adam steps.")] = 1000
+    lr: Annotated[float, typer.Option(help="Adam's learning rate (cosine decay to 0).")] = 0.05
+    seed: Annotated[int, typer.Option(help="Seed of the starting commands.")] = 0
+    every: Annotated[
+        int, typer.Option(help="Figure: show every K-th step (the last step always).")
+    ] = 1
+    scale: Annotated[
+        int,
+        typer.Option(
+            help="Enlarge every pixel to scale×scale blocks (the animation to 256 px wide at "
+            "least)."
+        ),
+    ] = 4
+    animate: Annotated[str, typer.Option(help="Animation format: gif or apng.")] = "gif"
+    duration_ms: Annotated[int, typer.Option(help="Animation: milliseconds per step.")] = 120
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False
+
+    def check(self) -> tuple[int, int]:
+        """Refuse, before an image is read, flags that cannot work together; the size the
+        images are read at."""
+        from fpa.viz.figure import shown_steps
+
+        require_positive("--steps", self.steps)
+        require_positive("--iterations", self.iterations)
+        require_positive("--scale", self.scale)
+        require_positive("--duration-ms", self.duration_ms)
+        check_seed(self.seed)
+        shown_steps(self.steps, self.every)
+        if self.animate not in ANIMATION_FILES:
+            raise ConfigError(f"--animate must be gif or apng; got {self.animate!r}")
+        output_folder(self.out)
+        refuse_to_replace(("--out", self.out), overwrite=self.overwrite)
+        size = parse_image_size(self.image_size)
+        check_decomposition_size(
+            len(self.images), steps=self.steps, every=self.every, size=size, scale=self.scale
+        )
+        return size
+
+
 @command("decompose")
-def decompose_command(
-    images: list[str] = typer.Argument(..., help=IMAGE_HELP),
-    rule: str = typer.Option("delta", help="The learning rule (fpa plugins lists them)."),
-    steps: int = typer.Option(16, help="T: rank-1 updates per channel."),
-    out: Path = typer.Option(Path("decomposition"), help="Folder for what is written."),
-    image_size: str = typer.Option("32", help="Size the images are read at: 32 or 32x48."),
-    channels: int = typer.Option(None, help="1, 3 or 4 (default: the image's own, 1 or 3)."),
-    key_activation: str = typer.Option("softmax", help="As a painter's head: softmax, l2, none…"),
-    value_activation: str = typer.Option("none", help="As a painter's head."),
-    rate_activation: str = typer.Option("softplus", help="As a painter's head."),
-    output_activation: str = typer.Option(
-        "none", help="none: paint M_T itself (the SVD bounds it); tanh: as a painter does."
-    ),
-    per_row_rate: bool = typer.Option(False, "--per-row-rate", help="One rate per row."),
-    iterations: int = typer.Option(1000, help="Adam steps."),
-    lr: float = typer.Option(0.05, help="Adam's learning rate (cosine decay to 0)."),
-    seed: int = typer.Option(0, help="Seed of the starting commands."),
-    every: int = typer.Option(1, help="Figure: show every K-th step (the last step always)."),
-    scale: int = typer.Option(
-        4, help="Enlarge every pixel to scale×scale blocks (the animation to 256 px wide at least)."
-    ),
-    animate: str = typer.Option("gif", help="Animation format: gif or apng."),
-    duration_ms: int = typer.Option(120, help="Animation: milliseconds per step."),
-    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
-) -> None:
+@takes_options(DecomposeOptions)
+def decompose_command(options: DecomposeOptions) -> None:
     """Fit keys, values and rates so that RULE's T updates paint each image, and compare with
     the truncated SVD of rank T (the best any T rank-1 updates can do, by Eckart–Young).
 
@@ -87,43 +130,37 @@ def decompose_command(
     from fpa.data.image_file import item_name, read_image
     from fpa.decomposition import decompose
     from fpa.viz import animation_bytes, figure_png, labelled_png, trace_figure, trace_frames
-    from fpa.viz.figure import shown_steps
     from fpa.viz.interpolate import ANIMATION_WIDTH
 
-    require_positive("--steps", steps)
-    require_positive("--iterations", iterations)
-    require_positive("--scale", scale)
-    require_positive("--duration-ms", duration_ms)
-    check_seed(seed)
-    shown_steps(steps, every)
-    if animate not in ANIMATION_FILES:
-        raise ConfigError(f"--animate must be gif or apng; got {animate!r}")
-    output_folder(out)
-    refuse_to_replace(("--out", out), overwrite=overwrite)
-    size = parse_image_size(image_size)
-    check_decomposition_size(len(images), steps=steps, every=every, size=size, scale=scale)
-    targets = [read_image(image, image_size=size, channels=channels) for image in images]
+    size = options.check()
+    images, rule, steps, out = options.images, options.rule, options.steps, options.out
+    every, scale, animate = options.every, options.scale, options.animate
+    targets = [read_image(image, image_size=size, channels=options.channels) for image in images]
     if len({tuple(target.shape) for target in targets}) > 1:
         raise ConfigError("the images have different channels; choose them with --channels")
     result = decompose(
         torch.stack(targets),
         rule=rule,
         steps=steps,
-        key_activation=key_activation,
-        value_activation=value_activation,
-        rate_activation=rate_activation,
-        output_activation=output_activation,
-        per_row_rate=per_row_rate,
-        iterations=iterations,
-        lr=lr,
-        seed=seed,
+        key_activation=options.key_activation,
+        value_activation=options.value_activation,
+        rate_activation=options.rate_activation,
+        output_activation=options.output_activation,
+        per_row_rate=options.per_row_rate,
+        iterations=options.iterations,
+        lr=options.lr,
+        seed=options.seed,
     )
     figure = figure_png(
         trace_figure(result.trace, to_pixels=result.to_pixels, every=every), scale=scale
     )
     frames = trace_frames(result.trace, to_pixels=result.to_pixels, every=every)
     animation = animation_bytes(
-        frames, format=animate, duration_ms=duration_ms, scale=scale, min_width=ANIMATION_WIDTH
+        frames,
+        format=animate,
+        duration_ms=options.duration_ms,
+        scale=scale,
+        min_width=ANIMATION_WIDTH,
     )
     names = [item_name(image) for image in images]
     triples = torch.stack([result.target, result.trace.painted, result.to_pixels(result.svd())])
@@ -149,7 +186,7 @@ def decompose_command(
     }
     atomic_write(out / "commands.pt", lambda file: torch.save(fitted, file))
     # Through a non-linear output activation the painting is not of rank T: the SVD compares.
-    kind = "bound" if output_activation == "none" else "a comparison, not a bound"
+    kind = "bound" if options.output_activation == "none" else "a comparison, not a bound"
     for index, image in enumerate(names):
         typer.echo(
             f"{image}: {rule}, T = {steps}: relative error {result.error[index]:.4f}, "
