@@ -18,10 +18,10 @@ import torch
 import fpa
 from closeness import weights_mismatch
 from fpa.generator import GeneratorConfig
-from fpa.runs import TrainConfig, load_checkpoint, resolve_config
+from fpa.runs import TrainConfig, load_checkpoint
 from fpa.runs.checkpoint import FORMAT_VERSION
 from fpa.runs.config import CONFIG_VERSION, read_toml
-from fpa.training import train
+from fpa.training import resolve_config, train
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V1_RUN = FIXTURES / "v1-run"

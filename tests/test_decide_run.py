@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import fpa.ablation.runner
-import fpa.runs.presets
+import fpa.training.presets
 from conftest import image_folder
 from fpa.cli import app
 from fpa.errors import ConfigError
@@ -173,8 +173,10 @@ def test_the_config_file_is_read_once(tmp_path, monkeypatch):
     path = tmp_path / "run.toml"
     path.write_text(tiny(eval_every=0).to_toml())
     reads = []
-    read_toml = fpa.runs.presets.read_toml
-    monkeypatch.setattr(fpa.runs.presets, "read_toml", lambda p: reads.append(p) or read_toml(p))
+    read_toml = fpa.training.presets.read_toml
+    monkeypatch.setattr(
+        fpa.training.presets, "read_toml", lambda p: reads.append(p) or read_toml(p)
+    )
     result = runner.invoke(
         app, ["train", "--dry-run", "--config", str(path), "--out", str(tmp_path / "r")]
     )

@@ -21,8 +21,7 @@ from fpa.cli import app
 from fpa.models import read_card, register_model_folders
 from fpa.models.folder import ModelFolderError
 from fpa.models.layout import CARD_FILE, CONFIG_FILE, MODEL_FILES, SAMPLES_FILE, WEIGHTS_FILE
-from fpa.runs import resolve_config
-from fpa.training import train
+from fpa.training import resolve_config, train
 from model_claims import digits_all_drawn, measured_fid_holds
 from tiny_runs import tiny
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from fpa.errors import ConfigError
 from fpa.runs.config import TrainConfig, check_keys
-from fpa.runs.presets import RunRequest
+from fpa.training.presets import RunRequest
 from fpa.training.resolve import decide_run
 
 # Axis names that get a short form in run-directory names.

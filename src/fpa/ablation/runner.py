@@ -34,8 +34,8 @@ from fpa.plugins import registry
 from fpa.runs.checkpoint import load_generator
 from fpa.runs.checks import check_buildable
 from fpa.runs.config import RESUMABLE_FIELDS
-from fpa.runs.presets import RunRequest
 from fpa.training import TrainConfig, check_time_budget, train
+from fpa.training.presets import RunRequest
 
 RESULT_FILE = "ablation.json"
 SHEET_FILE = "contact_sheet.png"
@@ -74,7 +74,7 @@ def ablate(
     poll_seconds: float = 10.0,
 ) -> AblationResult:
     """Train and score each combination of ``axes`` (e.g. ``{"rule": ["delta", "hebb"]}``)
-    applied to ``base`` (a config, or a :class:`~fpa.runs.presets.RunRequest` of a preset, a
+    applied to ``base`` (a config, or a :class:`~fpa.training.presets.RunRequest` of a preset, a
     config file and overrides; each cell is decided as ``fpa train`` decides a run), or,
     ``one_at_a_time``, the base and each value changed alone; every
     cell gets ``base.train_steps`` steps, or stops early once its training time reaches

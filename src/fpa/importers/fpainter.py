@@ -46,10 +46,11 @@ from torch import Tensor
 from fpa.errors import ConfigError, FpaError, did_you_mean, error_summary, weights_only_refusal
 from fpa.files import load_tensors
 from fpa.generator import FastWeightPainter, GeneratorConfig
-from fpa.runs import RunDir, TrainConfig, resolve_config
+from fpa.runs import RunDir, TrainConfig
 from fpa.runs.checkpoint import checkpoint_bytes, model_state
 from fpa.runs.lock import RunLock
 from fpa.sizes import is_power_of_two
+from fpa.training.presets import resolve_config
 
 SOURCE = "IDSIA/fpainter"
 SUPPORTED_TYPES = (

@@ -1,6 +1,8 @@
-"""What a run is, below everything that makes or reads one: its config (with presets), its
-checkpoints and its folder. Training, evaluation, ablation and the importer all use this
-package; it imports none of them.
+"""What a run is on disk, below everything that makes or reads one: its config as stored (a
+checkpoint and a model folder hold one), its checkpoints, its folder and lock, and the one
+loader of a saved generator. Training, evaluation, ablation and the importer all use this
+package; it imports none of them. The presets and the deciding of a new run live beside the
+loop, in :mod:`fpa.training`.
 """
 
 from fpa.runs.checkpoint import (
@@ -10,16 +12,13 @@ from fpa.runs.checkpoint import (
     load_generator,
 )
 from fpa.runs.config import TrainConfig
-from fpa.runs.presets import PRESETS, resolve_config
 from fpa.runs.run_dir import RunDir
 
 __all__ = [
-    "PRESETS",
     "CheckpointError",
     "RunDir",
     "TrainConfig",
     "find_checkpoint",
     "load_checkpoint",
     "load_generator",
-    "resolve_config",
 ]

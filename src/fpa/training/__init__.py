@@ -1,5 +1,6 @@
-"""GAN training of fast weight painters: how a run is decided (``resolve.py``), the loop, and
-starting, resuming and finishing a run in its folder.
+"""GAN training of fast weight painters: the presets and requests a run starts from
+(``presets.py``), how a run is decided from them (``resolve.py``), the loop, and starting,
+resuming and finishing a run in its folder.
 
 ``fpa.training.train(config, out=...)`` is what ``fpa train`` calls; under ``torchrun`` it
 joins the process group and trains one model on all the processes (docs/scale-out.md).
@@ -18,13 +19,13 @@ import torch
 
 from fpa.errors import ConfigError
 from fpa.generator import painting_record
-from fpa.runs import PRESETS, CheckpointError, RunDir, TrainConfig, resolve_config
+from fpa.runs import CheckpointError, RunDir, TrainConfig
 from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
 from fpa.runs.checks import check_training_memory
 from fpa.runs.lock import RunLock
-from fpa.runs.presets import RunRequest
 from fpa.training.distributed import World, per_rank_batch
 from fpa.training.loop import Trainer, TrainingDivergedError, TrainResult
+from fpa.training.presets import PRESETS, RunRequest, resolve_config
 from fpa.training.progress import ProgressReporter
 from fpa.training.resolve import ResolvedRun, decide_run
 from fpa.training.stopping import stop_on_signals
@@ -166,7 +167,7 @@ def train(
     """Train (or resume) a run in ``out``; Ctrl-C/SIGTERM save a checkpoint and return.
 
     The run is decided by :func:`~fpa.training.resolve.decide_run` from ``config`` (a whole
-    config, a :class:`~fpa.runs.presets.RunRequest` of a preset and a config file, or None: the
+    config, a :class:`~fpa.training.presets.RunRequest` of a preset and a config file, or None: the
     default preset) with ``changes`` over it, exactly as ``fpa train`` decides it; a resume
     starts from the run's own config, and may change only what a resume may.
 

@@ -20,14 +20,14 @@ from fpa.data.labels import ClassLabels, class_labels
 from fpa.errors import ConfigError
 from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
 from fpa.runs.config import RESUMABLE_FIELDS, TrainConfig
-from fpa.runs.presets import RunRequest, setting_names
 from fpa.runs.run_dir import RunDir
+from fpa.training.presets import RunRequest, setting_names
 
 # Built-in data whose channels are the user's (or the preset's) choice alone: the digits are
 # grey, and the emoji train in grey unless asked (the cpu-emoji preset asks for colour).
 FIXED_COLOURS = ("mnist", "emoji")
 
-# Why a run that names no preset starts from the one it does (runs/presets.py: default_preset).
+# Why a run that names no preset starts from the one it does (training/presets.py: default_preset).
 PICKED_BECAUSE = {
     "cpu-emoji": ", the colour recipe, since the run paints in colour",
     "cpu-demo": ", the default for grey pictures",
