@@ -102,12 +102,16 @@ class PaintOptions:
     def animation_format(self) -> str | None:
         return None if self.animate is None else ANIMATION_FORMATS[self.animate.suffix.lower()]
 
-    def check_size(self, count: int, generator: FastWeightPainter) -> None:
-        """Each sample is two rows of a tile per shown step (and one more with a refiner); the
-        animation has a frame per shown step, each a row of all the samples, scaled."""
+    def columns(self, generator: FastWeightPainter) -> int:
+        """Tiles across a sample: one per shown step (--every checked), and one more, room for
+        a refiner's column."""
         from fpa.viz.figure import shown_steps
 
-        columns = len(shown_steps(generator.paint_steps, self.every)) + 1
+        return len(shown_steps(generator.paint_steps, self.every)) + 1
+
+    def check_size(self, count: int, generator: FastWeightPainter, *, columns: int) -> None:
+        """Each sample is two rows of a tile per shown step (and one more with a refiner); the
+        animation has a frame per shown step, each a row of all the samples, scaled."""
         pictures = [("figure", 2 * columns)] + [("animation", columns)] * bool(self.animate)
         for what, tiles in pictures:
             check_images(
@@ -130,11 +134,12 @@ def paint_command(options: PaintOptions) -> None:
     options.check()
     loaded = open_model(options.run, ema=options.ema, device=options.device)
     generator = require_painter(loaded.generator, what="fpa paint")
+    columns = options.columns(generator)
     if options.latents is None:
-        options.check_size(options.n, generator)
+        options.check_size(options.n, generator, columns=columns)
     z = seeded_or_read(generator, latents=options.latents, n=options.n, seed=options.seed)
     z = truncate(z, options.truncation).to(next(generator.parameters()).device)
-    options.check_size(len(z), generator)
+    options.check_size(len(z), generator, columns=columns)
     labels = chosen_labels(generator.classes, options.class_, len(z))
     painting = painting_pictures(
         generator,
