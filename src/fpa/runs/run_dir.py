@@ -22,6 +22,7 @@ from typing import Any
 from fpa.errors import ConfigError, FpaError
 from fpa.files import atomic_write_bytes
 from fpa.runs.checkpoint import BEST, CHECKPOINT_DIR, LATEST
+from fpa.runs.config import TrainConfig
 from fpa.runs.lock import LOCK_FILE
 
 # What an atomic write killed before its rename (``kill -9`` mid-save) leaves beside its target:
@@ -100,8 +101,9 @@ class RunDir:
                     "--overwrite to replace it"
                 )
 
-    def start(self, *, config_toml: str, checkpoint: bytes, replace: bool) -> None:
-        """Write a new run: its config and first checkpoint, made in a hidden folder beside
+    def start(self, *, config: TrainConfig, checkpoint: bytes, replace: bool) -> None:
+        """Write a new run, trained or imported: its ``config.toml`` (``config``) and first
+        checkpoint (:func:`~fpa.runs.checkpoint.checkpoint_bytes`), made in a hidden folder beside
         the run and moved into place only when whole. With ``replace``, the previous run's
         files are removed at that moment, not before: a run that fails to start (a bad option,
         a broken plugin, a full disk) leaves the previous one as it was."""
@@ -111,7 +113,7 @@ class RunDir:
             (staging / CHECKPOINT_DIR).mkdir()
             (staging / SAMPLES).mkdir()
             atomic_write_bytes(staging / CHECKPOINT_DIR / LATEST, checkpoint)
-            atomic_write_bytes(staging / CONFIG, config_toml.encode())
+            atomic_write_bytes(staging / CONFIG, config.to_toml().encode())
             if not self.root.exists():
                 os.replace(staging, self.root)
                 return

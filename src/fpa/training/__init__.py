@@ -142,7 +142,7 @@ def prepare_run(
         return trainer
     first = trainer.checkpoint()
     if first is not None:
-        run_dir.start(config_toml=decided.to_toml(), checkpoint=first, replace=overwrite)
+        run_dir.start(config=decided, checkpoint=first, replace=overwrite)
     return trainer
 
 
