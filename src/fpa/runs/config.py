@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -330,12 +330,6 @@ class TrainConfig:
             drop_options_not_taken(generator, generator_changes, kind=kind, choice=choice)
         drop_options_not_taken(merged, changes, kind="discriminators", choice="discriminator")
         return TrainConfig(**{**merged, "generator": generator})
-
-    def with_generator_of(self, init: TrainConfig) -> TrainConfig:
-        """This config painting as ``init`` does: its generator settings, except the ones a
-        run keeps as its own (the refiner it trains, the rule's implementation)."""
-        own = {name: getattr(self.generator, name) for name in OWN_GENERATOR_FIELDS}
-        return replace(self, generator=replace(init.generator, **own))
 
 
 def drop_options_not_taken(

@@ -11,7 +11,7 @@ whichever way it starts; the :class:`~fpa.training.loop.Trainer` trains the conf
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,16 @@ from fpa.data import build_dataset, data_is_grey
 from fpa.data.labels import ClassLabels, class_labels
 from fpa.errors import ConfigError
 from fpa.runs.checkpoint import find_checkpoint, load_checkpoint
-from fpa.runs.config import RESUMABLE_FIELDS, TrainConfig
+from fpa.runs.config import OWN_GENERATOR_FIELDS, RESUMABLE_FIELDS, TrainConfig
 from fpa.runs.run_dir import RunDir
 from fpa.training.presets import RunRequest, setting_names
 
 # Built-in data whose channels are the user's (or the preset's) choice alone: the digits are
 # grey, and the emoji train in grey unless asked (the cpu-emoji preset asks for colour).
 FIXED_COLOURS = ("mnist", "emoji")
+
+# What of a run's picture the --init-from run decides, unless it is asked for.
+PICTURE = ("image_size", "channels")
 
 # Why a run that names no preset starts from the one it does (training/presets.py: default_preset).
 PICKED_BECAUSE = {
@@ -104,36 +107,60 @@ def resumed_config(saved: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
 
 
 def new_run(request: RunRequest, read: ReadCheckpoint) -> ResolvedRun:
-    """A new run's config: the request's layers, then, in turn, what comes from the run it
-    starts from, from its data's colours and from its data's classes."""
+    """A new run's config, built once. The request as asked is read first (what it cannot be
+    is refused before any data or run is read); then what the run takes from the run it starts
+    from (its picture and painter), from its data's colours, its preset and its data's classes
+    is gathered, with the reasons; then the config is built and checked with all of it."""
+    asked = request.config()
+    inferred: dict[str, Any] = {}
     reasons: dict[str, str] = {}
-    config = request.config()
-    init = None
-    if config.init_from:
-        init = TrainConfig.from_dict(read(find_checkpoint(config.init_from))["config"])
-        # The picture a run started from another paints is that run's, unless asked otherwise.
-        named = setting_names(request.overrides)
-        from_init = {
-            name: getattr(init, name) for name in ("image_size", "channels") if name not in named
-        }
-        for name, value in from_init.items():
-            shown = "x".join(map(str, value)) if name == "image_size" else value
-            reasons[name] = f"{shown} (as the --init-from run {config.init_from} paints)"
-        request = request.with_overrides(from_init)
-        config = request.config()
-    if "channels" not in request.chosen() and config.data not in FIXED_COLOURS:
-        channels, reasons["channels"] = data_channels(config)
-        request = request.with_overrides({"channels": channels})
-        config = request.config()
-    picked = request.picked()
+    if asked.init_from:
+        init = TrainConfig.from_dict(read(find_checkpoint(asked.init_from))["config"])
+        inferred, reasons = painter_of(init, asked, named=setting_names(request.overrides))
+    elif "channels" not in request.chosen() and asked.data not in FIXED_COLOURS:
+        inferred["channels"], reasons["channels"] = data_channels(asked)
+    decided = request.with_overrides(inferred)
+    picked = decided.picked()
     if picked and not request.config_file:  # a config file states its own settings
         why = PICKED_BECAUSE.get(picked, "")
         reasons["preset"] = f"{picked}{why} (--preset NAME takes another)"
-    if init is not None:
-        config = with_painter_of(init, config)
-    if config.conditional:
-        config, reasons["classes"] = with_classes(config, given=request.base is None)
-    return ResolvedRun(config=config, reasons=reasons)
+    if asked.conditional:
+        channels = inferred.get("channels", asked.channels)
+        found, reasons["classes"] = classes_of(asked, channels=channels, given=request.base is None)
+        decided = decided.with_overrides(found)
+    return ResolvedRun(config=decided.config(), reasons=reasons)
+
+
+def painter_of(
+    init: TrainConfig, asked: TrainConfig, *, named: set[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings of a run that starts from the ``--init-from`` run ``init``: that run's
+    generator settings (except the ones a run keeps as its own: the refiner it trains, the
+    rule's implementation), and why for the picture's. The picture is that run's unless
+    ``named`` (then it must be the same: another size or colour is refused)."""
+    for name in PICTURE:
+        if name in named and getattr(init, name) != getattr(asked, name):
+            raise ConfigError(
+                f"--init-from {asked.init_from} was trained with {name} "
+                f"{getattr(init, name)}, this run asks for {getattr(asked, name)}"
+            )
+    because = f"(as the --init-from run {asked.init_from} paints)"
+    reasons = {
+        name: f"{shown(name, getattr(init, name))} {because}"
+        for name in PICTURE
+        if name not in named
+    }
+    painting = {
+        item.name: getattr(init.generator, item.name)
+        for item in fields(init.generator)
+        if item.name not in OWN_GENERATOR_FIELDS
+    }
+    return painting, reasons
+
+
+def shown(name: str, value: Any) -> str:
+    """A picture setting as a reason shows it (``64x64`` for a size)."""
+    return "x".join(map(str, value)) if name == "image_size" else str(value)
 
 
 def data_channels(config: TrainConfig) -> tuple[int, str]:
@@ -149,46 +176,34 @@ def data_channels(config: TrainConfig) -> tuple[int, str]:
     return channels, f"{channels} (the images of {config.data} are {kind}; --channels sets them)"
 
 
-def with_painter_of(init: TrainConfig, config: TrainConfig) -> TrainConfig:
-    """``config`` painting as the ``--init-from`` run ``init`` does (its generator settings);
-    a picture of another size or colour is refused."""
-    for name in ("image_size", "channels"):
-        if getattr(init, name) != getattr(config, name):
-            raise ConfigError(
-                f"--init-from {config.init_from} was trained with {name} "
-                f"{getattr(init, name)}, this run asks for {getattr(config, name)}"
-            )
-    return config.with_generator_of(init)
-
-
-def data_classes(config: TrainConfig) -> ClassLabels:
-    """The classes of the run's data, read as the run will read them."""
+def data_classes(config: TrainConfig, *, channels: int) -> ClassLabels:
+    """The classes of the run's data, read as the run will read them (at ``channels``)."""
     dataset = build_dataset(
         config.data,
         image_size=config.image_size,
-        channels=config.channels,
+        channels=channels,
         root=config.data_root or None,
         download=config.download,
     )
     return class_labels(dataset)
 
 
-def with_classes(config: TrainConfig, *, given: bool) -> tuple[TrainConfig, str]:
-    """A new conditional run's config with its data's class names and shares, and why. Classes
-    ``given`` in the options are refused (they come from the data); a whole config's classes
-    must be its data's."""
+def classes_of(config: TrainConfig, *, channels: int, given: bool) -> tuple[dict[str, Any], str]:
+    """A new conditional run's classes: its data's names and shares (as settings), and why.
+    Classes ``given`` in the options are refused (they come from the data); a whole config's
+    classes must be its data's."""
     if config.generator.classes and given:
         raise ConfigError(
             f"a new --conditional run takes its classes from its data ({config.data}); "
             "drop classes and class_frequencies from the options"
         )
-    classes = data_classes(config)
+    classes = data_classes(config, channels=channels)
     if config.generator.classes:
         check_classes(config, classes)
-        return config, f"{len(classes.names)}, as the config names them"
+        return {}, f"{len(classes.names)}, as the config names them"
     found = {"classes": list(classes.names), "class_frequencies": list(classes.frequencies)}
     why = f"{len(classes.names)} (those of {config.data}, with their shares; --conditional)"
-    return config.with_overrides(found), why
+    return found, why
 
 
 def check_classes(config: TrainConfig, classes: ClassLabels) -> None:
