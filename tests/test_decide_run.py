@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import fpa.ablation.runner
 import fpa.training.presets
 from conftest import image_folder
+from error_lines import one_error_line
 from fpa.cli import app
 from fpa.errors import ConfigError
 from fpa.runs import RunDir
@@ -196,3 +197,23 @@ def test_a_decided_config_is_frozen_and_the_trainer_refuses_an_undecided_one(tmp
         config.lr = 0.1  # type: ignore[misc]
     with pytest.raises(ConfigError, match="decided before it trains"):
         Trainer(tiny(conditional=True), RunDir(tmp_path / "run"))
+
+
+def test_an_init_from_run_paints_as_its_run_and_refuses_another_picture(tmp_path, painter_run):
+    """The --init-from run's painter wins over the options' generator settings (the run keeps
+    only its refiner and rule_impl), and a picture it does not paint is refused in one line,
+    the same from the CLI's --dry-run and from fpa.train."""
+    saved = TrainConfig.from_dict(tomllib.loads((painter_run / "config.toml").read_text()))
+    asked = {**inputs("init", tmp_path, painter_run), "paint_steps": 7, "latent_dim": 5}
+    decided = decide_run(RunRequest.read(overrides=asked)).config
+    assert decided.generator == saved.generator
+    assert decided.generator.paint_steps == 4 and decided.latent_dim == 8
+
+    other = {**asked, "channels": 3}
+    with pytest.raises(ConfigError) as refused:
+        train(RunRequest.read(overrides=other), out=tmp_path / "library", progress=False)
+    expected = f"--init-from {painter_run} was trained with channels 1, this run asks for 3"
+    assert str(refused.value) == expected
+    args = ["train", "--dry-run", "--out", str(tmp_path / "cli"), *set_args(other)]
+    assert one_error_line(runner.invoke(app, args)) == f"error: {expected}"
+    assert not (tmp_path / "library").exists() and not (tmp_path / "cli").exists()
