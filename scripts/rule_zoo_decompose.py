@@ -175,6 +175,9 @@ def main() -> None:
     parser.add_argument(
         "--shown", type=int, default=1, help="Which sampled image the figure shows."
     )
+    parser.add_argument(
+        "--per-row-rate", action="store_true", help="One rate per row, as fpa decompose's flag."
+    )
     parser.add_argument("--json", help="Write every mean error here.")
     parser.add_argument("--traces", help="Save (or, with --figure-only, read) the figure's traces.")
     parser.add_argument("--figure", help="Write the step-by-step figure here (PNG).")
