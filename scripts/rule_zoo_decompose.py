@@ -124,16 +124,23 @@ def fit_grid(args: argparse.Namespace) -> None:
 
 
 def print_table(record: dict) -> None:
-    """The mean relative errors as Markdown: a row per rule, a column per set and T."""
+    """The mean relative errors as Markdown: a row per rule, a column per set and T; each
+    rule's error also as a multiple of the bound where the bound is not 0."""
     columns = [(name, count) for name, by_t in record["errors"].items() for count in by_t]
     columns.sort(key=lambda column: (column[0], int(column[1])))
     head = " | ".join(f"{name} T={count}" for name, count in columns)
     print(f"\n| rule | {head} |\n|---|" + "---:|" * len(columns))
     for spec in ["SVD", *record["rules"]]:
-        cells = [record["errors"][name][count].get(spec) for name, count in columns]
-        text = " | ".join("–" if cell is None else f"{cell:.4f}" for cell in cells)
+        cells = []
+        for name, count in columns:
+            cell, bound = (
+                record["errors"][name][count].get(spec),
+                record["errors"][name][count]["SVD"],
+            )
+            ratio = f" ({cell / bound:.1f}×)" if spec != "SVD" and cell and bound > 1e-6 else ""
+            cells.append("–" if cell is None else f"{cell:.4f}{ratio}")
         label = "truncated SVD (bound)" if spec == "SVD" else f"`{spec}`"
-        print(f"| {label} | {text} |")
+        print(f"| {label} | {' | '.join(cells)} |")
 
 
 def draw_figure(traces: dict, path: str) -> None:
@@ -182,6 +189,7 @@ def main() -> None:
     parser.add_argument("--traces", help="Save (or, with --figure-only, read) the figure's traces.")
     parser.add_argument("--figure", help="Write the step-by-step figure here (PNG).")
     parser.add_argument("--figure-only", action="store_true", help="Draw from --traces only.")
+    parser.add_argument("--table-only", action="store_true", help="Print the table of --json.")
     args = parser.parse_args()
     if args.figure and not args.traces:
         parser.error("--figure needs --traces (where the fitted traces are kept)")
@@ -194,7 +202,9 @@ def main() -> None:
         )
         + (" --per-row-rate" if args.per_row_rate else "")
     )
-    if not args.figure_only:
+    if args.table_only:
+        print_table(json.loads(Path(args.json).read_text()))
+    elif not args.figure_only:
         fit_grid(args)
     if args.figure:
         draw_figure(torch.load(args.traces), args.figure)
