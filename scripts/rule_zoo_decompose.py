@@ -8,10 +8,11 @@ registry's, so a third-party rule is measured as well; ``NAME:OPTION`` adds a va
 boolean option on (by default the per-column gates: KDA and GLA). Run from the repository
 root::
 
-    OMP_NUM_THREADS=1 python scripts/rule_zoo_decompose.py --count 50 --iterations 600 \
-        --json rule-zoo.json --traces rule-zoo-traces.pt --figure docs/figures/rule-zoo-steps.png
+    OMP_NUM_THREADS=1 python scripts/rule_zoo_decompose.py --count 100 --iterations 1000 \
+        --steps 16,8,32 --shown 10 --json docs/results/rule-zoo-decompose.json \
+        --traces rule-zoo-traces.pt --figure docs/figures/rule-zoo-steps.png
 
-``--figure`` draws, for one image of each set, every rule's partial paintings after steps
+(36 minutes on one shared CPU thread.) ``--figure`` draws, for one image of each set, every rule's partial paintings after steps
 1, 2, 4, 8, 16 of its T = 16 fit, then the image and its rank-16 SVD. ``--figure-only`` draws
 it again from ``--traces`` with no fitting.
 """
