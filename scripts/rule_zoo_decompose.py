@@ -12,9 +12,9 @@ root::
         --steps 16,8,32 --shown 10 --json docs/results/rule-zoo-decompose.json \
         --traces rule-zoo-traces.pt --figure docs/figures/rule-zoo-steps.png
 
-(36 minutes on one shared CPU thread.) ``--figure`` draws, for one image of each set, every rule's partial paintings after steps
-1, 2, 4, 8, 16 of its T = 16 fit, then the image and its rank-16 SVD. ``--figure-only`` draws
-it again from ``--traces`` with no fitting.
+(36 minutes on one shared CPU thread.) ``--figure`` draws, for one image of each set, every
+rule's partial paintings after steps 1, 2, 4, 8, 16 of its T = 16 fit, then the image and its
+rank-16 SVD. ``--figure-only`` draws it again from ``--traces`` with no fitting.
 """
 
 from __future__ import annotations
