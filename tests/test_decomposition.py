@@ -123,6 +123,18 @@ def test_fpa_decompose_writes_the_figure_animation_and_errors(tmp_path):
         assert margin.min() < 128  # the row's name, "mnist:3", is written there
 
 
+@pytest.mark.parametrize(("option", "gate_width"), [([], 1), (["per_column_gate=true"], 16)])
+def test_fpa_decompose_passes_rule_options_to_the_rule(tmp_path, option, gate_width):
+    """KDA is gated-delta with a gate per key column: the fitted gate has one number per column."""
+    out = tmp_path / "out"
+    args = ["decompose", "mnist:3", "--rule", "gated-delta", "--steps", "3", "--image-size", "16"]
+    options = [arg for value in option for arg in ("--rule-option", value)]
+    result = runner.invoke(app, [*args, *options, "--iterations", "5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    commands = torch.load(out / "commands.pt")
+    assert commands["gate"].shape[-2:] == (3, gate_width)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -131,6 +143,8 @@ def test_fpa_decompose_writes_the_figure_animation_and_errors(tmp_path):
         (["mnist:0", "--rule", "detla"], "did you mean 'delta'"),
         (["mnist:0", "--key-activation", "softmaks"], "did you mean 'softmax'"),
         (["mnist:0", "--every", "40"], "--every must be between 1 and T"),
+        (["mnist:0", "--rule-option", "per_column_gate"], "--rule-option takes KEY=VALUE"),
+        (["mnist:0", "--rule-option", "bogus=1"], "cannot be built with these options"),
     ],
 )
 def test_bad_input_is_one_error_line(tmp_path, args, message):

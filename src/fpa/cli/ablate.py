@@ -10,7 +10,7 @@ import typer
 
 from fpa.cli.app import command
 from fpa.cli.options import parse_image_size, takes_options
-from fpa.cli.train import parse_set_options
+from fpa.cli.options import parse_set_options
 from fpa.errors import ConfigError
 from fpa.limits import check_eval_images
 

@@ -19,7 +19,7 @@ from fpa.cli.common import (
     refuse_to_replace,
     require_positive,
 )
-from fpa.cli.options import takes_options
+from fpa.cli.options import parse_set_options, takes_options
 from fpa.errors import ConfigError
 from fpa.files import atomic_write, atomic_write_bytes
 from fpa.limits import check_memory, check_picture, check_seed
@@ -60,6 +60,14 @@ class DecomposeOptions:
 
     images: Annotated[list[str], typer.Argument(help=IMAGE_HELP)]
     rule: Annotated[str, typer.Option(help="The learning rule (fpa plugins lists them).")] = "delta"
+    rule_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rule-option",
+            help="An option of the rule as KEY=VALUE (TOML value), repeatable, e.g. "
+            "--rule-option per_column_gate=true",
+        ),
+    ] = None
     steps: Annotated[int, typer.Option(help="T: rank-1 updates per channel.")] = 16
     out: Annotated[Path, typer.Option(help="Folder for what is written.")] = Path("decomposition")
     image_size: Annotated[str, typer.Option(help="Size the images are read at: 32 or 32x48.")] = (
@@ -141,6 +149,7 @@ def decompose_command(options: DecomposeOptions) -> None:
     result = decompose(
         torch.stack(targets),
         rule=rule,
+        rule_options=parse_set_options(options.rule_option or [], flag="--rule-option"),
         steps=steps,
         key_activation=options.key_activation,
         value_activation=options.value_activation,

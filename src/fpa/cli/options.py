@@ -11,9 +11,10 @@ from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
 from fpa.devices import resolve_device
+from fpa.errors import ConfigError
 from fpa.sizes import parse_image_size
 
-__all__ = ["parse_image_size", "resolve_device", "takes_options"]
+__all__ = ["parse_image_size", "parse_set_options", "resolve_device", "takes_options"]
 
 Options = TypeVar("Options")
 
@@ -46,3 +47,20 @@ def takes_options(
         return command
 
     return decorate
+
+
+def parse_set_options(items: list[str], *, flag: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` pairs whose values are read as TOML (strings may go unquoted)."""
+    from fpa.runs.config import tomllib
+
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, separator, text = item.partition("=")
+        if not separator or not key.strip():
+            raise ConfigError(f"{flag} takes KEY=VALUE; got {item!r}")
+        try:
+            value = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        parsed[key.strip()] = value
+    return parsed

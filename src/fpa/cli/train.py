@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from fpa.cli.app import INTERRUPTED, command
-from fpa.cli.options import parse_image_size, takes_options
+from fpa.cli.options import parse_image_size, parse_set_options, takes_options
 from fpa.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -279,20 +279,3 @@ def logger_names(text: str) -> list[str]:
     if not all(names):
         raise ConfigError(f"--log takes a comma list of logger names; got {text!r}")
     return names
-
-
-def parse_set_options(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs whose values are read as TOML (strings may go unquoted)."""
-    from fpa.runs.config import tomllib
-
-    parsed: dict[str, Any] = {}
-    for item in items:
-        key, separator, text = item.partition("=")
-        if not separator or not key.strip():
-            raise ConfigError(f"--set takes KEY=VALUE; got {item!r}")
-        try:
-            value = tomllib.loads(f"value = {text}")["value"]
-        except tomllib.TOMLDecodeError:
-            value = text
-        parsed[key.strip()] = value
-    return parsed
