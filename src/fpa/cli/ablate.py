@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fpa.cli.app import command
-from fpa.cli.options import parse_image_size, takes_options
-from fpa.cli.options import parse_set_options
+from fpa.cli.options import parse_image_size, parse_set_options, takes_options
 from fpa.errors import ConfigError
 from fpa.limits import check_eval_images
 
