@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 import typer
-from einops import rearrange
 
 from fpa.cli.app import command
 from fpa.cli.common import (
     OVERWRITE_HELP,
+    json_bytes,
     output_folder,
     pixel_size,
     refuse_to_replace,
     require_positive,
+    write_files,
 )
 from fpa.cli.options import parse_set_options, takes_options
 from fpa.errors import ConfigError
-from fpa.files import atomic_write, atomic_write_bytes
+from fpa.files import atomic_write
 from fpa.limits import check_memory, check_picture, check_seed
 from fpa.sizes import format_size, parse_image_size
+
+if TYPE_CHECKING:
+    from fpa.decomposition import Decomposition
 
 # painting.png is the figure, so an APNG animation takes another name.
 ANIMATION_FILES = {"gif": "painting.gif", "apng": "painting-animation.png"}
@@ -125,6 +128,58 @@ class DecomposeOptions:
         return size
 
 
+def fit_images(options: DecomposeOptions, *, size: tuple[int, int]) -> Decomposition:
+    """Read ``--images`` at ``size`` and fit the rule's T updates to them."""
+    from fpa.data.image_file import read_image
+    from fpa.decomposition import decompose
+
+    targets = [
+        read_image(image, image_size=size, channels=options.channels) for image in options.images
+    ]
+    if len({tuple(target.shape) for target in targets}) > 1:
+        raise ConfigError("the images have different channels; choose them with --channels")
+    return decompose(
+        torch.stack(targets),
+        rule=options.rule,
+        rule_options=parse_set_options(options.rule_option or [], flag="--rule-option"),
+        steps=options.steps,
+        key_activation=options.key_activation,
+        value_activation=options.value_activation,
+        rate_activation=options.rate_activation,
+        output_activation=options.output_activation,
+        per_row_rate=options.per_row_rate,
+        iterations=options.iterations,
+        lr=options.lr,
+        seed=options.seed,
+    )
+
+
+def decomposition_files(
+    options: DecomposeOptions, result: Decomposition, *, names: list[str]
+) -> dict[str, bytes]:
+    """The pictures and the JSON summary ``fpa decompose`` writes, by file name."""
+    from fpa.viz.pictures import trace_pictures
+
+    pictures = trace_pictures(
+        result.trace,
+        to_pixels=result.to_pixels,
+        compared=[result.target, result.trace.painted, result.to_pixels(result.svd())],
+        column_names=["image", f"{options.rule}, T={options.steps}", f"SVD, rank {options.steps}"],
+        row_names=names,
+        every=options.every,
+        animation=options.animate,
+        duration_ms=options.duration_ms,
+        scale=options.scale,
+    )
+    summary = {"images": list(options.images), **result.summary()}
+    return {
+        "painting.png": pictures.figure,
+        ANIMATION_FILES[options.animate]: pictures.animation,
+        "reconstruction.png": pictures.comparison,
+        "decomposition.json": json_bytes(summary),
+    }
+
+
 @command("decompose")
 @takes_options(DecomposeOptions)
 def decompose_command(options: DecomposeOptions) -> None:
@@ -135,58 +190,14 @@ def decompose_command(options: DecomposeOptions) -> None:
     painting.gif (or painting-animation.png), reconstruction.png (per image: target, painting, SVD),
     decomposition.json (the errors per step) and commands.pt (the fitted commands).
     """
-    from fpa.data.image_file import item_name, read_image
-    from fpa.decomposition import decompose
-    from fpa.viz import animation_bytes, figure_png, labelled_png, trace_figure, trace_frames
-    from fpa.viz.interpolate import ANIMATION_WIDTH
+    from fpa.data.image_file import item_name
 
     size = options.check()
     images, rule, steps, out = options.images, options.rule, options.steps, options.out
-    every, scale, animate = options.every, options.scale, options.animate
-    targets = [read_image(image, image_size=size, channels=options.channels) for image in images]
-    if len({tuple(target.shape) for target in targets}) > 1:
-        raise ConfigError("the images have different channels; choose them with --channels")
-    result = decompose(
-        torch.stack(targets),
-        rule=rule,
-        rule_options=parse_set_options(options.rule_option or [], flag="--rule-option"),
-        steps=steps,
-        key_activation=options.key_activation,
-        value_activation=options.value_activation,
-        rate_activation=options.rate_activation,
-        output_activation=options.output_activation,
-        per_row_rate=options.per_row_rate,
-        iterations=options.iterations,
-        lr=options.lr,
-        seed=options.seed,
-    )
-    figure = figure_png(
-        trace_figure(result.trace, to_pixels=result.to_pixels, every=every), scale=scale
-    )
-    frames = trace_frames(result.trace, to_pixels=result.to_pixels, every=every)
-    animation = animation_bytes(
-        frames,
-        format=animate,
-        duration_ms=options.duration_ms,
-        scale=scale,
-        min_width=ANIMATION_WIDTH,
-    )
+    result = fit_images(options, size=size)
     names = [item_name(image) for image in images]
-    triples = torch.stack([result.target, result.trace.painted, result.to_pixels(result.svd())])
-    comparison = labelled_png(
-        rearrange(triples, "kind image c h w -> (image kind) c h w"),
-        columns=3,
-        column_names=["image", f"{rule}, T={steps}", f"SVD, rank {steps}"],
-        row_names=names,
-        scale=scale,
-    )
-    summary = {"images": list(images), **result.summary()}
-    out.mkdir(exist_ok=True)
-    atomic_write_bytes(out / "painting.png", figure)
-    animation_path = out / ANIMATION_FILES[animate]
-    atomic_write_bytes(animation_path, animation)
-    atomic_write_bytes(out / "reconstruction.png", comparison)
-    atomic_write_bytes(out / "decomposition.json", (json.dumps(summary, indent=2) + "\n").encode())
+    files = decomposition_files(options, result, names=names)
+    write_files(out, files)
     fitted = {
         "keys": result.commands.keys,
         "values": result.commands.values,
@@ -202,6 +213,7 @@ def decompose_command(options: DecomposeOptions) -> None:
             f"truncated SVD of rank {steps} ({kind}): {result.svd_error[index]:.4f}"
         )
     typer.echo(
-        f"wrote {out}/painting.png ({pixel_size(figure)}), {animation_path.name}, "
+        f"wrote {out}/painting.png ({pixel_size(files['painting.png'])}), "
+        f"{ANIMATION_FILES[options.animate]}, "
         "reconstruction.png, decomposition.json, commands.pt"
     )
