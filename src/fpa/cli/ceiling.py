@@ -13,6 +13,7 @@ from rich.table import Table
 
 from fpa.cli.app import command
 from fpa.cli.common import emit_json, require_positive, require_writable_folder, stage_bars
+from fpa.cli.flags import DeviceName
 from fpa.cli.options import takes_options
 from fpa.errors import ConfigError
 from fpa.sizes import parse_image_size
@@ -57,7 +58,7 @@ class CeilingOptions:
     ] = None
     data_root: Annotated[str | None, typer.Option(help="Where torchvision sets live.")] = None
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 200
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
+    device: DeviceName = "auto"
     out: Annotated[
         Path | None, typer.Option(help="Also write the result as JSON to this file.")
     ] = None

@@ -11,7 +11,6 @@ import typer
 
 from fpa.cli.app import command
 from fpa.cli.common import (
-    OVERWRITE_HELP,
     json_bytes,
     output_folder,
     pixel_size,
@@ -19,6 +18,7 @@ from fpa.cli.common import (
     require_positive,
     write_files,
 )
+from fpa.cli.flags import AnimationFormat, AnimationScale, EveryStep, FrameDuration, Overwrite
 from fpa.cli.options import parse_set_options, takes_options
 from fpa.errors import ConfigError
 from fpa.files import atomic_write
@@ -92,19 +92,11 @@ class DecomposeOptions:
     iterations: Annotated[int, typer.Option(help="Adam steps.")] = 1000
     lr: Annotated[float, typer.Option(help="Adam's learning rate (cosine decay to 0).")] = 0.05
     seed: Annotated[int, typer.Option(help="Seed of the starting commands.")] = 0
-    every: Annotated[
-        int, typer.Option(help="Figure: show every K-th step (the last step always).")
-    ] = 1
-    scale: Annotated[
-        int,
-        typer.Option(
-            help="Enlarge every pixel to scale×scale blocks (the animation to 256 px wide at "
-            "least)."
-        ),
-    ] = 4
-    animate: Annotated[str, typer.Option(help="Animation format: gif or apng.")] = "gif"
-    duration_ms: Annotated[int, typer.Option(help="Animation: milliseconds per step.")] = 120
-    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False
+    every: EveryStep = 1
+    scale: AnimationScale = 4
+    animate: AnimationFormat = "gif"
+    duration_ms: FrameDuration = 120
+    overwrite: Overwrite = False
 
     def check(self) -> tuple[int, int]:
         """Refuse, before an image is read, flags that cannot work together; the size the

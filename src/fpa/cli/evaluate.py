@@ -19,6 +19,7 @@ from fpa.cli.common import (
     require_writable_folder,
     stage_bars,
 )
+from fpa.cli.flags import DeviceName, Truncation, UseEma
 from fpa.cli.options import takes_options
 from fpa.latents import check_truncation
 from fpa.limits import check_eval_images, check_seed
@@ -79,11 +80,9 @@ class EvaluateOptions:
     ] = False
     data_root: Annotated[str | None, typer.Option(help="Where torchvision sets live.")] = None
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 200
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
+    device: DeviceName = "auto"
     seed: Annotated[int, typer.Option(help="Seed of the generated latents.")] = 0
-    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="EMA weights (default) or raw G.")] = (
-        True
-    )
+    ema: UseEma = True
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Use the real-stats cache.")] = (
         True
     )
@@ -95,10 +94,7 @@ class EvaluateOptions:
             "entropy and the top 10 in the table, the full histogram with --json or --out.",
         ),
     ] = False
-    truncation: Annotated[
-        float,
-        typer.Option(help="Pull the latents towards their mean by this factor ψ (1: unchanged)."),
-    ] = 1.0
+    truncation: Truncation = 1.0
     out: Annotated[
         Path | None, typer.Option(help="Also write the result as JSON to this file.")
     ] = None

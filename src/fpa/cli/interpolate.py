@@ -13,7 +13,6 @@ from torch import nn
 from fpa.classes import chosen_class
 from fpa.cli.app import command
 from fpa.cli.common import (
-    OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
     pixel_size,
@@ -22,6 +21,7 @@ from fpa.cli.common import (
     require_positive,
     require_writable_folder,
 )
+from fpa.cli.flags import ClassName, DeviceName, Overwrite, Truncation
 from fpa.cli.options import takes_options
 from fpa.errors import ConfigError
 from fpa.evaluation.sampling import seeded_or_read
@@ -89,19 +89,13 @@ class InterpolateOptions:
     duration_ms: Annotated[int, typer.Option(help="Milliseconds per frame (GIF: 10 ms units).")] = (
         80
     )
-    truncation: Annotated[
-        float,
-        typer.Option(help="Pull the latents towards their mean by this factor ψ (1: unchanged)."),
-    ] = 1.0
-    class_: Annotated[
-        str | None,
-        typer.Option("--class", help="A conditional run's class to paint: its name or index."),
-    ] = None
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
+    truncation: Truncation = 1.0
+    class_: ClassName = None
+    device: DeviceName = "auto"
     ema: Annotated[
         bool, typer.Option("--ema/--no-ema", help="EMA weights (default) or raw ones.")
     ] = True
-    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False
+    overwrite: Overwrite = False
 
     def check(self) -> str:
         """Refuse, before the generator is loaded, flags that cannot work together; the

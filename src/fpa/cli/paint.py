@@ -11,7 +11,6 @@ import typer
 from fpa.classes import chosen_labels
 from fpa.cli.app import command
 from fpa.cli.common import (
-    OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
     pixel_size,
@@ -21,6 +20,7 @@ from fpa.cli.common import (
     require_writable_folder,
     write_files,
 )
+from fpa.cli.flags import ClassName, DeviceName, FrameDuration, Overwrite, Truncation, UseEma
 from fpa.cli.options import takes_options
 from fpa.errors import ConfigError
 from fpa.evaluation.sampling import seeded_or_read
@@ -55,7 +55,7 @@ class PaintOptions:
             "folder, created if missing; needs matplotlib (pip install 'fpa[plots]')."
         ),
     ] = None
-    duration_ms: Annotated[int, typer.Option(help="Animation: milliseconds per step.")] = 120
+    duration_ms: FrameDuration = 120
     scale: Annotated[
         int,
         typer.Option(
@@ -63,19 +63,11 @@ class PaintOptions:
             "animation more where that makes it at least 256 px wide)."
         ),
     ] = 1
-    truncation: Annotated[
-        float,
-        typer.Option(help="Pull the latents towards their mean by this factor ψ (1: unchanged)."),
-    ] = 1.0
-    class_: Annotated[
-        str | None,
-        typer.Option("--class", help="A conditional run's class to paint: its name or index."),
-    ] = None
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
-    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="EMA weights (default) or raw G.")] = (
-        True
-    )
-    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False
+    truncation: Truncation = 1.0
+    class_: ClassName = None
+    device: DeviceName = "auto"
+    ema: UseEma = True
+    overwrite: Overwrite = False
 
     def check(self) -> None:
         """Refuse, before the generator is loaded, flags that cannot work together."""

@@ -11,7 +11,6 @@ import typer
 
 from fpa.cli.app import command
 from fpa.cli.common import (
-    OVERWRITE_HELP,
     SOURCE_HELP,
     json_bytes,
     output_folder,
@@ -22,6 +21,15 @@ from fpa.cli.common import (
     write_files,
 )
 from fpa.cli.decompose import ANIMATION_FILES, IMAGE_HELP
+from fpa.cli.flags import (
+    AnimationFormat,
+    AnimationScale,
+    DeviceName,
+    EveryStep,
+    FrameDuration,
+    Overwrite,
+    UseEma,
+)
 from fpa.cli.options import takes_options
 from fpa.devices import resolve_device
 from fpa.errors import ConfigError
@@ -66,23 +74,13 @@ class ProjectOptions:
     ] = 0
     refine_lr: Annotated[float, typer.Option(help="Adam's learning rate of the refinement.")] = 0.01
     seed: Annotated[int, typer.Option(help="Seed of the candidate latents.")] = 0
-    every: Annotated[
-        int, typer.Option(help="Figure: show every K-th step (the last step always).")
-    ] = 1
-    scale: Annotated[
-        int,
-        typer.Option(
-            help="Enlarge every pixel to scale×scale blocks (the animation to 256 px wide at "
-            "least)."
-        ),
-    ] = 4
-    animate: Annotated[str, typer.Option(help="Animation format: gif or apng.")] = "gif"
-    duration_ms: Annotated[int, typer.Option(help="Animation: milliseconds per step.")] = 120
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
-    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="EMA weights (default) or raw G.")] = (
-        True
-    )
-    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False
+    every: EveryStep = 1
+    scale: AnimationScale = 4
+    animate: AnimationFormat = "gif"
+    duration_ms: FrameDuration = 120
+    device: DeviceName = "auto"
+    ema: UseEma = True
+    overwrite: Overwrite = False
 
     def check(self) -> None:
         """Refuse, before the painter is loaded, flags that cannot work together."""

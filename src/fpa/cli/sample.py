@@ -12,7 +12,6 @@ from torch import Tensor
 
 from fpa.cli.app import command
 from fpa.cli.common import (
-    OVERWRITE_HELP,
     SOURCE_HELP,
     check_images,
     pixel_size,
@@ -20,6 +19,7 @@ from fpa.cli.common import (
     require_positive,
     require_writable_folder,
 )
+from fpa.cli.flags import ClassName, DeviceName, Overwrite, Truncation, UseEma
 from fpa.cli.options import takes_options
 from fpa.errors import ConfigError
 from fpa.evaluation.sampling import generate, grid_latents
@@ -61,14 +61,8 @@ class SampleOptions:
             help="Enlarge every pixel of the grid to scale×scale blocks (not --individual)."
         ),
     ] = 1
-    truncation: Annotated[
-        float,
-        typer.Option(help="Pull the latents towards their mean by this factor ψ (1: unchanged)."),
-    ] = 1.0
-    class_: Annotated[
-        str | None,
-        typer.Option("--class", help="A conditional run's class to paint: its name or index."),
-    ] = None
+    truncation: Truncation = 1.0
+    class_: ClassName = None
     per_class: Annotated[
         int | None,
         typer.Option(
@@ -77,11 +71,9 @@ class SampleOptions:
         ),
     ] = None
     batch_size: Annotated[int, typer.Option(help="Images generated at once.")] = 64
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto"
-    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="EMA weights (default) or raw G.")] = (
-        True
-    )
-    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False
+    device: DeviceName = "auto"
+    ema: UseEma = True
+    overwrite: Overwrite = False
 
     def check(self) -> None:
         """Refuse, before the generator is loaded, flags that cannot work together."""
