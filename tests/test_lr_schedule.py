@@ -72,3 +72,50 @@ def test_a_decaying_run_that_crashed_resumes_exactly(tmp_path, monkeypatch):
 def test_a_decay_start_outside_the_run_is_refused(value):
     with pytest.raises(ConfigError, match="lr_decay_from"):
         tiny(lr_decay_from=value)
+
+
+SMALL_REFINER = {"width": 8, "multipliers": [1], "groups": 4, "full_attention": False}
+
+
+def test_the_refiner_learns_at_its_own_rate_and_decays_with_the_painter(tmp_path):
+    config = tiny(
+        refiner="unet",
+        refiner_options=SMALL_REFINER,
+        lr=1e-3,
+        lr_refiner=2.5e-4,
+        lr_decay_from=0.5,
+    )
+    for folder in ("checkpoints", "samples"):
+        (tmp_path / "run" / folder).mkdir(parents=True)
+    trainer = Trainer(config, RunDir(tmp_path / "run"))
+    generator = trainer.state.generator
+    groups = trainer.state.optimizer_g.param_groups
+    refiner_ids = {id(p) for p in generator.refiner.parameters()}
+    assert [{id(p) for p in g["params"]} == refiner_ids for g in groups] == [False, True]
+    trained = sum(len(g["params"]) for g in groups)
+    assert trained == len([p for p in generator.parameters() if p.requires_grad])
+    used: list[tuple[float, float]] = []
+    trainer.run(on_step=lambda step, metrics: used.append(tuple(g["lr"] for g in groups)))
+    assert [painter for painter, _ in used] == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4])
+    assert [refiner for _, refiner in used] == pytest.approx([2.5e-4] * 3 + [1.25e-4])
+
+
+def test_the_refiners_rate_moves_only_the_refiner(tmp_path):
+    """A refiner rate of almost zero leaves the refiner where it started; the painter moves."""
+    config = tiny(refiner="unet", refiner_options=SMALL_REFINER, lr_refiner=1e-30)
+    for folder in ("checkpoints", "samples"):
+        (tmp_path / "run" / folder).mkdir(parents=True)
+    trainer = Trainer(config, RunDir(tmp_path / "run"))
+    before = {n: p.detach().clone() for n, p in trainer.state.generator.named_parameters()}
+    trainer.run()
+    after = dict(trainer.state.generator.named_parameters())
+    moved = {n for n, p in after.items() if not torch.allclose(p, before[n], atol=1e-12, rtol=0)}
+    assert moved and not any(n.startswith("refiner.") for n in moved)
+    assert any(n.startswith("painter.") or n.startswith("head.") for n in moved)
+
+
+def test_a_refiner_rate_without_a_refiner_is_refused():
+    with pytest.raises(ConfigError, match="lr_refiner"):
+        tiny(lr_refiner=1e-4)
+    with pytest.raises(ConfigError, match="learning rates"):
+        tiny(refiner="unet", lr_refiner=-1e-4)

@@ -113,6 +113,9 @@ class TrainConfig:
     # fpa-64 keep the paper's 2e-4.
     lr: float = 8e-4
     lr_d: float = 0.0
+    # The refiner's own rate (0: lr). The refiner broke the 32×32 emoji at the painter's rates
+    # (docs/quality-study.md §7, §9.7), so it can learn more slowly than the strokes.
+    lr_refiner: float = 0.0
     # Both rates stay constant until this fraction of train_steps, then fall linearly to zero
     # at train_steps (1.0: constant throughout). docs/quality-study.md §9.
     lr_decay_from: float = 1.0
@@ -198,7 +201,8 @@ class TrainConfig:
             raise ConfigError(f"betas must be two numbers in [0, 1); got {self.betas}")
         if not 0 <= self.ema_beta < 1:
             raise ConfigError(f"ema_beta must be in [0, 1); got {self.ema_beta}")
-        if not (self.lr > 0 and self.lr_d >= 0 and math.isfinite(self.lr + self.lr_d)):
+        rates = (self.lr_d, self.lr_refiner)
+        if not (self.lr > 0 and min(rates) >= 0 and math.isfinite(self.lr + sum(rates))):
             raise ConfigError("learning rates must be positive")
         if not 0 <= self.lr_decay_from <= 1:
             raise ConfigError(f"lr_decay_from must be in [0, 1]; got {self.lr_decay_from}")
@@ -206,6 +210,8 @@ class TrainConfig:
             raise ConfigError(
                 "a baseline generator is trained on its own: drop --init-from and --refiner"
             )
+        if self.lr_refiner and (self.baseline or self.generator.refiner == "identity"):
+            raise ConfigError("lr_refiner sets the refiner's rate: name a --refiner with weights")
         if self.freeze_painter and not self.init_from:
             raise ConfigError("--freeze-painter needs --init-from RUN_OR_CKPT (a trained painter)")
         if self.diversity_weight < 0:
@@ -233,6 +239,10 @@ class TrainConfig:
     @property
     def discriminator_lr(self) -> float:
         return self.lr_d or self.lr
+
+    @property
+    def refiner_lr(self) -> float:
+        return self.lr_refiner or self.lr
 
     def build_generator(self) -> GeneratorModule:
         """The generator this run trains: the painter, or the baseline when one is named."""

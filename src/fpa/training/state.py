@@ -29,6 +29,7 @@ from fpa.runs.checkpoint import model_state
 from fpa.runs.config import GeneratorModule, TrainConfig
 from fpa.training.distributed import World, rank_seed
 from fpa.training.ema import ema_model
+from fpa.training.lr_schedule import generator_groups
 from fpa.training.resolve import check_classes
 
 
@@ -103,7 +104,7 @@ class TrainState:
         discriminator = config.build_discriminator().to(device)
         if config.freeze_painter and isinstance(generator, FastWeightPainter):
             generator.freeze_painter()
-        trained = [p for p in generator.parameters() if p.requires_grad]
+        trained = generator_groups(generator, config)
         if not trained:
             raise ConfigError(
                 "nothing to train: the painter is frozen and the refiner has no weights"
