@@ -57,7 +57,8 @@ def fpa_register_rules(register):
     register(
         "longhorn",
         LonghornRule,
-        description="Longhorn: per-entry online regression, M ⊙ (1 − ε (k ⊙ k)ᵀ) + (ε ⊙ v) kᵀ",
+        description="Longhorn: per-entry online regression, M ⊙ (1 − ε (k ⊙ k)ᵀ) + (ε ⊙ v) kᵀ "
+        "(parallel: a scan per entry)",
     )
     register(
         "momentum-delta",
