@@ -165,3 +165,12 @@ def test_a_baseline_on_a_refined_preset_trains_without_the_painters_refiner():
         resolve_config(
             preset_name="cpu-emoji-64", overrides={"baseline": "conv", "refiner": "unet"}
         )
+
+
+def test_dropping_the_refiner_drops_its_rate_but_a_rate_given_with_no_refiner_is_refused():
+    refined = resolve_config(preset_name="cpu-emoji-64", overrides={"lr_refiner": 1e-4})
+    assert refined.refiner_lr == 1e-4 and refined.lr == 2e-4
+    for change in ({"refiner": "identity"}, {"baseline": "conv"}):
+        assert refined.with_overrides(change).lr_refiner == 0.0
+    with pytest.raises(fpa.ConfigError, match="lr_refiner"):
+        refined.with_overrides({"refiner": "identity", "lr_refiner": 1e-4})

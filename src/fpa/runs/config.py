@@ -328,7 +328,8 @@ class TrainConfig:
         rule, painter, refiner or discriminator without its options, the options in place are
         kept only if the new one takes them all (an LSTM's ``hidden_size`` serves a
         Transformer), else dropped (a preset's U-Net width means nothing to ``identity``). A
-        baseline generator replaces the painter together with a refiner it was not given.
+        baseline generator replaces the painter together with a refiner it was not given, and
+        a refiner dropped so takes its own rate (``lr_refiner``) with it.
         """
         changes = nested(overrides)
         generator_changes = changes.pop("generator", {})
@@ -338,6 +339,8 @@ class TrainConfig:
         merged = {**self.to_dict(), **changes}
         for kind, choice in (("rules", "rule"), ("painters", "painter"), ("refiners", "refiner")):
             drop_options_not_taken(generator, generator_changes, kind=kind, choice=choice)
+        if generator["refiner"] == "identity" and "lr_refiner" not in changes:
+            merged["lr_refiner"] = 0.0  # the rate of a refiner that is no longer there
         drop_options_not_taken(merged, changes, kind="discriminators", choice="discriminator")
         return TrainConfig(**{**merged, "generator": generator})
 
