@@ -232,7 +232,12 @@ def reference_parts(label: str) -> dict[str, dict[str, torch.Tensor]]:
     return parts
 
 
-FIELDS_ADDED_SINCE = {"stroke_scale": 1, "stroke_basis": "pixel", "lr_decay_from": 1.0}
+FIELDS_ADDED_SINCE = {
+    "stroke_scale": 1,
+    "stroke_basis": "pixel",
+    "lr_decay_from": 1.0,
+    "lr_refiner": 0.0,
+}
 """Options added after the fixture was made, with the default that changes nothing."""
 
 
