@@ -46,5 +46,8 @@ def generator_groups(generator: nn.Module, config: TrainConfig) -> list[dict[str
     refiner = [p for n, p in named if n.startswith("refiner.")]
     rest = [p for n, p in named if not n.startswith("refiner.")]
     scale = config.refiner_lr / config.lr
-    groups = [{"params": rest}, {"params": refiner, RATE_SCALE: scale, "lr": config.refiner_lr}]
+    groups: list[dict[str, Any]] = [
+        {"params": rest},
+        {"params": refiner, RATE_SCALE: scale, "lr": config.refiner_lr},
+    ]
     return [group for group in groups if group["params"]]
