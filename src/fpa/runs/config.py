@@ -114,7 +114,7 @@ class TrainConfig:
     lr: float = 8e-4
     lr_d: float = 0.0
     # The refiner's own rate (0: lr). The refiner broke the 32×32 emoji at the painter's rates
-    # (docs/quality-study.md §7, §9.7), so it can learn more slowly than the strokes.
+    # (docs/quality-study.md §7, §9.5); at 2e-4 under lr 8e-4 it trains on them (§9.6).
     lr_refiner: float = 0.0
     # Both rates stay constant until this fraction of train_steps, then fall linearly to zero
     # at train_steps (1.0: constant throughout). docs/quality-study.md §9.
