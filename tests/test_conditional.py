@@ -237,6 +237,8 @@ FIELDS_ADDED_SINCE = {
     "stroke_basis": "pixel",
     "lr_decay_from": 1.0,
     "lr_refiner": 0.0,
+    "augment_target": 0.6,
+    "augment_adapt_images": 20_000,
 }
 """Options added after the fixture was made, with the default that changes nothing."""
 

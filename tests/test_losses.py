@@ -55,13 +55,15 @@ def test_each_augmentation_keeps_shape_and_is_reproducible(name):
 def test_diff_augment_with_probability_zero_is_the_identity_and_one_changes_all():
     images = torch.rand(6, 1, 8, 8) * 2 - 1
     generator = torch.Generator().manual_seed(0)
-    assert torch.equal(DiffAugment(ops=("flip", "cutout"), prob=0.0)(images, generator), images)
-    changed = DiffAugment(ops=("cutout",), prob=1.0)(images, generator)
+    state = generator.get_state()
+    assert torch.equal(DiffAugment(ops=("flip", "cutout"))(images, generator, prob=0.0), images)
+    assert torch.equal(generator.get_state(), state)  # nothing drawn: the run is unchanged
+    changed = DiffAugment(ops=("cutout",))(images, generator, prob=1.0)
     assert all(not torch.equal(changed[i], images[i]) for i in range(6))
 
 
 def test_diff_augment_lets_gradients_through():
     images = torch.rand(4, 3, 8, 8, requires_grad=True)
-    augment = DiffAugment(ops=("flip", "translation", "cutout", "color"), prob=1.0)
-    augment(images, torch.Generator().manual_seed(2)).sum().backward()
+    augment = DiffAugment(ops=("flip", "translation", "cutout", "color"))
+    augment(images, torch.Generator().manual_seed(2), prob=1.0).sum().backward()
     assert images.grad is not None and images.grad.abs().sum() > 0

@@ -58,6 +58,7 @@ EXACT_KEYS = (
     "torch_rng",
     "fixed_latents",
     "step",
+    "augment_prob",
 )
 
 

@@ -37,7 +37,7 @@ CONFIG_VERSION = 2
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 REGULARIZERS = ("gp", "r1", "none")
-AUGMENT_MODES = ("auto", "on", "off")
+AUGMENT_MODES = ("auto", "on", "off", "adaptive")
 AUGMENT_OPS = ("flip", "translation", "cutout", "color")
 EVAL_METRICS = ("fid", "kid")
 # The log every run writes (RUN/metrics.jsonl); named in ``--log`` only for clarity.
@@ -130,10 +130,16 @@ class TrainConfig:
     reg_weight: float = 10.0
     reg_every: int = 4
     # Off by default: on the 5,000 embedded digits DiffAugment cost FID at the cpu-demo budget
-    # (2.3 without, 4.2 with; docs/quality-study.md). "auto" switches it on below 30,000 images.
+    # (2.3 without, 4.2 with; docs/quality-study.md). "auto" switches it on below 30,000 images;
+    # "adaptive" starts at probability 0 and moves it as D overfits (ADA, Karras et al. 2020).
     augment: str = "off"
     augment_ops: tuple[str, ...] = ("flip", "translation", "cutout")
+    # The probability a sample is augmented; under "adaptive", the most it may reach.
     augment_prob: float = 0.5
+    # "adaptive": the share of reals D should call real (the mean sign of its logits, ADA's r_t);
+    # above it the probability rises, below it falls, by 1 per augment_adapt_images reals seen.
+    augment_target: float = 0.6
+    augment_adapt_images: int = 20_000
 
     seed: int = 0
     device: str = "auto"
@@ -191,6 +197,7 @@ class TrainConfig:
             "checkpoint_every",
             "log_every",
             "eval_n",
+            "augment_adapt_images",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -218,6 +225,8 @@ class TrainConfig:
             raise ConfigError(f"diversity_weight must be ≥ 0; got {self.diversity_weight}")
         if not 0 <= self.augment_prob <= 1:
             raise ConfigError(f"augment_prob must be in [0, 1]; got {self.augment_prob}")
+        if not 0 <= self.augment_target <= 1:
+            raise ConfigError(f"augment_target must be in [0, 1]; got {self.augment_target}")
         if self.generator.classes and not self.conditional:
             raise ConfigError("classes come from the data: train with --conditional instead")
         if self.conditional and self.init_from:

@@ -1,4 +1,5 @@
-"""Differentiable augmentation (DiffAugment, Zhao et al. 2020) applied to reals and fakes alike.
+"""Differentiable augmentation (DiffAugment, Zhao et al. 2020) applied to reals and fakes alike,
+and the adaptive probability of ADA (Karras et al. 2020) that sets how often it applies.
 
 Each sample is augmented with probability ``prob``; every random draw comes from the caller's
 ``torch.Generator``, so a training run (and its resume) stays reproducible.
@@ -6,6 +7,7 @@ Each sample is augmented with probability ``prob``; every random draw comes from
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -67,17 +69,30 @@ OPS: dict[str, Op] = {"flip": flip, "translation": translation, "cutout": cutout
 
 
 class DiffAugment:
-    """Apply the named ops, in order, to a random subset (probability ``prob``) of samples."""
+    """Apply the named ops, in order, to a random subset (probability ``prob``) of samples.
 
-    def __init__(self, *, ops: tuple[str, ...], prob: float) -> None:
+    At probability 0 it draws nothing, so a run whose adaptive probability stays at 0 is the
+    same run, bit for bit, as one without augmentation."""
+
+    def __init__(self, *, ops: tuple[str, ...]) -> None:
         self.ops = [OPS[name] for name in ops]
-        self.prob = prob
 
-    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
-        if not self.ops or self.prob == 0:
+    def __call__(self, images: Tensor, generator: torch.Generator, *, prob: float) -> Tensor:
+        if not self.ops or prob == 0:
             return images
         augmented = images
         for op in self.ops:
             augmented = op(augmented, generator)
-        chosen = uniform((images.shape[0], 1, 1, 1), generator, images.device) < self.prob
+        chosen = uniform((images.shape[0], 1, 1, 1), generator, images.device) < prob
         return torch.where(chosen, augmented, images)
+
+
+def adapted_probability(
+    prob: float, *, real_sign: float, target: float, images: int, adapt_images: int, ceiling: float
+) -> float:
+    """ADA's update: when D calls more of the (augmented) reals real than ``target`` (the mean
+    sign of its logits on them, ``real_sign``, is above it) D is overfitting and the
+    probability rises; below, it falls; by ``images / adapt_images`` per update, kept in
+    ``[0, ceiling]``. ``images`` is the number of reals D saw since the last update."""
+    direction = math.copysign(1.0, real_sign - target) if real_sign != target else 0.0
+    return min(max(prob + direction * images / adapt_images, 0.0), ceiling)

@@ -31,7 +31,7 @@ from fpa.files import atomic_write_bytes
 from fpa.runs.checkpoint import checkpoint_bytes, load_checkpoint
 from fpa.runs.config import GeneratorModule, TrainConfig
 from fpa.runs.run_dir import RunDir
-from fpa.training.augment import DiffAugment
+from fpa.training.augment import DiffAugment, adapted_probability
 from fpa.training.distributed import (
     World,
     gradient_sync,
@@ -98,12 +98,11 @@ class Trainer:
         check_precision(config.precision, self.device)
         self.autocast_dtype = autocast_dtype(config.precision)
         self.state = TrainState.new(config, world=world, device=self.device)
-        use_augment = config.augment == "on" or (
+        use_augment = config.augment in ("on", "adaptive") or (
             config.augment == "auto" and len(self.state.batches.dataset) < SMALL_DATASET
         )
-        self.augment = (
-            DiffAugment(ops=config.augment_ops, prob=config.augment_prob) if use_augment else None
-        )
+        self.augment = DiffAugment(ops=config.augment_ops) if use_augment else None
+        self.adaptive = config.augment == "adaptive"
         self.modules = step_modules(
             generator=self.state.generator,
             discriminator=self.state.discriminator,
@@ -175,7 +174,23 @@ class Trainer:
         return images.to(self.device, non_blocking=True), labels
 
     def augmented(self, images: Tensor) -> Tensor:
-        return self.augment(images, self.state.random) if self.augment else images
+        if self.augment is None:
+            return images
+        prob = self.state.augment_prob if self.adaptive else self.config.augment_prob
+        return self.augment(images, self.state.random, prob=prob)
+
+    def adapt_augmentation(self, real_sign: float) -> None:
+        """Move the adaptive probability after a step, from D's verdict on this step's reals
+        (averaged over the ranks, so every rank moves it alike)."""
+        c, s = self.config, self.state
+        s.augment_prob = adapted_probability(
+            s.augment_prob,
+            real_sign=real_sign,
+            target=c.augment_target,
+            images=c.batch_size * c.grad_accum,
+            adapt_images=c.augment_adapt_images,
+            ceiling=c.augment_prob,
+        )
 
     def discriminator_step(self) -> dict[str, float]:
         """One D update: hinge on reals against fakes, plus the lazy penalty every
@@ -185,6 +200,8 @@ class Trainer:
         s.optimizer_d.zero_grad(set_to_none=True)
         regularize = c.regularizer != "none" and s.step % c.reg_every == 0
         totals = {"loss_d": 0.0, "loss_recon": 0.0, **({"penalty": 0.0} if regularize else {})}
+        if self.adaptive:
+            totals["real_sign"] = 0.0
         backward_label = "fpa/D: loss, R1, backward" if regularize else "fpa/D: loss, backward"
         for index in range(c.grad_accum):
             with record_function("fpa/D: reals"):
@@ -345,6 +362,9 @@ class Trainer:
             if not all(math.isfinite(value) for value in metrics.values()):
                 self.recover_from_divergence()
                 continue
+            if self.adaptive:
+                self.adapt_augmentation(metrics["real_sign"])
+                metrics["augment_p"] = s.augment_prob
             seconds = time.perf_counter() - started
             s.step += 1
             s.elapsed += seconds

@@ -76,6 +76,8 @@ class DiscriminatorLoss(nn.Module):
         self.reconstruction_target = getattr(discriminator, "reconstruction_target", None)
         self.aux_weight, self.recon_weight = config.aux_weight, config.recon_weight
         self.reg_weight = config.reg_weight
+        # ADA's overfitting signal, reported only where the adaptive augmentation reads it.
+        self.reports_real_sign = config.augment == "adaptive"
         self.penalty = REGULARIZERS.get(config.regularizer)
         self.autocast_dtype = autocast_dtype
 
@@ -98,6 +100,8 @@ class DiscriminatorLoss(nn.Module):
                 aux = hinge_discriminator(on_real.aux_logits, on_fake.aux_logits)
                 loss = loss + self.aux_weight * aux
         parts = {}
+        if self.reports_real_sign:
+            parts["real_sign"] = on_real.logits.detach().float().sign().mean()
         if on_real.reconstruction is not None:
             if self.reconstruction_target is None:
                 raise TypeError("a discriminator that reconstructs needs reconstruction_target()")

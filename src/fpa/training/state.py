@@ -56,6 +56,8 @@ class TrainState:
     elapsed: float = 0.0
     nan_restarts: int = 0
     best_score: float = math.inf
+    # The probability DiffAugment applies at under augment = "adaptive" (ADA), moved each step.
+    augment_prob: float = 0.0
 
     def labels(self, n: int, *, paired: bool = False) -> Tensor | None:
         """``n`` class labels for fakes, drawn from the data's class shares with this rank's
@@ -225,6 +227,7 @@ class TrainState:
             "elapsed": self.elapsed,
             "nan_restarts": self.nan_restarts,
             "best_score": self.best_score,
+            "augment_prob": self.augment_prob,
             "ema_updates": self.ema.n_averaged.clone(),
             "optimizer_g": self.optimizer_g.state_dict(),
             "optimizer_d": self.optimizer_d.state_dict(),
@@ -264,6 +267,7 @@ class TrainState:
         self.step, self.elapsed = int(checkpoint["step"]), float(checkpoint["elapsed"])
         self.nan_restarts = int(checkpoint.get("nan_restarts", 0))
         self.best_score = float(checkpoint.get("best_score", math.inf))
+        self.augment_prob = float(checkpoint.get("augment_prob", 0.0))
 
 
 @contextmanager
