@@ -19,6 +19,7 @@ from fpa.ablation.report import rich_table
 from fpa.cli import app
 from fpa.cli.ablate import parse_axis
 from fpa.errors import ConfigError
+from fpa.runs.checkpoint import load_checkpoint
 from tiny_runs import tiny
 
 runner = CliRunner()
@@ -83,6 +84,37 @@ def test_ablation_writes_table_and_sheet_and_skips_finished_cells(tmp_path):
     again = fpa.ablate(axes, out=out, base=tiny(train_steps=2), eval_n=100, progress=False)
     assert checkpoint.stat().st_mtime_ns == before  # not trained again
     assert again.rows == result.rows
+
+
+def test_each_cell_is_decided_once_and_trains_as_decided(tmp_path, monkeypatch):
+    """The grid decides every cell before any trains; training takes that decision as it is
+    (a resume alone checks it again, against the run's own config)."""
+    import fpa.ablation.grid
+    import fpa.training
+
+    decided: list[dict] = []
+
+    def counted(real):
+        def decide(request, **kwargs):
+            run = real(request, **kwargs)
+            decided.append(
+                {"resume": kwargs.get("resume_from") is not None, **run.config.to_dict()}
+            )
+            return run
+
+        return decide
+
+    monkeypatch.setattr(fpa.ablation.grid, "decide_run", counted(fpa.ablation.grid.decide_run))
+    monkeypatch.setattr(fpa.training, "decide_run", counted(fpa.training.decide_run))
+    axes = {"rule": ["delta", "hebb"]}
+    result = fpa.ablate(
+        axes, out=tmp_path / "grid", base=tiny(train_steps=2), eval_n=100, progress=False
+    )
+    assert [entry["generator"]["rule"] for entry in decided] == ["delta", "hebb"]
+    assert not any(entry["resume"] for entry in decided)
+    for row, entry in zip(result.rows, decided, strict=True):
+        checkpoint = load_checkpoint(tmp_path / "grid" / row["name"] / "checkpoints" / "latest.pt")
+        assert {"resume": False, **checkpoint["config"]} == entry
 
 
 @pytest.mark.slow

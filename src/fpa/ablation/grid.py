@@ -10,7 +10,7 @@ from typing import Any
 from fpa.errors import ConfigError
 from fpa.runs.config import TrainConfig, check_keys
 from fpa.training.presets import RunRequest
-from fpa.training.resolve import decide_run
+from fpa.training.resolve import ResolvedRun, decide_run
 
 # Axis names that get a short form in run-directory names.
 SHORT_NAMES = {
@@ -23,11 +23,16 @@ SHORT_NAMES = {
 
 @dataclass(frozen=True)
 class Cell:
-    """One configuration of the grid: its axis values, run-folder name, and full config."""
+    """One configuration of the grid: its axis values, run-folder name, and the run as
+    decided (its full config, with why each inferred value was chosen); it trains as decided."""
 
     values: dict[str, Any]
     name: str
-    config: TrainConfig
+    run: ResolvedRun
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.run.config
 
 
 def cell_name(values: dict[str, Any]) -> str:
@@ -77,7 +82,7 @@ def expand(
         Cell(
             values=values,
             name=cell_name(values),
-            config=decide_run(request.with_overrides(values)).config,
+            run=decide_run(request.with_overrides(values)),
         )
         for values in changes
     ]

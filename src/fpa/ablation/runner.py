@@ -298,9 +298,7 @@ def run_cell(
 ) -> dict[str, Any]:
     """Train (or resume) one cell to its budget, score its EMA generator, save its row."""
     resume = (run_dir / "checkpoints" / "latest.pt").is_file()
-    result = train(
-        cell.config, out=run_dir, resume=resume, progress=progress, time_budget=time_budget
-    )
+    result = train(cell.run, out=run_dir, resume=resume, progress=progress, time_budget=time_budget)
     if result.status == "interrupted":
         raise KeyboardInterrupt
     generator = load_generator(run_dir, ema=True, device=config_device(cell.config))

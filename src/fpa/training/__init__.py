@@ -61,16 +61,22 @@ class AlreadyFinishedError(Exception):
 
 
 def read_run(
-    run_dir: RunDir, request: RunRequest, *, resume: bool, overwrite: bool
+    run_dir: RunDir, request: RunRequest | ResolvedRun, *, resume: bool, overwrite: bool
 ) -> tuple[ResolvedRun, dict[str, Any] | None, dict[str, Any] | None]:
-    """Check the run folder, decide the run (:func:`~fpa.training.resolve.decide_run`) and
-    read what it starts from: the checkpoint to resume and the one to initialise from (either
-    may be ``None``); each checkpoint is read once."""
+    """Check the run folder, decide the run (:func:`~fpa.training.resolve.decide_run`; a new
+    run already decided is taken as it is) and read what it starts from: the checkpoint to
+    resume and the one to initialise from (either may be ``None``); each checkpoint is read
+    once."""
     run_dir.check(resume=resume, overwrite=overwrite)
     read = functools.cache(load_checkpoint)
-    resolved = decide_run(
-        request, resume_from=run_dir.root if resume else None, read_checkpoint=read
-    )
+    if isinstance(request, ResolvedRun) and not resume:
+        resolved = request
+    else:
+        if isinstance(request, ResolvedRun):  # a resume checks it against the run's own config
+            request = RunRequest(base=request.config)
+        resolved = decide_run(
+            request, resume_from=run_dir.root if resume else None, read_checkpoint=read
+        )
     config = resolved.config
     state = read(run_dir.latest_checkpoint) if resume else None
     init_state = None
@@ -79,15 +85,22 @@ def read_run(
     return resolved, state, init_state
 
 
-def run_request(config: TrainConfig | RunRequest | None, changes: dict[str, Any]) -> RunRequest:
+def run_request(
+    config: TrainConfig | RunRequest | ResolvedRun | None, changes: dict[str, Any]
+) -> RunRequest | ResolvedRun:
     """What ``train`` and ``prepare_run`` are asked for: a request, or a whole config (or
-    none: the default preset), with ``changes`` over it."""
+    none: the default preset), with ``changes`` over it; or a run already decided (an
+    ablation's cell), which is not decided again unless ``changes`` change it."""
+    if isinstance(config, ResolvedRun):
+        if not changes:
+            return config
+        config = config.config
     request = config if isinstance(config, RunRequest) else RunRequest(base=config)
     return request.with_overrides(changes)
 
 
 def prepare_run(
-    config: TrainConfig | RunRequest | None,
+    config: TrainConfig | RunRequest | ResolvedRun | None,
     *,
     out: str | Path,
     resume: bool = False,
@@ -154,7 +167,7 @@ def check_time_budget(time_budget: float | None) -> None:
 
 
 def train(
-    config: TrainConfig | RunRequest | None = None,
+    config: TrainConfig | RunRequest | ResolvedRun | None = None,
     *,
     out: str | Path,
     resume: bool = False,
@@ -168,8 +181,10 @@ def train(
 
     The run is decided by :func:`~fpa.training.resolve.decide_run` from ``config`` (a whole
     config, a :class:`~fpa.training.presets.RunRequest` of a preset and a config file, or None: the
-    default preset) with ``changes`` over it, exactly as ``fpa train`` decides it; a resume
-    starts from the run's own config, and may change only what a resume may.
+    default preset) with ``changes`` over it, exactly as ``fpa train`` decides it; a
+    :class:`~fpa.training.resolve.ResolvedRun` (decide_run's answer, as each cell of ``fpa
+    ablate`` holds one) trains as decided. A resume starts from the run's own config, and may
+    change only what a resume may.
 
     ``time_budget`` stops (with a checkpoint, status ``"budget"``) once the run's training
     time, counted over resumes, reaches that many seconds. ``on_start`` is called once, on the
@@ -186,7 +201,9 @@ def train(
     world = World.from_env()
     request = run_request(config, changes)
     if not resume:  # refuse a batch that does not split before waiting for the other ranks
-        per_rank_batch(request.config(), world)
+        per_rank_batch(
+            request.config if isinstance(request, ResolvedRun) else request.config(), world
+        )
     with world.joined(), ExitStack() as hold:
         try:
             trainer = prepare_run(
