@@ -10,7 +10,7 @@ from pathlib import Path
 import fpa
 from fpa.evaluation import CONFIDENT, class_histogram, confident_share
 from fpa.models import read_card
-from fpa.models.layout import CARD_FILE, WEIGHTS_FILE
+from fpa.runs.model_layout import CARD_FILE, WEIGHTS_FILE
 
 # A card's FID must be measured again within this share of itself (plus a small absolute
 # margin for near-zero FIDs): the same images on another CPU or torch differ in the last bits.

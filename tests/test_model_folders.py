@@ -14,13 +14,13 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 import fpa
-import fpa.models.folder
+import fpa.runs.model_folder
 from conftest import plugged_in
 from fpa.baselines import BaselineGenerator
 from fpa.cli import app
 from fpa.models import read_card, register_model_folders
-from fpa.models.folder import ModelFolderError
-from fpa.models.layout import CARD_FILE, CONFIG_FILE, MODEL_FILES, SAMPLES_FILE, WEIGHTS_FILE
+from fpa.runs.model_folder import ModelFolderError
+from fpa.runs.model_layout import CARD_FILE, CONFIG_FILE, MODEL_FILES, SAMPLES_FILE, WEIGHTS_FILE
 from fpa.training import resolve_config, train
 from model_claims import digits_all_drawn, measured_fid_holds
 from tiny_runs import tiny
@@ -226,8 +226,8 @@ def test_a_failed_export_leaves_the_good_folder_as_it_was(run, model, tmp_path, 
             raise OSError(28, "No space left on device")
         return real_write(path, data)
 
-    real_write = fpa.models.folder.atomic_write_bytes
-    monkeypatch.setattr(fpa.models.folder, "atomic_write_bytes", failing_write)
+    real_write = fpa.runs.model_folder.atomic_write_bytes
+    monkeypatch.setattr(fpa.runs.model_folder, "atomic_write_bytes", failing_write)
     with pytest.raises(OSError):
         fpa.export(run, copy, evaluate_n=0, overwrite=True, paints="nothing")
     assert {name: (copy / name).read_bytes() for name in MODEL_FILES} == before

@@ -171,7 +171,7 @@ def test_the_wheel_carries_every_shipped_model_folder(tmp_path):
     the wheel, beside the module that registers them."""
     import zipfile
 
-    from fpa.models.layout import CONFIG_FILE, MODEL_FILES
+    from fpa.runs.model_layout import CONFIG_FILE, MODEL_FILES
 
     source = Path(__file__).resolve().parents[1]
     subprocess.run(

@@ -147,7 +147,8 @@ def test_momentum_deltas_step_alone_is_refused_readably():
 
 
 @pytest.mark.parametrize(
-    ("name", "impl"), [("dplr", "parallel"), ("longhorn", "parallel"), ("momentum-delta", "parallel")]
+    ("name", "impl"),
+    [("dplr", "parallel"), ("longhorn", "parallel"), ("momentum-delta", "parallel")],
 )
 def test_a_zoo_rule_trains_and_its_run_loads_and_paints(tmp_path, name, impl):
     result = fpa.train(tiny(rule=name, train_steps=2), out=tmp_path / "run", progress=False)

@@ -12,7 +12,7 @@ import fpa
 import fpa.models.shipped
 from fpa.cli import app
 from fpa.models import read_card
-from fpa.models.layout import CARD_FILE, CONFIG_FILE, MODEL_FILES
+from fpa.runs.model_layout import CARD_FILE, CONFIG_FILE, MODEL_FILES
 from model_claims import checks_for
 
 SHIPPED = Path(fpa.models.shipped.__file__).parent

@@ -19,7 +19,10 @@ from fpa.evaluation import CONFIDENT, class_histogram, confident_share, evaluate
 from fpa.features.base import build_features, default_features
 from fpa.generator import FastWeightPainter
 from fpa.models.card import Measurement, ModelCard, check_licence, render_card
-from fpa.models.folder import (
+from fpa.plugins import registry
+from fpa.runs.checkpoint import component_origins, find_checkpoint, load_generator_and_state
+from fpa.runs.config import GeneratorModule, TrainConfig
+from fpa.runs.model_folder import (
     ModelFiles,
     check_target,
     is_model_folder,
@@ -27,9 +30,6 @@ from fpa.models.folder import (
     model_weights,
     write_model_folder,
 )
-from fpa.plugins import registry
-from fpa.runs.checkpoint import component_origins, find_checkpoint, load_generator_and_state
-from fpa.runs.config import GeneratorModule, TrainConfig
 from fpa.viz.progress import png_bytes
 
 SAMPLE_COUNT = 64

@@ -78,7 +78,7 @@ def export_command(options: ExportOptions) -> None:
     from fpa.devices import resolve_device
     from fpa.exporting import export
     from fpa.models import read_card
-    from fpa.models.layout import CARD_FILE, WEIGHTS_FILE
+    from fpa.runs.model_layout import CARD_FILE, WEIGHTS_FILE
 
     options.check()
     weights = options.inception_weights

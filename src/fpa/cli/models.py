@@ -14,8 +14,8 @@ from rich.table import Table
 from fpa.cli.app import command
 from fpa.errors import FpaError
 from fpa.models import read_card
-from fpa.models.layout import CARD_FILE
 from fpa.plugins import build, registry
+from fpa.runs.model_layout import CARD_FILE
 
 
 def models_report() -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 plugin kind, so that installed packages ship painters that load by name (docs/design.md §9).
 
 This package imports only the light parts (the card and the registration helper); the format
-and the loader are :mod:`fpa.models.folder` and :mod:`fpa.models.loading`.
+and the loader are :mod:`fpa.runs.model_folder` and :mod:`fpa.models.loading`.
 """
 
 from fpa.models.card import Measurement, ModelCard, ModelCardError, read_card

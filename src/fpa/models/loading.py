@@ -11,10 +11,10 @@ import torch
 
 from fpa.devices import resolve_device
 from fpa.errors import ConfigError, did_you_mean
-from fpa.models.folder import ModelFolderError, is_model_folder, load_model_folder
 from fpa.plugins import build, registry
 from fpa.runs.checkpoint import find_checkpoint, load_generator_and_state
 from fpa.runs.config import GeneratorModule, TrainConfig
+from fpa.runs.model_folder import ModelFolderError, is_model_folder, load_model_folder
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fpa.models.card import ModelCardError, read_card
-from fpa.models.layout import CARD_FILE, CONFIG_FILE
+from fpa.runs.model_layout import CARD_FILE, CONFIG_FILE
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The one generator loader: what fpa's two saved forms of a generator share, a run's
-checkpoint (:mod:`fpa.runs.checkpoint`) and a model folder (:mod:`fpa.models.folder`).
+checkpoint (:mod:`fpa.runs.checkpoint`) and a model folder (:mod:`fpa.runs.model_folder`).
 
 Each holds a generator config, the component each of its names came from, and weights. Each
 format reads and validates its own file, then hands those three to :class:`SavedGenerator`,

@@ -32,14 +32,14 @@ from safetensors.torch import save as save_safetensors
 from fpa._version import __version__
 from fpa.errors import FpaError, error_summary
 from fpa.files import atomic_write_bytes, current_umask
-from fpa.models.layout import (
+from fpa.runs.config import GeneratorModule
+from fpa.runs.model_layout import (
     CARD_FILE,
     CONFIG_FILE,
     SAMPLES_FILE,
     TRAINING_FILE,
     WEIGHTS_FILE,
 )
-from fpa.runs.config import GeneratorModule
 from fpa.runs.saved import SavedGenerator, newer_format
 
 FORMAT = "fpa-model"
