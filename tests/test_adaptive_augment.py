@@ -9,9 +9,9 @@ import torch
 
 from fpa.errors import ConfigError
 from fpa.runs.checkpoint import load_checkpoint
-from fpa.training import Trainer, train
+from fpa.training import train
 from fpa.training.augment import adapted_probability
-from tiny_runs import tiny
+from tiny_runs import crash_then_resume, tiny
 
 
 def update(prob: float, real_sign: float, *, ceiling: float = 0.8) -> float:
@@ -68,27 +68,12 @@ def test_each_step_moves_the_probability_by_what_d_said_of_that_steps_reals(tmp_
         previous = expected
 
 
-class CrashError(Exception):
-    """Stands for a run killed after its step-2 checkpoint."""
-
-
-def test_an_adaptive_run_that_crashed_resumes_with_its_probability(tmp_path, monkeypatch):
+def test_an_adaptive_run_that_crashed_resumes_with_its_probability(tmp_path):
     config = tiny(**JUMPY)
     train(config, out=tmp_path / "straight", progress=False)
     at_two = load_checkpoint(tmp_path / "straight" / "checkpoints" / "step_000002.pt")
     assert at_two["augment_prob"] == 0.5  # what a resume must restore, not start again at 0
-    step_once = Trainer.discriminator_step
-
-    def crash_at_step_two(trainer):
-        if trainer.state.step == 2:
-            raise CrashError
-        return step_once(trainer)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Trainer, "discriminator_step", crash_at_step_two)
-        with pytest.raises(CrashError):
-            train(config, out=tmp_path / "split", progress=False)
-    train(out=tmp_path / "split", resume=True, progress=False)
+    crash_then_resume(config, tmp_path / "split", at_step=2)
     straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
     split = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
     assert split["step"] == 4 and split["augment_prob"] == straight["augment_prob"]

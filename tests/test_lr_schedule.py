@@ -10,7 +10,7 @@ from fpa.runs.checkpoint import load_checkpoint
 from fpa.runs.run_dir import RunDir
 from fpa.training import Trainer, train
 from fpa.training.lr_schedule import lr_factor
-from tiny_runs import tiny
+from tiny_runs import crash_then_resume, tiny
 
 
 def test_the_factor_is_one_until_the_decay_starts_then_falls_linearly_to_zero():
@@ -42,25 +42,10 @@ def test_each_update_uses_the_scheduled_rates_for_both_players(tmp_path):
     assert [d for _, d in used] == pytest.approx([2e-3, 2e-3, 2e-3, 1e-3])
 
 
-class CrashError(Exception):
-    """Stands for a run killed after its step-2 checkpoint."""
-
-
-def test_a_decaying_run_that_crashed_resumes_exactly(tmp_path, monkeypatch):
+def test_a_decaying_run_that_crashed_resumes_exactly(tmp_path):
     """The schedule is a function of the step, so the resumed run makes the same updates."""
     train(tiny(lr_decay_from=0.25), out=tmp_path / "straight", progress=False)
-    step_once = Trainer.discriminator_step
-
-    def crash_at_step_two(trainer):
-        if trainer.state.step == 2:
-            raise CrashError
-        return step_once(trainer)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Trainer, "discriminator_step", crash_at_step_two)
-        with pytest.raises(CrashError):
-            train(tiny(lr_decay_from=0.25), out=tmp_path / "split", progress=False)
-    train(out=tmp_path / "split", resume=True, progress=False)
+    crash_then_resume(tiny(lr_decay_from=0.25), tmp_path / "split", at_step=2)
     straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
     split = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
     assert split["step"] == 4
