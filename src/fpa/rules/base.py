@@ -267,11 +267,8 @@ class ParallelPaint:
         raise NotImplementedError
 
 
-def strictly_lower(matrix: Tensor) -> Tensor:
-    """The strictly lower triangle; the unit diagonal is implied by ``unitriangular`` solves."""
-    return matrix.tril(diagonal=-1)
-
-
 def solve_unit_lower(lower: Tensor, rhs: Tensor) -> Tensor:
-    """Solve ``(I + lower) X = rhs`` for a strictly lower-triangular ``lower``."""
+    """Solve ``(I + tril₋₁(lower)) X = rhs``: the solve reads only the strictly lower triangle
+    of ``lower`` (the unit diagonal is implied), and its gradient is zero elsewhere, so a
+    caller passes a whole matrix; an explicit ``tril`` would copy it for nothing."""
     return torch.linalg.solve_triangular(lower, rhs, upper=False, unitriangular=True)

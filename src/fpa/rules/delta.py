@@ -19,7 +19,6 @@ from fpa.rules.base import (
     LearningRule,
     ParallelPaint,
     solve_unit_lower,
-    strictly_lower,
 )
 
 
@@ -56,7 +55,7 @@ class DeltaRule(ParallelPaint, LearningRule):
             targets = values - einsum(initial, keys, "... row col, ... step col -> ... step row")
         shared = shared_axes(keys, rates)
         once_keys, once_rates = first_of(keys, shared), first_of(rates, shared)
-        overlap = strictly_lower(einsum(once_keys, once_keys, "... t col, ... s col -> ... t s"))
+        overlap = einsum(once_keys, once_keys, "... t col, ... s col -> ... t s")
         if rates.shape[-1] == 1:
             written = solve_shared(once_rates * overlap, rates * targets, shared)
             return written, keys

@@ -123,7 +123,6 @@ def chunked_overlap(
 def solve_rated(overlap: Tensor, rates: Tensor, targets: Tensor) -> Tensor:
     """Solve ``(I + diag(r) tril₋₁(overlap)) U = diag(r) targets`` for rates ``(..., T, R)``:
     one system, or with one rate per row (R = H) one per row; ``U (..., T, H)``."""
-    overlap = overlap.tril(diagonal=-1)
     if rates.shape[-1] == 1:
         return solve_unit_lower(rates * overlap, rates * targets)
     system = rearrange(rates, "... t row -> ... row t 1") * overlap.unsqueeze(-3)

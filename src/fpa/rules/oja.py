@@ -13,7 +13,6 @@ from fpa.rules.base import (
     LearningRule,
     ParallelPaint,
     solve_unit_lower,
-    strictly_lower,
 )
 
 
@@ -32,6 +31,6 @@ class OjaRule(ParallelPaint, LearningRule):
         targets = keys
         if initial is not None:
             targets = keys - einsum(values, initial, "... step row, ... row col -> ... step col")
-        coupling = strictly_lower(einsum(values, written, "... t row, ... s row -> ... t s"))
+        coupling = einsum(values, written, "... t row, ... s row -> ... t s")
         corrected_keys = solve_unit_lower(coupling, targets)
         return written, corrected_keys

@@ -1,8 +1,9 @@
 """What a run is on disk, below everything that makes or reads one: its config as stored (a
 checkpoint and a model folder hold one), its checkpoints, its folder and lock, the model
-folder format a trained generator is shared in, and the one loader of a saved generator. Training, evaluation, ablation and the importer all use this
-package; it imports none of them. The presets and the deciding of a new run live beside the
-loop, in :mod:`fpa.training`.
+folder format a trained generator is shared in, and the one loader of a saved generator.
+Training, evaluation, ablation and the importer all use this package; it imports none of
+them. The presets and the deciding of a new run live beside the loop, in
+:mod:`fpa.training`.
 """
 
 from fpa.runs.checkpoint import (
