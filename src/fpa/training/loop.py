@@ -200,8 +200,6 @@ class Trainer:
         s.optimizer_d.zero_grad(set_to_none=True)
         regularize = c.regularizer != "none" and s.step % c.reg_every == 0
         totals = {"loss_d": 0.0, "loss_recon": 0.0, **({"penalty": 0.0} if regularize else {})}
-        if self.adaptive:
-            totals["real_sign"] = 0.0
         backward_label = "fpa/D: loss, R1, backward" if regularize else "fpa/D: loss, backward"
         for index in range(c.grad_accum):
             with record_function("fpa/D: reals"):
@@ -226,7 +224,7 @@ class Trainer:
                 )
                 s.scaler_d.scale(loss / c.grad_accum).backward()
             for name, value in parts.items():
-                totals[name] += value.item() / c.grad_accum
+                totals[name] = totals.get(name, 0.0) + value.item() / c.grad_accum
             totals["loss_d"] += loss.item() / c.grad_accum
         with record_function("fpa/D: optimizer"):
             s.scaler_d.step(s.optimizer_d)
