@@ -35,10 +35,10 @@ def naive_module(relative: str) -> ModuleType:
     return module
 
 
-def problem(seed: int, *, gate_size: int | None = None):
+def problem(seed: int, *, gate_size: int | None = None, steps: int = 10):
     """fpa's inputs ``(B, C, T, ·)`` (C plays fla's heads) and an initial matrix."""
     generator = torch.Generator().manual_seed(seed)
-    batch, channels, steps, height, width = 2, 3, 10, 5, 6
+    batch, channels, height, width = 2, 3, 5, 6
     keys = torch.randn(batch, channels, steps, width, generator=generator)
     keys = torch.nn.functional.normalize(keys, dim=-1)
     values = torch.randn(batch, channels, steps, height, generator=generator)
@@ -46,6 +46,10 @@ def problem(seed: int, *, gate_size: int | None = None):
     gate = 0.5 + 0.5 * torch.rand(batch, channels, steps, gate_size or 1, generator=generator)
     initial = torch.randn(batch, channels, height, width, generator=generator)
     return keys, values, rates, gate, initial
+
+
+# The third problem is longer than two chunks of the chunkwise forms (ParallelPaint.chunk_steps).
+LENGTHS = [(0, 10), (1, 10), (2, 70)]
 
 
 def to_fla(tensor: torch.Tensor) -> torch.Tensor:
@@ -65,10 +69,10 @@ def fla_state(matrix: torch.Tensor) -> torch.Tensor:
     return rearrange(matrix, "batch channel value key -> batch channel key value")
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_gated_delta_matches_fla_naive_recurrent_gated_delta_rule(seed):
+@pytest.mark.parametrize(("seed", "steps"), LENGTHS)
+def test_gated_delta_matches_fla_naive_recurrent_gated_delta_rule(seed, steps):
     naive = naive_module("ops/gated_delta_rule/naive.py")
-    keys, values, rates, gate, initial = problem(seed)
+    keys, values, rates, gate, initial = problem(seed, steps=steps)
     _, state = naive.naive_recurrent_gated_delta_rule(
         queries(keys),
         to_fla(keys),
@@ -121,10 +125,10 @@ def test_gated_hebb_per_column_matches_fla_naive_recurrent_gla(seed):
         torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_gated_delta_per_column_matches_fla_naive_recurrent_kda(seed):
+@pytest.mark.parametrize(("seed", "steps"), LENGTHS)
+def test_gated_delta_per_column_matches_fla_naive_recurrent_kda(seed, steps):
     naive = naive_module("ops/kda/naive.py")
-    keys, values, rates, gate, initial = problem(seed, gate_size=6)
+    keys, values, rates, gate, initial = problem(seed, gate_size=6, steps=steps)
     _, state = naive.naive_recurrent_kda(
         queries(keys),
         to_fla(keys),
@@ -177,11 +181,11 @@ def test_gated_delta_with_n_updates_per_step_is_fla_gated_delta_product(househol
         torch.testing.assert_close(painted, fpa_matrix(state), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_dplr_matches_fla_dplr_recurrence(seed):
+@pytest.mark.parametrize(("seed", "steps"), LENGTHS)
+def test_dplr_matches_fla_dplr_recurrence(seed, steps):
     """fla's ``S_t = (diag(exp g) + α βᵀ) S_{t-1} + k vᵀ`` with α = −κ and β = a ⊙ κ."""
     naive = naive_module("ops/generalized_delta_rule/dplr/naive.py")
-    keys, values, rates, decay, initial = problem(seed, gate_size=6)
+    keys, values, rates, decay, initial = problem(seed, gate_size=6, steps=steps)
     generator = torch.Generator().manual_seed(100 + seed)
     removal = torch.nn.functional.normalize(torch.randn(keys.shape, generator=generator), dim=-1)
     in_context_rate = torch.rand(keys.shape, generator=generator)

@@ -165,6 +165,39 @@ def test_gradients_of_paint_equal_gradients_of_step_fold(rule, problem):
     assert_same_gradients(*gradients)
 
 
+CHUNKED_RULES = [
+    *(
+        (name, options)
+        for name, options in RULES
+        if name in own_names("rules") and fpa.build_rule(name, **options).chunk_steps
+    ),
+    ("delta", {"first_step_unit_rate": True}),
+]
+
+
+@pytest.fixture(params=CHUNKED_RULES, ids=lambda r: r[0] + "".join(f"-{key}" for key in r[1]))
+def chunked_rule(request):
+    """Each rule with a chunkwise form (:attr:`ParallelPaint.chunk_steps`)."""
+    name, options = request.param
+    return fpa.build_rule(name, **options)
+
+
+@given(problem=problems(), chunk=st.integers(1, 3))
+def test_painting_in_chunks_equals_folding_step(chunked_rule, problem, chunk):
+    """Chunks shorter than T: each starts from the matrix the last one painted, and the rates
+    (the delta rule's unit first rate) are made effective once, for the whole painting."""
+    chunked_rule.chunk_steps = chunk
+    weights = torch.randn(paint(chunked_rule, problem).shape, dtype=torch.float64)
+    outputs, gradients = [], []
+    for reference in (False, True):
+        inputs, leaf = problem.leaves()
+        out = fold_steps(chunked_rule, leaf) if reference else paint(chunked_rule, leaf)
+        outputs.append(out)
+        gradients.append(gradients_of(out, weights, inputs))
+    torch.testing.assert_close(*outputs, rtol=0, atol=1e-10 * scale_of(outputs[1]))
+    assert_same_gradients(*gradients)
+
+
 @given(problem=problems())
 def test_one_rate_per_step_equals_that_rate_repeated_on_every_row(rule, problem):
     per_step = problem.lr[..., :1]

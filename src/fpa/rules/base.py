@@ -210,16 +210,28 @@ def sum_rank_one(
     return painted if initial is None else painted + initial
 
 
+# Steps per chunk of the chunkwise form (ParallelPaint.chunk_steps): above it, the (T, T)
+# systems of the quadratic forms cost more than a short loop over (C, C) ones. Timed alone on
+# the CPU in docs/rules.md ("Speed").
+CHUNK_STEPS = 32
+
+
 class ParallelPaint:
     """Shared plumbing of parallel rules: validate, upcast half precision, assemble, cast back.
 
     A rule using it implements ``rank_one_factors(keys, values, rates, initial)``, rates
     ``(..., T, R)``, returning ``(rows (..., T, H), columns (..., T, W))`` with
     ``M_T = M_0 + Σ_t rows_t columns_tᵀ``; a rule with commands overrides :meth:`assemble`.
+
+    ``chunk_steps``: a rule whose whole state is the matrix (no momentum) and whose parallel
+    form is quadratic in T sets it; ``M_T`` over more steps is then the parallel form folded
+    over chunks of that many steps, each starting from the matrix the last one painted (the
+    chunkwise form of flash-linear-attention's kernels): O(T·C) instead of O(T²).
     """
 
     effective_rates: Callable[[Tensor], Tensor]  # LearningRule's: this is mixed into one
     commands: tuple[Command, ...]
+    chunk_steps: int | None = None
 
     def paint(
         self,
@@ -244,8 +256,37 @@ class ParallelPaint:
             if initial is not None:
                 initial = initial.to(work)
             commands = {name: command.to(work) for name, command in commands.items()}
-            painted = self.assemble(keys, values, rates, initial, return_all, **commands)
+            chunk = self.chunk_steps
+            if return_all or chunk is None or keys.shape[-2] <= chunk:
+                painted = self.assemble(keys, values, rates, initial, return_all, **commands)
+            else:
+                painted = self.assemble_in_chunks(keys, values, rates, initial, chunk, **commands)
         return painted.to(out_dtype)
+
+    def assemble_in_chunks(
+        self,
+        keys: Tensor,
+        values: Tensor,
+        rates: Tensor,
+        initial: Tensor | None,
+        chunk: int,
+        **commands: Tensor,
+    ) -> Tensor:
+        """``M_T``: :meth:`assemble` on each chunk of ``chunk`` steps in turn, from the matrix
+        the chunk before it painted (``M_0`` first). Rates arrive already effective."""
+        matrix = initial
+        for start in range(0, keys.shape[-2], chunk):
+            part = slice(start, start + chunk)
+            matrix = self.assemble(
+                keys[..., part, :],
+                values[..., part, :],
+                rates[..., part, :],
+                matrix,
+                False,
+                **{name: command[..., part, :] for name, command in commands.items()},
+            )
+        assert matrix is not None
+        return matrix
 
     def assemble(
         self,

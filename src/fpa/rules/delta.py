@@ -16,6 +16,7 @@ from einops import einsum, rearrange
 from torch import Tensor
 
 from fpa.rules.base import (
+    CHUNK_STEPS,
     LearningRule,
     ParallelPaint,
     solve_unit_lower,
@@ -28,6 +29,8 @@ class DeltaRule(ParallelPaint, LearningRule):
     ``first_step_unit_rate=True`` uses rate 1 at the first step, so that from ``M_0 = 0`` the
     first update is ``v_1 k_1ᵀ`` as in the authors' code (needed to reproduce their models).
     """
+
+    chunk_steps = CHUNK_STEPS
 
     def __init__(self, *, first_step_unit_rate: bool = False) -> None:
         super().__init__()

@@ -14,7 +14,12 @@ from einops import einsum
 from torch import Tensor
 
 from fpa.commands import Command
-from fpa.rules.base import LearningRule, ParallelPaint, required, solve_unit_lower
+from fpa.rules.base import (
+    LearningRule,
+    ParallelPaint,
+    required,
+    solve_unit_lower,
+)
 from fpa.rules.gated import GATE_BIAS, decayed_overlap, decayed_sum, log_decays
 
 
@@ -33,6 +38,10 @@ class DplrDeltaRule(ParallelPaint, LearningRule):
     − ρ_s b_sᵀ) diag(exp(L_T − L_s))``. The rates only scale the right-hand side, so per-row
     rates need no more solves.
     """
+
+    # Its chunks are shorter: each chunk solves two (C, C) systems from per-column decayed
+    # overlaps, and 16 steps ran 1.7x its step loop at T = 64 where 32 ran 1.4x (docs/rules.md).
+    chunk_steps = 16
 
     commands = (
         Command("decay", size="column", activation="sigmoid", initial_bias=GATE_BIAS),

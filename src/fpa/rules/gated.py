@@ -17,7 +17,13 @@ from einops import einsum, rearrange
 from torch import Tensor
 
 from fpa.commands import Command
-from fpa.rules.base import LearningRule, ParallelPaint, required, solve_unit_lower
+from fpa.rules.base import (
+    CHUNK_STEPS,
+    LearningRule,
+    ParallelPaint,
+    required,
+    solve_unit_lower,
+)
 
 # Starts the gate's pre-activation at 4: sigmoid(4) ≈ 0.98, so a fresh painter forgets slowly.
 GATE_BIAS = 4.0
@@ -36,12 +42,18 @@ def decay_between(log_decay: Tensor, *, strict: bool) -> Tensor:
 
 def decay_from(ends: Tensor, starts: Tensor, *, strict: bool) -> Tensor:
     """``exp(E_t − S_s)`` for s < t (``strict``) or s ≤ t, 0 above: ``(..., T, S, G)`` from
-    cumulative log decays ``ends`` and ``starts`` ``(..., T, G)`` with ``E_t ≤ S_s`` there."""
+    cumulative log decays ``ends`` and ``starts`` ``(..., T, G)`` with ``E_t ≤ S_s`` there.
+
+    The exponent is ``E_t + (−S_s)`` plus a constant −∞ above the kept triangle, so no mask
+    is applied to a (T, S) tensor and the backward pass only sums; with one decay per step
+    (G = 1) the exponent is one batched matmul, ``[E, 1] [1, −S]ᵀ``."""
     steps = ends.shape[-2]
-    later = torch.ones(steps, steps, dtype=torch.bool, device=ends.device)
-    later = later.tril(diagonal=-1 if strict else 0)
-    difference = rearrange(ends, "... t g -> ... t 1 g") - rearrange(starts, "... s g -> ... 1 s g")
-    return difference.masked_fill(~later[:, :, None], -torch.inf).exp()
+    kept = torch.ones(steps, steps, dtype=torch.bool, device=ends.device)
+    kept = kept.tril(diagonal=-1 if strict else 0)
+    above = torch.zeros(steps, steps, dtype=ends.dtype, device=ends.device)
+    above = above.masked_fill(~kept, -torch.inf)
+    exponent = rearrange(ends, "... t g -> ... t 1 g") + rearrange(above, "t s -> t s 1")
+    return (exponent + rearrange(-starts, "... s g -> ... 1 s g")).exp()
 
 
 def decayed_sum(
@@ -131,6 +143,15 @@ def solve_rated(overlap: Tensor, rates: Tensor, targets: Tensor) -> Tensor:
     return rearrange(solved, "... row t 1 -> ... t row")
 
 
+def solve_decayed(keys: Tensor, log_decay: Tensor, rates: Tensor, targets: Tensor) -> Tensor:
+    """:func:`solve_rated` on the keys' decayed overlap (:func:`decayed_overlap`); one rate
+    per step is folded into the reads (``β_t k_t``) instead of scaling the (T, T) system."""
+    if rates.shape[-1] == 1:
+        overlap = decayed_overlap(rates * keys, keys, log_decay, log_decay)
+        return solve_unit_lower(overlap, rates * targets)
+    return solve_rated(decayed_overlap(keys, keys, log_decay, log_decay), rates, targets)
+
+
 class GatedDeltaRule(ParallelPaint, LearningRule):
     """Gated delta rule ``M_t = M_{t-1} diag(α_t) (I − β_t k_t k_tᵀ) + β_t v_t k_tᵀ``: the delta
     rule on the matrix decayed by a gate ``α_t ∈ (0, 1]`` with rate ``β_t``. The gate is one
@@ -144,6 +165,8 @@ class GatedDeltaRule(ParallelPaint, LearningRule):
     ``A_ts = Σ_j k_tj k_sj exp(L_tj − L_sj)``; then
     ``M_T = M_0 diag(exp L_T) + Σ_s u_s (k_s ⊙ exp(L_T − L_s))ᵀ``.
     """
+
+    chunk_steps = CHUNK_STEPS
 
     def __init__(self, *, per_column_gate: bool = False) -> None:
         super().__init__()
@@ -178,8 +201,7 @@ class GatedDeltaRule(ParallelPaint, LearningRule):
             targets = values - einsum(
                 initial, decayed_keys, "... row col, ... step col -> ... step row"
             )
-        overlap = decayed_overlap(keys, keys, log_decay, log_decay)
-        written = solve_rated(overlap, rates, targets)
+        written = solve_decayed(keys, log_decay, rates, targets)
         return decayed_sum(written, keys, log_decay, initial, return_all=return_all)
 
 

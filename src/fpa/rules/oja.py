@@ -10,6 +10,7 @@ from einops import einsum
 from torch import Tensor
 
 from fpa.rules.base import (
+    CHUNK_STEPS,
     LearningRule,
     ParallelPaint,
     solve_unit_lower,
@@ -18,6 +19,8 @@ from fpa.rules.base import (
 
 class OjaRule(ParallelPaint, LearningRule):
     """Oja's rule ``M_t = M_{t-1} + lr_t · v_t (k_t - M_{t-1}ᵀ v_t)ᵀ``."""
+
+    chunk_steps = CHUNK_STEPS
 
     def step(self, matrix: Tensor, key: Tensor, value: Tensor, lr: Tensor) -> Tensor:
         corrected_key = key - einsum(matrix, value, "... row col, ... row -> ... col")
