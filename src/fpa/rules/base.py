@@ -273,18 +273,15 @@ class ParallelPaint:
         **commands: Tensor,
     ) -> Tensor:
         """``M_T``: :meth:`assemble` on each chunk of ``chunk`` steps in turn, from the matrix
-        the chunk before it painted (``M_0`` first). Rates arrive already effective."""
+        the chunk before it painted (``M_0`` first). Rates arrive already effective. The inputs
+        are split, not sliced: the backward of a split concatenates the chunks' gradients
+        once, where each slice's would fill a whole tensor of zeros."""
+        inputs = (tensor.split(chunk, dim=-2) for tensor in (keys, values, rates))
+        named = {name: command.split(chunk, dim=-2) for name, command in commands.items()}
         matrix = initial
-        for start in range(0, keys.shape[-2], chunk):
-            part = slice(start, start + chunk)
-            matrix = self.assemble(
-                keys[..., part, :],
-                values[..., part, :],
-                rates[..., part, :],
-                matrix,
-                False,
-                **{name: command[..., part, :] for name, command in commands.items()},
-            )
+        for index, (key, value, rate) in enumerate(zip(*inputs, strict=True)):
+            now = {name: split[index] for name, split in named.items()}
+            matrix = self.assemble(key, value, rate, matrix, False, **now)
         assert matrix is not None
         return matrix
 
