@@ -30,18 +30,18 @@ def fpa_register_rules(register):
     register(
         "delta",
         DeltaRule,
-        description="Delta rule: write lr·(v − M k) kᵀ (parallel: one triangular solve)",
+        description="Delta rule: write lr·(v − M k) kᵀ (parallel: a triangular solve per chunk)",
     )
     register(
         "oja",
         OjaRule,
-        description="Oja's rule: add lr·v (k − Mᵀ v)ᵀ (parallel: one triangular solve)",
+        description="Oja's rule: add lr·v (k − Mᵀ v)ᵀ (parallel: a triangular solve per chunk)",
     )
     register(
         "gated-delta",
         GatedDeltaRule,
         description="Gated delta: decay by α (per step, or per column as KDA), then delta's write "
-        "(parallel: one triangular solve)",
+        "(parallel: a triangular solve per chunk)",
     )
     register(
         "gated-hebb",
@@ -52,7 +52,7 @@ def fpa_register_rules(register):
         "dplr",
         DplrDeltaRule,
         description="Generalised delta (RWKV-7): M (diag(w) − κ (a ⊙ κ)ᵀ) + lr·v kᵀ "
-        "(parallel: one triangular solve)",
+        "(parallel: a triangular solve per chunk)",
     )
     register(
         "longhorn",
@@ -63,5 +63,6 @@ def fpa_register_rules(register):
     register(
         "momentum-delta",
         MomentumDeltaRule,
-        description="Momentum delta (Titans): P ← μ P + lr·(v − M k) kᵀ, M ← α M + P (step only)",
+        description="Momentum delta (Titans): P ← μ P + lr·(v − M k) kᵀ, M ← α M + P "
+        "(parallel: one triangular solve)",
     )
