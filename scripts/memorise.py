@@ -1,6 +1,6 @@
 """Can a generator fit a fixed set of real images from fixed latents, with no discriminator?
 
-A diagnostic for docs/quality-study.md §9.9: it tells what the generator can learn apart from
+A diagnostic for docs/quality-study.md §9.8: it tells what the generator can learn apart from
 the GAN's dynamics. Each of N real images gets one latent, drawn once and kept; the generator
 a run would train (a preset with ``--set`` overrides, as ``fpa train`` builds it) is fitted by
 Adam to map each latent to its image (mean squared error in RGB). Printed every ``--every``
