@@ -45,8 +45,7 @@ def decay_from(ends: Tensor, starts: Tensor, *, strict: bool) -> Tensor:
     cumulative log decays ``ends`` and ``starts`` ``(..., T, G)`` with ``E_t ≤ S_s`` there.
 
     The exponent is ``E_t + (−S_s)`` plus a constant −∞ above the kept triangle, so no mask
-    is applied to a (T, S) tensor and the backward pass only sums; with one decay per step
-    (G = 1) the exponent is one batched matmul, ``[E, 1] [1, −S]ᵀ``."""
+    is applied to a (T, S) tensor and the backward pass only sums."""
     steps = ends.shape[-2]
     kept = torch.ones(steps, steps, dtype=torch.bool, device=ends.device)
     kept = kept.tril(diagonal=-1 if strict else 0)
