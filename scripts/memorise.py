@@ -25,22 +25,9 @@ from torchvision.utils import save_image
 
 from fpa.cli.options import parse_set_options
 from fpa.data.registry import build_dataset
+from fpa.decomposition import relative_error, svd_errors
 from fpa.training.presets import RunRequest
 from fpa.training.resolve import decide_run
-
-
-def relative_error(images: torch.Tensor, real: torch.Tensor) -> float:
-    """Mean over images of ``‖image − real‖ / ‖real‖`` (Frobenius over channels and pixels)."""
-    difference = (images - real).flatten(1).norm(dim=1)
-    return (difference / real.flatten(1).norm(dim=1)).mean().item()
-
-
-def svd_bound(real: torch.Tensor, rank: int) -> float:
-    """The relative error of each RGB channel's rank-``rank`` truncated SVD."""
-    left, singular, right = torch.linalg.svd(real, full_matrices=False)
-    kept = singular.clone()
-    kept[..., rank:] = 0
-    return relative_error(left @ torch.diag_embed(kept) @ right, real)
 
 
 def main() -> None:
@@ -72,7 +59,7 @@ def main() -> None:
     generator = config.build_generator()
     optimiser = torch.optim.Adam(generator.parameters(), lr=args.lr, betas=(0.9, 0.99))
     steps = config.generator.paint_steps
-    bound = svd_bound(real, steps)
+    bound = svd_errors(real, [steps]).mean().item()
     curve = []
     started = time.perf_counter()
     for step in range(1, args.steps + 1):
@@ -83,7 +70,8 @@ def main() -> None:
         optimiser.step()
         if step % args.every == 0 or step == args.steps:
             with torch.no_grad():
-                error = relative_error(torch.cat([generator(z) for z in latents.split(64)]), real)
+                fitted = torch.cat([generator(z) for z in latents.split(64)])
+                error = relative_error(fitted, real).mean().item()
             curve.append({"step": step, "relative_error": error})
             print(
                 f"step {step}: relative error {error:.4f} (rank-{steps} SVD per RGB channel "

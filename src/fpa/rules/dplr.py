@@ -14,12 +14,7 @@ from einops import einsum
 from torch import Tensor
 
 from fpa.commands import Command
-from fpa.rules.base import (
-    LearningRule,
-    ParallelPaint,
-    required,
-    solve_unit_lower,
-)
+from fpa.rules.base import LearningRule, ParallelPaint, required, solve_unit_lower
 from fpa.rules.gated import GATE_BIAS, decayed_overlap, decayed_sum, log_decays
 
 

@@ -47,10 +47,8 @@ def decay_from(ends: Tensor, starts: Tensor, *, strict: bool) -> Tensor:
     The exponent is ``E_t + (−S_s)`` plus a constant −∞ above the kept triangle, so no mask
     is applied to a (T, S) tensor and the backward pass only sums."""
     steps = ends.shape[-2]
-    kept = torch.ones(steps, steps, dtype=torch.bool, device=ends.device)
-    kept = kept.tril(diagonal=-1 if strict else 0)
-    above = torch.zeros(steps, steps, dtype=ends.dtype, device=ends.device)
-    above = above.masked_fill(~kept, -torch.inf)
+    above = torch.full((steps, steps), -torch.inf, dtype=ends.dtype, device=ends.device)
+    above = above.triu(diagonal=0 if strict else 1)
     exponent = rearrange(ends, "... t g -> ... t 1 g") + rearrange(above, "t s -> t s 1")
     return (exponent + rearrange(-starts, "... s g -> ... 1 s g")).exp()
 
