@@ -29,7 +29,7 @@ def test_plugins_json_lists_the_built_ins():
     report = json.loads(result.stdout)
     names = {(row["kind"], row["name"]) for row in report["components"]}
     assert {("rules", "delta"), ("rules", "hebb"), ("rules", "oja")} <= names
-    assert {("painters", "lstm"), ("painters", "transformer")} <= names
+    assert {("painters", "lstm"), ("painters", "transformer"), ("painters", "mlp")} <= names
     delta = next(row for row in report["components"] if row["name"] == "delta")
     assert delta["distribution"] == "fpa" and delta["description"]
 

@@ -14,16 +14,19 @@ from rule_fixtures import ThirdPartyRules
 
 SMALL = {"hidden_size": 32, "input_size": 16}
 SMALL_TRANSFORMER = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "input_size": 16}
+SMALL_MLP = {"hidden_size": 24, "code_size": 16}
+PAINTER_OPTIONS = {"lstm": SMALL, "transformer": SMALL_TRANSFORMER, "mlp": SMALL_MLP}
+PAINTERS = tuple(PAINTER_OPTIONS)
 
 
 def small_generator(*, painter="lstm", seed=0, **options):
     torch.manual_seed(seed)
-    painter_options = SMALL if painter == "lstm" else SMALL_TRANSFORMER
+    painter_options = PAINTER_OPTIONS[painter]
     options = {"image_size": 12, "channels": 3, "paint_steps": 6, "latent_dim": 10, **options}
     return fpa.build_generator(painter=painter, **painter_options, **options).double().eval()
 
 
-@pytest.mark.parametrize("painter", ["lstm", "transformer"])
+@pytest.mark.parametrize("painter", PAINTERS)
 @pytest.mark.parametrize("rule", ["hebb", "delta", "oja", "gated-delta", "gated-hebb"])
 @pytest.mark.parametrize(("image_size", "channels"), [(8, 1), ((6, 10), 3), ((10, 6), 4)])
 def test_images_have_the_asked_shape_and_range(painter, rule, image_size, channels):
@@ -37,7 +40,7 @@ def test_images_have_the_asked_shape_and_range(painter, rule, image_size, channe
     assert torch.isfinite(images).all()
 
 
-@pytest.mark.parametrize("painter", ["lstm", "transformer"])
+@pytest.mark.parametrize("painter", PAINTERS)
 @pytest.mark.parametrize("rule", ["hebb", "delta", "oja"])
 def test_paint_trace_invariants(painter, rule):
     generator = small_generator(painter=painter, rule=rule, image_size=(7, 9), per_row_rate=True)
@@ -54,7 +57,7 @@ def test_paint_trace_invariants(painter, rule):
 
 @given(seed=st.integers(0, 1000), changed=st.integers(0, 3))
 def test_changing_one_latent_leaves_the_other_images_unchanged(seed, changed):
-    for painter in ("lstm", "transformer"):
+    for painter in PAINTERS:
         generator = small_generator(painter=painter)
         z = torch.randn(4, 10, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         moved = z.clone()
@@ -209,7 +212,7 @@ def test_the_head_emits_rates_in_the_rules_layout(per_row_rate, rate_size, updat
     fpa.build_rule("delta").paint(commands.keys, commands.values, commands.rates)
 
 
-@pytest.mark.parametrize("painter", ["lstm", "transformer"])
+@pytest.mark.parametrize("painter", PAINTERS)
 def test_several_updates_per_controller_step(painter):
     generator = small_generator(
         painter=painter, paint_steps=6, updates_per_step=3, per_row_rate=True
@@ -235,3 +238,27 @@ def test_several_updates_per_controller_step(painter):
 def test_updates_per_step_must_divide_the_steps(steps, updates):
     with pytest.raises(fpa.ConfigError, match="updates_per_step"):
         small_generator(paint_steps=steps, updates_per_step=updates)
+
+
+def test_the_mlp_painter_reads_each_step_from_its_own_slice_of_one_layer():
+    generator = small_generator(painter="mlp", paint_steps=6)
+    z = torch.randn(3, 10, dtype=torch.float64)
+    features = generator.painter(z)
+    assert features.shape == (3, 6, SMALL_MLP["code_size"])
+    # No recurrence: step s's features are numbers s·code .. (s+1)·code − 1 of the last layer,
+    # so zeroing one step's slice of that layer changes that step's features and no other's.
+    last = generator.painter.net[-1]
+    with torch.no_grad():
+        rows = slice(2 * SMALL_MLP["code_size"], 3 * SMALL_MLP["code_size"])
+        last.weight[rows] = 0
+        last.bias[rows] = 0
+    changed = generator.painter(z)
+    assert torch.equal(changed[:, 2], torch.zeros_like(changed[:, 2]))
+    others = [0, 1, 3, 4, 5]
+    torch.testing.assert_close(changed[:, others], features[:, others], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("option", ["hidden_size", "code_size", "num_layers"])
+def test_the_mlp_painter_refuses_empty_layers(option):
+    with pytest.raises(fpa.ConfigError, match="mlp painter"):
+        fpa.build_generator(painter="mlp", **{**SMALL_MLP, option: 0})

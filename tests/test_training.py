@@ -532,9 +532,22 @@ def test_a_run_that_fails_to_start_leaves_the_folder_untouched(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").read_bytes() == before
 
 
+def recurrent_widths(painter) -> tuple[int, int]:
+    """An LSTM's or Transformer's (hidden width, numbers read from the latent per step)."""
+    return painter.out_features, painter.inputs.expand.out_features // 4
+
+
+def mlp_widths(painter) -> tuple[int, int]:
+    """The MLP painter's (hidden width, numbers per step): its first layer, its features."""
+    return painter.net[0].out_features, painter.out_features
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("painter", ["lstm", "transformer"])
-def test_the_default_painter_options_fit_every_built_in_painter(tmp_path, painter):
+@pytest.mark.parametrize(
+    ("painter", "widths"),
+    [("lstm", recurrent_widths), ("transformer", recurrent_widths), ("mlp", mlp_widths)],
+)
+def test_the_default_painter_options_fit_every_built_in_painter(tmp_path, painter, widths):
     defaults = TrainConfig().generator.painter_options
     config = tiny(painter=painter, painter_options=defaults, train_steps=1)
     assert train(config, out=tmp_path / painter, progress=False).step == 1
@@ -544,8 +557,7 @@ def test_the_default_painter_options_fit_every_built_in_painter(tmp_path, painte
     assert state["config"]["generator"]["painter"] == painter
     assert state["config"]["generator"]["painter_options"] == defaults
     generator = fpa.load(tmp_path / painter)
-    assert generator.painter.out_features == defaults["hidden_size"]
-    assert generator.painter.inputs.expand.out_features == 4 * defaults["code_size"]
+    assert widths(generator.painter) == (defaults["hidden_size"], defaults["code_size"])
     images = generator(torch.randn(2, 8))
     assert images.shape == (2, 1, 16, 16) and torch.isfinite(images).all()
 

@@ -1,11 +1,12 @@
-"""Painters (controllers): LSTM and Transformer over the painting steps, plus the shared head."""
+"""Painters (controllers): LSTM, Transformer and MLP over the steps, plus the shared head."""
 
 from fpa.painters.head import PaintCommands, PaintHead
 from fpa.painters.lstm import LSTMPainter
+from fpa.painters.mlp import MLPPainter
 from fpa.painters.transformer import TransformerPainter
 from fpa.plugins import hookimpl
 
-__all__ = ["LSTMPainter", "PaintCommands", "PaintHead", "TransformerPainter"]
+__all__ = ["LSTMPainter", "MLPPainter", "PaintCommands", "PaintHead", "TransformerPainter"]
 
 
 @hookimpl
@@ -15,4 +16,9 @@ def fpa_register_painters(register):
         "transformer",
         TransformerPainter,
         description="Bidirectional Transformer over the steps, learned step embedding",
+    )
+    register(
+        "mlp",
+        MLPPainter,
+        description="MLP from the latent to every step's features at once, no recurrence",
     )
