@@ -16,14 +16,14 @@ cd "$(dirname "$0")/.."
 RUNS=runs/shipped
 SHIPPED=src/fpa/models/shipped
 declare -A COMMAND=(
-    [digits]="fpa train --preset cpu-demo --train-steps 5400 --out runs/shipped/digits"
+    [digits]="fpa train --preset cpu-demo --train-steps 5400 --set discriminator_options={width=32} --out runs/shipped/digits"
     [digits-unet]="fpa train --refiner unet --init-from runs/shipped/digits --freeze-painter --out runs/shipped/digits-unet --set refiner_options={width=16} --batch-size 32 --train-steps 400"
-    [emoji]="fpa train --preset cpu-emoji --out runs/shipped/emoji"
+    [emoji]="fpa train --preset cpu-emoji-lstm --out runs/shipped/emoji"
 )
 declare -A PAINTS=(
     [digits]="32×32 grey handwritten digits, in 16 rank-1 strokes (the cpu-demo painter)"
     [digits-unet]="32×32 grey handwritten digits, painted by the digits painter and refined by a U-Net"
-    [emoji]="32×32 colour emoji (OpenMoji), in 16 coloured rank-1 strokes painted in YCbCr (the cpu-emoji painter)"
+    [emoji]="32×32 colour emoji (OpenMoji), in 16 coloured rank-1 strokes painted in YCbCr (the cpu-emoji-lstm painter)"
 )
 ORDER=(digits digits-unet emoji)
 WANTED=("${@:-${ORDER[@]}}")

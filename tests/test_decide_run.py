@@ -204,7 +204,7 @@ def test_an_init_from_run_paints_as_its_run_and_refuses_another_picture(tmp_path
     only its refiner and rule_impl), and a picture it does not paint is refused in one line,
     the same from the CLI's --dry-run and from fpa.train."""
     saved = TrainConfig.from_dict(tomllib.loads((painter_run / "config.toml").read_text()))
-    asked = {**inputs("init", tmp_path, painter_run), "paint_steps": 7, "latent_dim": 5}
+    asked = {**inputs("init", tmp_path, painter_run), "paint_steps": 6, "latent_dim": 5}
     decided = decide_run(RunRequest.read(overrides=asked)).config
     assert decided.generator == saved.generator
     assert decided.generator.paint_steps == 4 and decided.latent_dim == 8

@@ -11,8 +11,11 @@ from typer.testing import CliRunner
 import fpa
 import fpa.models.shipped
 from fpa.cli import app
+from fpa.cli.options import parse_set_options
 from fpa.models import read_card
+from fpa.runs.config import TrainConfig, migrate_config, read_toml
 from fpa.runs.model_layout import CARD_FILE, CONFIG_FILE, MODEL_FILES
+from fpa.training.presets import resolve_config
 from model_claims import checks_for
 
 SHIPPED = Path(fpa.models.shipped.__file__).parent
@@ -64,3 +67,30 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_shipped_models
 def test_a_shipped_models_card_states_the_command_that_retrains_it(folder):
     command = read_card(folder / CARD_FILE).command
     assert f'[{folder.name}]="{command}"' in SCRIPT.read_text()
+
+
+def preset_command(command: str) -> dict[str, str] | None:
+    """The flags of ``fpa train --preset NAME [--train-steps N] [--set KEY=VALUE] --out DIR``,
+    or None for a command with any other flag."""
+    words = command.split()
+    if words[:2] != ["fpa", "train"] or len(words) % 2:
+        return None
+    flags = dict(zip(words[2::2], words[3::2], strict=True))
+    return flags if set(flags) <= PRESET_FLAGS else None
+
+
+PRESET_FLAGS = {"--preset", "--train-steps", "--set", "--out"}
+FROM_A_PRESET = [
+    folder for folder in FOLDERS if preset_command(read_card(folder / CARD_FILE).command)
+]
+
+
+@pytest.mark.parametrize("folder", FROM_A_PRESET, ids=[folder.name for folder in FROM_A_PRESET])
+def test_a_shipped_model_trained_from_a_preset_names_the_preset_that_gives_its_settings(folder):
+    flags = preset_command(read_card(folder / CARD_FILE).command)
+    overrides = parse_set_options([flags["--set"]]) if "--set" in flags else {}
+    if "--train-steps" in flags:
+        overrides["train_steps"] = int(flags["--train-steps"])
+    retrained = resolve_config(preset_name=flags["--preset"], overrides=overrides)
+    stored = TrainConfig.from_dict(migrate_config(read_toml(folder / "training.toml")))
+    assert retrained.settings() == stored.settings()

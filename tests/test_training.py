@@ -660,8 +660,8 @@ def test_fpa_64_is_the_paper_recipe_with_our_changes():
     assert emoji.generator.colour_basis == "ycbcr"
 
 
-def test_cpu_emoji_64_is_cpu_emoji_at_64_with_its_rank_budget_strokes_learning_rate_and_refiner():
-    at_32 = resolve_config(preset_name="cpu-emoji").settings()
+def test_cpu_emoji_64_is_the_lstm_colour_recipe_at_64_with_its_budget_strokes_rate_and_refiner():
+    at_32 = resolve_config(preset_name="cpu-emoji-lstm").settings()
     at_64 = resolve_config(preset_name="cpu-emoji-64").settings()
     changed = {key: at_64[key] for key in at_32 if at_32[key] != at_64[key]}
     assert changed == {

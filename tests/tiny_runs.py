@@ -12,6 +12,7 @@ TINY = {
     "image_size": [16, 16],
     "paint_steps": 4,
     "latent_dim": 8,
+    "painter": "lstm",
     "painter_options": {"hidden_size": 16, "input_size": 8},
     "batch_size": 8,
     "train_steps": 4,

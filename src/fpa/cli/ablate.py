@@ -56,8 +56,8 @@ class AblateOptions:
     preset: Annotated[
         str | None,
         typer.Option(
-            help="Base preset: cpu-demo (default), cpu-demo-512, cpu-emoji, cpu-emoji-64, "
-            "paper-64, fpa-64."
+            help="Base preset: cpu-demo (default), cpu-demo-512, cpu-emoji, cpu-emoji-lstm, "
+            "cpu-emoji-64, paper-64, fpa-64."
         ),
     ] = None
     config: Annotated[Path | None, typer.Option(help="TOML file of base training options.")] = None

@@ -137,8 +137,8 @@ class TrainOptions:
     preset: Annotated[
         str | None,
         typer.Option(
-            help="cpu-demo, cpu-demo-512, cpu-emoji, cpu-emoji-64, paper-64 or fpa-64. Default: "
-            "cpu-emoji for 3 channels or --data emoji, cpu-demo otherwise."
+            help="cpu-demo, cpu-demo-512, cpu-emoji, cpu-emoji-lstm, cpu-emoji-64, paper-64 or "
+            "fpa-64. Default: cpu-emoji for 3 channels or --data emoji, cpu-demo otherwise."
         ),
     ] = None
     set_option: Annotated[
