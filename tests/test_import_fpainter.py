@@ -692,7 +692,9 @@ def test_an_imported_run_cannot_resume_but_can_be_fine_tuned(tmp_path):
     assert "--init-from" in resumed.output and "Traceback" not in resumed.output
 
     side = (spec.side, spec.side)
+    # The painter alone, as imported: a colour run's preset would add a fresh refiner.
     overrides = {"data": "mnist", "image_size": side, "channels": spec.channels}
+    overrides |= {"refiner": "identity"}
     config = resolve_config(overrides={**overrides, "init_from": str(run), "device": "cpu"})
     trainer = prepare_run(config.with_overrides({"reset_discriminator": True}), out=tmp_path / "ft")
     assert trainer.generator.config.output_activation == "unit-tanh"

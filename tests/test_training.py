@@ -660,23 +660,15 @@ def test_fpa_64_is_the_paper_recipe_with_our_changes():
     assert emoji.generator.colour_basis == "ycbcr"
 
 
-def test_cpu_emoji_64_is_the_lstm_colour_recipe_at_64_with_its_budget_strokes_rate_and_refiner():
-    at_32 = resolve_config(preset_name="cpu-emoji-lstm").settings()
+def test_cpu_emoji_64_is_cpu_emoji_at_64_with_its_scale_rate_and_budget_and_no_augmentation():
+    at_32 = resolve_config(preset_name="cpu-emoji").settings()
     at_64 = resolve_config(preset_name="cpu-emoji-64").settings()
     changed = {key: at_64[key] for key in at_32 if at_32[key] != at_64[key]}
     assert changed == {
         "image_size": [64, 64],
-        "paint_steps": 32,
-        "updates_per_step": 2,
         "stroke_scale": 2,
         "lr": 2e-4,
+        "lr_refiner": 0.0,
+        "augment": "off",
         "train_steps": 1200,
-        "refiner": "unet",
-        "refiner_options": {
-            "width": 8,
-            "multipliers": [1, 2],
-            "groups": 4,
-            "linear_attention": False,
-            "full_attention": False,
-        },
     }
