@@ -16,7 +16,7 @@ class MLPPainter(nn.Module):
     input does), and those are the features the head reads: each step's stroke is a direct
     function of the latent, not of a recurrent state carried through the earlier steps. On
     plain regression of 256 shaded icons from fixed latents it learns them faster than the
-    LSTM (docs/quality-study.md §9.10). Output: ``(B, T, code_size)``.
+    LSTM (docs/quality-study.md §9.9). Output: ``(B, T, code_size)``.
     """
 
     def __init__(
