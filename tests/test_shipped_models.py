@@ -69,6 +69,9 @@ def test_a_shipped_models_card_states_the_command_that_retrains_it(folder):
     assert f'[{folder.name}]="{command}"' in SCRIPT.read_text()
 
 
+PRESET_FLAGS = {"--preset", "--train-steps", "--set", "--out"}
+
+
 def preset_command(command: str) -> dict[str, str] | None:
     """The flags of ``fpa train --preset NAME [--train-steps N] [--set KEY=VALUE] --out DIR``,
     or None for a command with any other flag."""
@@ -79,15 +82,16 @@ def preset_command(command: str) -> dict[str, str] | None:
     return flags if set(flags) <= PRESET_FLAGS else None
 
 
-PRESET_FLAGS = {"--preset", "--train-steps", "--set", "--out"}
-FROM_A_PRESET = [
-    folder for folder in FOLDERS if preset_command(read_card(folder / CARD_FILE).command)
-]
+COMMANDS = {folder: preset_command(read_card(folder / CARD_FILE).command) for folder in FOLDERS}
+FROM_A_PRESET = [(folder, flags) for folder, flags in COMMANDS.items() if flags]
 
 
-@pytest.mark.parametrize("folder", FROM_A_PRESET, ids=[folder.name for folder in FROM_A_PRESET])
-def test_a_shipped_model_trained_from_a_preset_names_the_preset_that_gives_its_settings(folder):
-    flags = preset_command(read_card(folder / CARD_FILE).command)
+@pytest.mark.parametrize(
+    ("folder", "flags"), FROM_A_PRESET, ids=[folder.name for folder, _ in FROM_A_PRESET]
+)
+def test_a_shipped_model_trained_from_a_preset_names_the_preset_that_gives_its_settings(
+    folder, flags
+):
     overrides = parse_set_options([flags["--set"]]) if "--set" in flags else {}
     if "--train-steps" in flags:
         overrides["train_steps"] = int(flags["--train-steps"])

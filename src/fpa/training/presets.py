@@ -30,12 +30,14 @@ SMALL_UNET: dict[str, Any] = {
     "full_attention": False,
 }
 
-# Colour as the CPU presets paint it: 32×32 RGB on white in coloured strokes (one key, value
+# The emoji in colour as the CPU presets paint them, and the colour recipe before the MLP
+# painter (the cpu-emoji-lstm preset): 32×32 RGB on white in coloured strokes (one key, value
 # and rate per step, a colour per channel) painted in YCbCr (luminance and two chroma
 # channels, mapped to RGB after the painting): on OpenMoji FID 18.3, 18.4 and 20.1 on the
 # emoji features (seeds 0, 1, 2) against 22.5, 19.3 and 21.6 in RGB and 28.8, 22.1 per
 # channel; the conv baseline's 19.8 and 18.7 (docs/quality-study.md §7).
-COLOUR: dict[str, Any] = {
+EMOJI_COLOUR: dict[str, Any] = {
+    "data": "emoji",
     "channels": 3,
     "strokes": "coloured",
     "colour_basis": "ycbcr",
@@ -50,17 +52,16 @@ MLP_PAINTER: dict[str, Any] = {
     "painter_options": {"hidden_size": 512, "code_size": 128},
 }
 
-# The colour recipe: COLOUR with the MLP painter, 32 strokes from 16 controller steps, the
-# small U-Net refiner at its own learning rate (at the painter's 8e-4 it broke the flat emoji)
-# and DiffAugment. On shaded icons (oxygen, 1,800 steps) FID 13.3 and 15.0 (seeds 0, 1; 16.3
-# and 18.7 on the independent icons features) against the conv baseline's 14.2 and 14.7
-# (14.6, 17.9) given the same DiffAugment, and ahead at equal time; before, with the LSTM and
-# 16 strokes alone, 23.9 and 25.1 (docs/quality-study.md §9.9). On OpenMoji it holds: 18.3
-# and 19.1 (14.9 and 15.8 on the icons features) against the LSTM recipe's 19.6 (17.3) at
-# seed 0 and 18.3, 18.4, 20.1 over three seeds; 0.68x the LSTM recipe's images/s.
+# The colour recipe: EMOJI_COLOUR with the MLP painter, 32 strokes from 16 controller steps,
+# the small U-Net refiner at its own learning rate (at the painter's 8e-4 it broke the flat
+# emoji) and DiffAugment. On shaded icons (oxygen, 1,800 steps) FID 13.3 and 15.0 (seeds 0,
+# 1; 16.3 and 18.7 on the independent icons features) against the conv baseline's 14.2 and
+# 14.7 (14.6, 17.9) given the same DiffAugment, and ahead at equal time; before, with the
+# LSTM and 16 strokes alone, 23.9 and 25.1 (docs/quality-study.md §9.9). On OpenMoji it
+# holds: 18.3 and 19.1 (14.9 and 15.8 on the icons features) against the LSTM recipe's 19.6
+# (17.3) at seed 0 and 18.3, 18.4, 20.1 over three seeds; 0.68x the LSTM recipe's images/s.
 CPU_EMOJI: dict[str, Any] = {
-    "data": "emoji",
-    **COLOUR,
+    **EMOJI_COLOUR,
     **MLP_PAINTER,
     "paint_steps": 32,
     "updates_per_step": 2,
@@ -82,11 +83,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # in more time per step on the CPU (docs/quality-study.md).
     "cpu-demo-512": {"painter_options": {"hidden_size": 512, "code_size": 32}, **CPU_EVAL},
     "cpu-emoji": CPU_EMOJI,
-    # The colour recipe before the MLP painter (docs/quality-study.md §7, §9.2): COLOUR with
-    # the LSTM, 16 strokes, no refiner and no augmentation; 1.5x cpu-emoji's images/s, level
-    # with it on the flat OpenMoji, behind on shaded icons (FID 23.9 against 13.3 on oxygen).
-    # The shipped emoji model and the runs of the study before §9.9 were trained with it.
-    "cpu-emoji-lstm": {"data": "emoji", **COLOUR},
+    # The colour recipe before the MLP painter (docs/quality-study.md §7, §9.2): the LSTM, 16
+    # strokes, no refiner and no augmentation; 1.5x cpu-emoji's images/s, level with it on the
+    # flat OpenMoji, behind on shaded icons (FID 23.9 against 13.3 on oxygen). The shipped
+    # emoji model and the runs of the study before §9.9 were trained with it.
+    "cpu-emoji-lstm": EMOJI_COLOUR,
     # The colour recipe at 64×64: T = 32 coloured strokes from 16 controller steps (so the
     # controller runs no more steps than at 32×32), lr 2e-4 (at 8e-4 D overpowered G from step
     # 800), and a small U-Net refiner (two levels of width 8 and 16, no attention; 0.63x the
@@ -102,8 +103,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 592, at the same images/s. It keeps no DiffAugment and no refiner rate of its own:
     # neither was measured at 64×64.
     "cpu-emoji-64": {
-        "data": "emoji",
-        **COLOUR,
+        **EMOJI_COLOUR,
         **MLP_PAINTER,
         "image_size": [64, 64],
         "paint_steps": 32,
